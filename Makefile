@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make dev` and `make test`.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+FIREBASE := tools/firebase/node_modules/.bin/firebase
+
+.PHONY: dev test lint fmt bench fuzz package install tools clean
+
+$(UV):
+	@echo "installing uv ..."
+	python3 -m pip install --user --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+$(FIREBASE): tools/firebase/package.json tools/firebase/package-lock.json
+	cd tools/firebase && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.synced $(FIREBASE)
+
+## Run the whole service locally on http://127.0.0.1:8080 (emulators + functions + gateway)
+dev: install
+	$(PY) -m tools.localstack
+
+## Run the test suite against the real emulators (started and stopped by the suite)
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: .venv/.synced
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/pyright
+
+fmt: .venv/.synced
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+bench: install
+	$(PY) -m bench
+
+fuzz: install
+	$(PY) -m pytest tests/test_fuzz.py -m fuzz --fuzz-examples=500 $(PYTEST_ARGS)
+
+package: .venv/.synced
+	$(PY) -m tools.package
+
+clean:
+	rm -rf .venv build .data .pytest_cache

@@ -1,0 +1,31 @@
+"""The `agents` Cloud Function: /agents, /models, /tools, /templates, /workspace (see API.md)."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared.health import HealthReport, health_report
+from shared.web import RequestContext, Router, serve
+
+router = Router(
+    "agents",
+    (
+        "/agents",
+        "/models",
+        "/tools",
+        "/templates",
+        "/workspace",
+    ),
+)
+
+
+@router.route("GET", "/agents/health", auth="public", response=HealthReport)
+def health(ctx: RequestContext) -> dict[str, object]:
+    """Which backends this function reaches (503 when one is down)."""
+    return health_report("agents", ("firestore",))
+
+
+@functions_framework.http
+def agents_api(request: flask.Request) -> flask.Response:
+    return serve(request, router)

@@ -1,0 +1,35 @@
+"""The `runs` Cloud Function: /runs, /sessions, /batches (see API.md)."""
+
+from __future__ import annotations
+
+import flask
+import functions_framework
+
+from shared.health import HealthReport, health_report
+from shared.web import RequestContext, Router, serve
+
+router = Router(
+    "runs",
+    (
+        "/runs",
+        "/sessions",
+        "/batches",
+    ),
+)
+
+
+@router.route("GET", "/runs/health", auth="public", response=HealthReport)
+def health(ctx: RequestContext) -> dict[str, object]:
+    """Which backends this function reaches (503 when one is down)."""
+    return health_report(
+        "runs",
+        (
+            "firestore",
+            "pubsub",
+        ),
+    )
+
+
+@functions_framework.http
+def runs_api(request: flask.Request) -> flask.Response:
+    return serve(request, router)

@@ -1,0 +1,125 @@
+"""User records. Usernames (case-insensitively) and emails are unique through
+reserved-key documents created in the same transaction as the user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared import db
+from shared.auth.principal import Role
+from shared.errors import Conflict
+
+USERS = "users"
+USERNAMES = "usernames"
+EMAILS = "emails"
+FIREBASE_UIDS = "firebase_uids"
+
+
+class UserRecord(BaseModel):
+    id: str
+    username: str
+    email: str
+    role: Role = "user"
+    is_active: bool = True
+    password_hash: str | None = None
+    firebase_uid: str | None = None
+    created_at: dt.datetime
+    updated_at: dt.datetime | None = None
+
+    @classmethod
+    def from_doc(cls, user_id: str, data: dict[str, Any]) -> UserRecord:
+        return cls.model_validate({**data, "id": user_id})
+
+
+class UserPublic(BaseModel):
+    """A user as the API shows it (no hash, no provider ids)."""
+
+    id: str
+    username: str
+    email: str
+    role: Role
+    is_active: bool
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, user: UserRecord) -> UserPublic:
+        return cls.model_validate(user.model_dump(include=set(cls.model_fields)))
+
+
+def username_key(username: str) -> str:
+    return username.strip().casefold()
+
+
+def email_key(email: str) -> str:
+    return email.strip().casefold()
+
+
+def get_user(user_id: str) -> UserRecord | None:
+    snap = db.get(db.collection(USERS).document(user_id))
+    data = snap.to_dict() if snap.exists else None
+    return UserRecord.from_doc(user_id, data) if data else None
+
+
+def find_user_id_by_username(username: str) -> str | None:
+    snap = db.get(db.collection(USERNAMES).document(username_key(username)))
+    data = snap.to_dict() if snap.exists else None
+    return str(data["user_id"]) if data else None
+
+
+def create_user(
+    *,
+    username: str,
+    email: str,
+    password_hash: str | None,
+    role: Role = "user",
+    firebase_uid: str | None = None,
+) -> UserRecord:
+    """Create a user, reserving its username and email atomically; 409 if either is taken."""
+    user_id = uuid.uuid4().hex
+    now = dt.datetime.now(dt.UTC)
+    record = UserRecord(
+        id=user_id,
+        username=username,
+        email=email,
+        role=role,
+        password_hash=password_hash,
+        firebase_uid=firebase_uid,
+        created_at=now,
+        updated_at=now,
+    )
+    users = db.collection(USERS)
+    name_ref = db.collection(USERNAMES).document(username_key(username))
+    email_ref = db.collection(EMAILS).document(email_key(email))
+    uid_ref = db.collection(FIREBASE_UIDS).document(firebase_uid) if firebase_uid else None
+
+    def register(tx: db.Tx) -> None:
+        refs = [name_ref, email_ref] + ([uid_ref] if uid_ref else [])
+        taken = [s for s in tx.get_all(refs) if s.exists]
+        if any(s.reference.path == name_ref.path for s in taken):
+            raise Conflict("username is already taken", code="username_taken", details={"field": "username"})
+        if any(s.reference.path == email_ref.path for s in taken):
+            raise Conflict("email is already registered", code="email_taken", details={"field": "email"})
+        if taken:
+            raise Conflict("identity is already linked", code="identity_taken")
+        # create() (not set) makes the commit fail if a concurrent registration won the race.
+        tx.create(name_ref, {"user_id": user_id})
+        tx.create(email_ref, {"user_id": user_id})
+        if uid_ref:
+            tx.create(uid_ref, {"user_id": user_id})
+        tx.create(users.document(user_id), record.model_dump(exclude={"id"}))
+
+    try:
+        db.run_transaction(register)
+    except Conflict:
+        raise
+    except Exception as exc:
+        from google.api_core import exceptions as gexc
+
+        if isinstance(exc, gexc.AlreadyExists | gexc.Conflict | gexc.Aborted):
+            raise Conflict("username or email is already taken", code="duplicate") from None
+        raise
+    return record

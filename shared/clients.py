@@ -1,0 +1,59 @@
+"""Lazily created, reused Google Cloud clients (nothing network-bound at import)."""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+    from google.cloud.pubsub_v1 import PublisherClient, SubscriberClient  # pyright: ignore[reportMissingTypeStubs]
+
+
+@functools.cache
+def firestore_client() -> firestore.Client:
+    from google.cloud import firestore
+
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    if settings.firestore_emulator_host:
+        # The emulator needs no credentials; anonymous ones avoid an ADC lookup offline.
+        from google.auth.credentials import AnonymousCredentials
+
+        return firestore.Client(
+            project=settings.gcp_project,
+            database=settings.firestore_database,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        )
+    return firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
+
+
+@functools.cache
+def publisher() -> PublisherClient:
+    from google.cloud import pubsub_v1  # pyright: ignore[reportMissingTypeStubs]
+
+    # Ordering keys keep async runs of one session in order.
+    return pubsub_v1.PublisherClient(
+        publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+    )
+
+
+@functools.cache
+def subscriber() -> SubscriberClient:
+    from google.cloud import pubsub_v1  # pyright: ignore[reportMissingTypeStubs]
+
+    return pubsub_v1.SubscriberClient()
+
+
+def topic_path(topic: str) -> str:
+    from shared.settings import get_settings
+
+    return f"projects/{get_settings().gcp_project}/topics/{topic}"
+
+
+def reset_clients() -> None:
+    """Drop cached clients (tests point them at fresh emulators)."""
+    firestore_client.cache_clear()
+    publisher.cache_clear()
+    subscriber.cache_clear()

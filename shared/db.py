@@ -1,0 +1,288 @@
+"""The data layer: every Firestore read and write goes through these helpers.
+
+They count document reads and writes (as Firestore bills them) per request and per
+process, so benchmarks and tests can pin the cost of each operation, and they turn a
+backend outage into ``ServiceUnavailable`` (503 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
+
+from shared.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import (
+        Client,
+        CollectionReference,
+        DocumentReference,
+        Query,
+        Transaction,
+        WriteBatch,
+    )
+
+
+class Snapshot(Protocol):
+    """The part of a Firestore document snapshot the service uses (fully typed)."""
+
+    @property
+    def exists(self) -> bool: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def reference(self) -> DocumentReference: ...
+
+    def to_dict(self) -> dict[str, Any] | None: ...
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Short deadlines: a stopped emulator or a regional outage must fail fast with a 503.
+RPC_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class OpCounter:
+    reads: int = 0
+    writes: int = 0
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.reads, self.writes
+
+
+_lock = threading.Lock()
+PROCESS_TOTALS = OpCounter()
+_current: contextvars.ContextVar[OpCounter | None] = contextvars.ContextVar("firestore_ops", default=None)
+
+
+def _dyn(obj: object) -> Any:
+    """The Google client libraries are only partly typed; call them through ``Any`` here."""
+    return obj
+
+
+def _add(reads: int = 0, writes: int = 0) -> None:
+    with _lock:
+        PROCESS_TOTALS.reads += reads
+        PROCESS_TOTALS.writes += writes
+    counter = _current.get()
+    if counter is not None:
+        counter.reads += reads
+        counter.writes += writes
+
+
+@contextlib.contextmanager  # pyright: ignore[reportDeprecated]
+def measure() -> Iterator[OpCounter]:
+    """Count the reads and writes made inside the block (this context only)."""
+    counter = OpCounter()
+    token = _current.set(counter)
+    try:
+        yield counter
+    finally:
+        _current.reset(token)
+
+
+def current_counter() -> OpCounter | None:
+    return _current.get()
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    from google.api_core import exceptions as gexc
+
+    return isinstance(
+        exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError | gexc.InternalServerError
+    )
+
+
+def guard(fn: Callable[P, T]) -> Callable[P, T]:
+    """Translate backend outages raised by ``fn`` into ``ServiceUnavailable``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _is_unavailable(exc):
+                raise ServiceUnavailable("the database is unavailable", retry_after=2) from exc
+            raise
+
+    return wrapper
+
+
+def client() -> Client:
+    from shared.clients import firestore_client
+
+    return firestore_client()
+
+
+def collection(name: str) -> CollectionReference:
+    return client().collection(name)
+
+
+def _retry() -> Any:
+    from google.api_core.retry import Retry
+
+    # A couple of quick retries for transient errors, bounded by the RPC deadline.
+    return Retry(initial=0.1, maximum=1.0, multiplier=2.0, timeout=RPC_TIMEOUT_SECONDS)
+
+
+@guard
+def get(ref: DocumentReference, *, transaction: Transaction | None = None) -> Snapshot:
+    snap = _dyn(ref).get(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(reads=1)
+    return cast(Snapshot, snap)
+
+
+@guard
+def get_all(refs: Sequence[DocumentReference], *, transaction: Transaction | None = None) -> list[Snapshot]:
+    if not refs:
+        return []
+    snaps: list[Snapshot] = list(
+        _dyn(client()).get_all(
+            list(refs), transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS
+        )
+    )
+    _add(reads=len(refs))
+    by_path = {s.reference.path: s for s in snaps}
+    return [by_path[r.path] for r in refs]
+
+
+@guard
+def query(q: Query | CollectionReference, *, transaction: Transaction | None = None) -> list[Snapshot]:
+    snaps = cast(
+        list[Snapshot], list(q.stream(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS))
+    )
+    # Firestore bills at least one read for a query, even an empty one.
+    _add(reads=max(1, len(snaps)))
+    return snaps
+
+
+@guard
+def count(q: Query | CollectionReference) -> int:
+    result = _dyn(q).count(alias="n").get(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(reads=1)
+    return int(result[0][0].value)
+
+
+@guard
+def create(ref: DocumentReference, data: dict[str, Any]) -> None:
+    _dyn(ref).create(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(writes=1)
+
+
+@guard
+def set(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False) -> None:
+    _dyn(ref).set(data, merge=merge, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(writes=1)
+
+
+@guard
+def update(ref: DocumentReference, data: dict[str, Any]) -> None:
+    ref.update(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(writes=1)
+
+
+@guard
+def delete(ref: DocumentReference) -> None:
+    ref.delete(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(writes=1)
+
+
+class CountingWrites:
+    """Wraps a transaction or batch so its writes are counted when committed."""
+
+    def __init__(self, inner: Transaction | WriteBatch) -> None:
+        self.inner = inner
+        self.pending = 0
+
+    def create(self, ref: DocumentReference, data: dict[str, Any]) -> None:
+        self.inner.create(ref, data)
+        self.pending += 1
+
+    def set(self, ref: DocumentReference, data: dict[str, Any], *, merge: bool = False) -> None:
+        _dyn(self.inner).set(ref, data, merge=merge)
+        self.pending += 1
+
+    def update(self, ref: DocumentReference, data: dict[str, Any]) -> None:
+        self.inner.update(ref, data)
+        self.pending += 1
+
+    def delete(self, ref: DocumentReference) -> None:
+        self.inner.delete(ref)
+        self.pending += 1
+
+
+class Tx(CountingWrites):
+    """A transaction handle: reads through it are transactional and counted."""
+
+    inner: Transaction
+
+    def get(self, ref: DocumentReference) -> Snapshot:
+        return get(ref, transaction=self.inner)
+
+    def get_all(self, refs: Sequence[DocumentReference]) -> list[Snapshot]:
+        return get_all(refs, transaction=self.inner)
+
+    def query(self, q: Query | CollectionReference) -> list[Snapshot]:
+        return query(q, transaction=self.inner)
+
+
+@guard
+def run_transaction(fn: Callable[[Tx], T], *, max_attempts: int = 5) -> T:
+    """Run ``fn`` in a read-write transaction, retried on contention.
+
+    ``fn`` may be called several times; it must only touch Firestore through ``tx``.
+    An exception raised by ``fn`` rolls the transaction back and propagates.
+    """
+    from google.cloud import firestore
+
+    transaction = client().transaction(max_attempts=max_attempts)
+    holder: dict[str, Tx] = {}
+
+    def body(txn: Transaction) -> T:
+        tx = Tx(txn)
+        holder["tx"] = tx
+        return fn(tx)
+
+    transactional: Any = _dyn(firestore).transactional
+    result = cast(T, transactional(body)(transaction))
+    _add(writes=holder["tx"].pending if "tx" in holder else 0)
+    return result
+
+
+@guard
+def commit_batch(build: Callable[[CountingWrites], None]) -> None:
+    """Apply several writes atomically (no reads)."""
+    batch = client().batch()
+    writes = CountingWrites(batch)
+    build(writes)
+    if writes.pending:
+        batch.commit(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)  # pyright: ignore[reportUnknownMemberType]
+        _add(writes=writes.pending)
+
+
+def increment(amount: int | float = 1) -> Any:
+    """An atomic server-side increment (no read, no transaction contention)."""
+    from google.cloud import firestore
+
+    return firestore.Increment(amount)
+
+
+def server_timestamp() -> Any:
+    from google.cloud import firestore
+
+    return firestore.SERVER_TIMESTAMP
+
+
+def delete_field() -> Any:
+    from google.cloud import firestore
+
+    return firestore.DELETE_FIELD

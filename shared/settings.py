@@ -1,0 +1,121 @@
+"""Typed settings: one pydantic-settings object, read once, lazily.
+
+Values come from the environment (and a local ``.env``). Secrets are read from the
+environment when present (locally, or injected by ``--set-secrets`` in the cloud) and
+otherwise resolved from Secret Manager by name, on first use.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import ConfigurationError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Deployment
+    environment: Literal["local", "test", "cloud"] = "local"
+    gcp_project: str = Field(default="demo-agents", validation_alias="GOOGLE_CLOUD_PROJECT")
+    firestore_database: str = "(default)"
+    service_name: str = Field(default="agents-service", validation_alias="K_SERVICE")
+
+    # Emulators (set only locally; their presence switches clients to emulator mode)
+    firestore_emulator_host: str | None = None
+    pubsub_emulator_host: str | None = None
+    firebase_auth_emulator_host: str | None = None
+
+    # Pub/Sub
+    run_requests_topic: str = "run-requests"
+    run_results_topic: str = "run-results"
+    run_dead_letter_topic: str = "run-requests-dead-letter"
+    run_max_delivery_attempts: int = Field(default=5, ge=1, le=100)
+    run_lease_seconds: int = Field(default=600, ge=5)
+    run_message_max_age_seconds: int = Field(default=24 * 3600, ge=60)
+
+    # Auth
+    jwt_secret: SecretStr | None = None
+    jwt_secret_name: str = "jwt-signing-key"
+    jwt_issuer: str = "agents-service"
+    jwt_audience: str = "agents-service-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_throttle_window_seconds: int = Field(default=900, ge=1)
+    firebase_project: str | None = None
+
+    # Models
+    model_backend: Literal["vertex", "offline"] = "vertex"
+    vertex_location: str = "us-central1"
+    anthropic_vertex_region: str = "us-east5"
+    vertex_base_url: str | None = None
+    anthropic_vertex_base_url: str | None = None
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    model_request_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    # Runs
+    run_rate_limit_per_minute: int = Field(default=120, ge=0)
+    max_delegation_depth: int = Field(default=3, ge=0, le=10)
+
+    # Workspace (a folder locally, a Cloud Storage FUSE mount in the cloud)
+    workspace_root: Path = Path(".data/workspaces")
+    workspace_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    workspace_quota_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+
+    # HTTP
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    expose_cost_headers: bool = True
+    cors_allowed_origins: str = ""
+
+    def cors_origins(self) -> set[str]:
+        return {o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()}
+
+    # Observability
+    log_level: str = "INFO"
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+
+    @property
+    def is_emulated_firebase_auth(self) -> bool:
+        """Emulator tokens are unsigned, so they are accepted only outside the cloud."""
+        return bool(self.firebase_auth_emulator_host) and self.environment != "cloud"
+
+    def jwt_signing_key(self) -> str:
+        """The access-token signing key: env first, then Secret Manager."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        if self.environment == "cloud":
+            from shared.secrets import read_secret
+
+            return read_secret(self.jwt_secret_name)
+        raise ConfigurationError(
+            "missing setting JWT_SECRET (or set ENVIRONMENT=cloud to read it from Secret Manager)",
+            details={"setting": "JWT_SECRET"},
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: name the settings, not their values
+        from pydantic import ValidationError
+
+        if isinstance(exc, ValidationError):
+            names = sorted({str(err["loc"][0]).upper() for err in exc.errors() if err["loc"]})
+            raise ConfigurationError(
+                f"invalid setting(s): {', '.join(names)}", details={"settings": names}
+            ) from None
+        raise
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests change the environment between cases)."""
+    get_settings.cache_clear()

@@ -1,0 +1,150 @@
+"""``serve``: the one place a request becomes a response and an error becomes HTTP."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import flask
+from pydantic import BaseModel
+
+from shared import db, logs
+from shared.errors import Forbidden, ServiceError, ServiceUnavailable
+from shared.settings import get_settings
+from shared.web.context import RequestContext
+from shared.web.parsing import parse_json_body, parse_query, read_body
+from shared.web.responses import Reply, json_response, no_content
+from shared.web.routing import Router
+
+_log = logging.getLogger("shared.web")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+def _request_id(request: flask.Request) -> str:
+    incoming = request.headers.get("X-Request-Id", "")
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def error_response(error: ServiceError, request_id: str) -> flask.Response:
+    headers = dict(error.headers)
+    headers["X-Request-Id"] = request_id
+    return json_response(error.body(), status=error.status, headers=headers)
+
+
+def to_service_error(exc: BaseException) -> ServiceError:
+    """Map any exception to the error the caller sees (never its text)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    from google.api_core import exceptions as gexc
+
+    if isinstance(exc, gexc.ServiceUnavailable | gexc.DeadlineExceeded | gexc.RetryError):
+        return ServiceUnavailable("a backend is unavailable", retry_after=2)
+    return ServiceError("internal error")
+
+
+def _render(result: Any, status: int) -> flask.Response:
+    if isinstance(result, flask.Response):
+        return result
+    if isinstance(result, Reply):
+        if result.body is None and result.status == 204:
+            return no_content(result.headers)
+        return json_response(result.body, status=result.status, headers=result.headers)
+    if result is None:
+        return no_content()
+    if isinstance(result, BaseModel | dict | list):
+        return json_response(result, status=status)
+    raise TypeError(f"handler returned {type(result).__name__}")
+
+
+def _apply_cors(request: flask.Request, response: flask.Response) -> None:
+    origin = request.headers.get("Origin")
+    allowed = get_settings().cors_origins()
+    if origin and (origin in allowed or "*" in allowed):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, ETag, Retry-After, Location"
+
+
+def _preflight(request: flask.Request) -> flask.Response:
+    response = flask.Response(status=204)
+    _apply_cors(request, response)
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = (
+        "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID, X-Request-Id"
+    )
+    response.headers["Access-Control-Max-Age"] = "3600"
+    return response
+
+
+def dispatch(request: flask.Request, router: Router, request_id: str) -> flask.Response:
+    route, params = router.match(request.method, request.path)
+    ctx = RequestContext(request, route, params, request_id)
+    if route.auth == "user":
+        principal = ctx.principal
+        if route.roles and principal.role not in route.roles:
+            raise Forbidden("this action needs one of the roles: " + ", ".join(sorted(route.roles)))
+    limit = get_settings().max_body_bytes
+    if route.query is not None:
+        ctx.query = parse_query(request, route.query)
+    if route.body is not None and route.body_kind == "json":
+        ctx.body = parse_json_body(request, route.body, limit, form_ok=route.form_ok)
+    return _render(route.handler(ctx), route.status)
+
+
+def serve(request: flask.Request, router: Router) -> flask.Response:
+    """Handle one HTTP request for ``router``'s function: the body of every entry point."""
+    logs.configure_logging()
+    started = time.perf_counter()
+    request_id = _request_id(request)
+    logs.set_request_context(
+        request_id,
+        logs.parse_trace_headers(
+            request.headers.get("X-Cloud-Trace-Context"), request.headers.get("traceparent")
+        ),
+    )
+    with db.measure() as ops:
+        if request.method == "OPTIONS":
+            response = _preflight(request)
+        else:
+            try:
+                response = dispatch(request, router, request_id)
+            except ServiceError as exc:
+                response = error_response(exc, request_id)
+            except Exception as exc:
+                error = to_service_error(exc)
+                if error.status >= 500 and not isinstance(error, ServiceUnavailable):
+                    _log.exception("unhandled error")
+                else:
+                    _log.warning("backend unavailable: %s", type(exc).__name__)
+                response = error_response(error, request_id)
+            # Drain an unread body so keep-alive connections stay usable.
+            if request.content_length and not request.stream.closed:
+                try:
+                    read_body(request, get_settings().max_body_bytes * 16)
+                except Exception:  # noqa: S110 - best effort
+                    pass
+    response.headers["X-Request-Id"] = request_id
+    _apply_cors(request, response)
+    if get_settings().expose_cost_headers:
+        response.headers["X-Firestore-Reads"] = str(ops.reads)
+        response.headers["X-Firestore-Writes"] = str(ops.writes)
+    _log.info(
+        "%s %s %s",
+        request.method,
+        request.path,
+        response.status_code,
+        extra={
+            "httpRequest": {
+                "requestMethod": request.method,
+                "requestUrl": request.path,
+                "status": response.status_code,
+                "latency": f"{time.perf_counter() - started:.6f}s",
+                "userAgent": request.headers.get("User-Agent", ""),
+            },
+            "firestore": {"reads": ops.reads, "writes": ops.writes},
+        },
+    )
+    return response

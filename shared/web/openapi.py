@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 document, generated from the route tables and their pydantic models."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable
+from typing import Any, cast
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+from shared.web.routing import Route, Router
+
+_REF = "#/components/schemas/{model}"
+
+_STATUS_TEXT = {
+    400: "Malformed request",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Unsupported content type",
+    422: "Validation error",
+    429: "Rate limited",
+    503: "A backend is unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    args: tuple[Any, ...] = typing.get_args(annotation)
+    return [m for arg in args for m in _models_of(arg)]
+
+
+def _schema_for(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return {"$ref": _REF.format(model=annotation.__name__)}
+    adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, annotation))
+    schema = adapter.json_schema(ref_template=_REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    return schema
+
+
+def _error_statuses(route: Route) -> list[int]:
+    statuses = set(route.errors)
+    if route.auth == "user":
+        statuses |= {401}
+    if route.roles:
+        statuses |= {403}
+    if route.body is not None:
+        statuses |= {400, 413, 415, 422}
+    if route.query is not None or route.path_params:
+        statuses |= {422} if route.query is not None else set()
+    statuses |= {503}
+    return sorted(statuses)
+
+
+def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.name,
+        "summary": route.summary or route.name.replace("_", " "),
+        "tags": list(route.tags),
+    }
+    if route.description and route.description != route.summary:
+        op["description"] = route.description
+    params: list[dict[str, Any]] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for p in route.path_params
+    ]
+    if route.query is not None:
+        qschema = route.query.model_json_schema(ref_template=_REF)
+        for name, definition in qschema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        required = set(qschema.get("required", []))
+        for name, prop in qschema.get("properties", {}).items():
+            param: dict[str, Any] = {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+            }
+            if prop.get("type") == "array" or any(a.get("type") == "array" for a in prop.get("anyOf", [])):
+                param["style"] = "form"
+                param["explode"] = False
+            params.append(param)
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        content: dict[str, Any] = {
+            "application/json": {"schema": {"$ref": _REF.format(model=route.body.__name__)}}
+        }
+        if route.form_ok:
+            content["application/x-www-form-urlencoded"] = {
+                "schema": {"$ref": _REF.format(model=route.body.__name__)}
+            }
+        op["requestBody"] = {"required": True, "content": content}
+    elif route.body_kind == "raw":
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    responses: dict[str, Any] = {}
+    if route.status == 204 or (route.response is None and route.status == 204):
+        responses["204"] = {"description": "No content"}
+    elif route.streams:
+        responses[str(route.status)] = {
+            "description": "Event stream (or JSON)",
+            "content": {
+                "text/event-stream": {"schema": {"type": "string"}},
+                **(
+                    {"application/json": {"schema": _schema_for(route.response, components)}}
+                    if route.response is not None
+                    else {}
+                ),
+            },
+        }
+    elif route.response_media_type != "application/json":
+        responses[str(route.status)] = {
+            "description": "Content",
+            "content": {route.response_media_type: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    else:
+        body: dict[str, Any] = {"description": "Success"}
+        if route.response is not None:
+            body["content"] = {"application/json": {"schema": _schema_for(route.response, components)}}
+        responses[str(route.status)] = body
+    for status, text in route.extra_responses.items():
+        responses.setdefault(str(status), {"description": text})
+    for status in _error_statuses(route):
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
+        }
+    op["responses"] = responses
+    if route.auth == "user":
+        op["security"] = [{"bearerAuth": []}]
+    elif route.auth == "optional":
+        op["security"] = [{}, {"bearerAuth": []}]
+    else:
+        op["security"] = []
+    return op
+
+
+def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[str, Any]:
+    routers = list(routers)
+    models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
+    for router in routers:
+        for route in router.routes:
+            for m in [route.body, *(_models_of(route.response) if route.response is not None else [])]:
+                if m is not None:
+                    models[m.__name__] = m
+    _, top = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
+    components: dict[str, Any] = dict(top.get("$defs", {}))
+    paths: dict[str, dict[str, Any]] = {}
+    for router in routers:
+        for route in router.routes:
+            paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Agents service",
+            "version": version,
+            "description": "Pydantic AI agents on Google Cloud: auth, agents, runs, marketplace.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

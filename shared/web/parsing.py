@@ -1,0 +1,140 @@
+"""Request parsing: body size limit, content type, strict JSON, pydantic validation."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+import flask
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+MAX_JSON_DEPTH = 64
+
+
+def read_body(request: flask.Request, limit: int) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without reading them all."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
+    return data
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise BadRequest(f"duplicate key {key!r} in JSON object", code="malformed_json")
+        result[key] = value
+    return result
+
+
+def _depth_ok(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+    return True
+
+
+def parse_json(data: bytes) -> Any:
+    if not data.strip():
+        raise BadRequest("request body is empty; a JSON document is required", code="malformed_json")
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid UTF-8", code="malformed_json") from None
+    except RecursionError:
+        raise BadRequest("JSON is nested too deeply", code="malformed_json") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            code="malformed_json",
+            details={"line": exc.lineno, "column": exc.colno},
+        ) from None
+    if not _depth_ok(value):
+        raise BadRequest(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", code="malformed_json")
+    return value
+
+
+def is_json_content_type(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def validation_details(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
+    """Field errors without the offending input (it may be a password)."""
+    fields: list[dict[str, Any]] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(part) for part in err["loc"])
+        fields.append(
+            {
+                "loc": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+        )
+    return fields
+
+
+def validate_model(model: type[BaseModel], value: Any, *, prefix: str = "") -> BaseModel:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        fields = validation_details(exc, prefix)
+        names = ", ".join(f["loc"] for f in fields[:5])
+        raise ValidationFailed(f"invalid request: {names}", details={"fields": fields}) from None
+
+
+def parse_json_body(
+    request: flask.Request, model: type[BaseModel], limit: int, *, form_ok: bool
+) -> BaseModel:
+    mimetype = (request.mimetype or "").lower()
+    if form_ok and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        read_body(request, limit)  # enforce the limit before werkzeug parses the form
+        return validate_model(model, request.form.to_dict())
+    if not is_json_content_type(mimetype):
+        raise UnsupportedMediaType(
+            f"content type {mimetype or 'none'!r} is not supported; send application/json",
+            details={"supported": ["application/json"]},
+        )
+    return validate_model(model, parse_json(read_body(request, limit)))
+
+
+def _is_list_field(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set):
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_list_field(arg) for arg in typing.get_args(annotation))
+    return False
+
+
+def parse_query(request: flask.Request, model: type[BaseModel]) -> BaseModel:
+    raw: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        if key not in request.args:
+            continue
+        if _is_list_field(field.annotation):
+            values = [part.strip() for v in request.args.getlist(key) for part in v.split(",")]
+            raw[key] = [v for v in values if v]
+        else:
+            raw[key] = request.args.get(key)
+    unknown = sorted(set(request.args) - {f.alias or n for n, f in model.model_fields.items()})
+    if unknown and model.model_config.get("extra") == "forbid":
+        raise ValidationFailed.field(unknown[0], "unknown query parameter", error_type="extra_forbidden")
+    return validate_model(model, raw, prefix="query.")

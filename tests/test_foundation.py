@@ -1,0 +1,192 @@
+"""The shared HTTP layer, health, logging, OpenAPI and the gateway (issue: foundation)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PROJECT, ApiClient, LiveStack
+from tools import localstack
+from tools.functions import HTTP_FUNCTIONS
+
+ECHO_SOURCE = Path(__file__).parent / "fixtures" / "echo_main.py"
+
+
+@pytest.fixture(scope="module")
+def echo() -> object:
+    import functions_framework
+
+    return functions_framework.create_app(target="echo_api", source=str(ECHO_SOURCE)).test_client()
+
+
+def assert_error(response: object, status: int, code: str | None = None) -> dict[str, object]:
+    assert response.status_code == status, response.get_data(as_text=True)  # type: ignore[attr-defined]
+    body = response.get_json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}
+    assert isinstance(body["error"]["code"], str) and isinstance(body["error"]["message"], str)
+    if code:
+        assert body["error"]["code"] == code
+    assert "Traceback" not in response.get_data(as_text=True)  # type: ignore[attr-defined]
+    return body["error"]
+
+
+@pytest.mark.parametrize("function", [f.name for f in HTTP_FUNCTIONS])
+def test_health_reports_backends(apps: dict[str, ApiClient], function: str) -> None:
+    router = __import__("tools.functions", fromlist=["load_router"]).load_router(
+        next(f for f in HTTP_FUNCTIONS if f.name == function)
+    )
+    response = apps[function].get(f"{router.prefixes[0]}/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok" and body["function"] == function
+    assert body["backends"]["firestore"]["status"] == "ok"
+    assert response.headers["X-Request-Id"]
+
+
+def test_health_is_503_when_firestore_is_unreachable(apps: dict[str, ApiClient], env: object) -> None:
+    env(FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{localstack.free_port()}")  # type: ignore[operator]
+    response = apps["agents"].get("/agents/health")
+    error = assert_error(response, 503, "unavailable")
+    assert response.headers["Retry-After"]
+    assert error["details"]["backends"]["firestore"]["status"] == "unavailable"  # type: ignore[index]
+
+
+def test_health_recovers_after_emulator_restart(
+    apps: dict[str, ApiClient], env: object, tmp_path: Path
+) -> None:
+    """Stop the Firestore emulator: 503. Start it again on the same port: 200, same app."""
+    port = localstack.free_port()
+    emulator = localstack.start_firestore(port, tmp_path)
+    try:
+        env(FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{port}")  # type: ignore[operator]
+        assert apps["auth"].get("/auth/health").status_code == 200
+        emulator.stop()
+        assert_error(apps["auth"].get("/auth/health"), 503, "unavailable")
+        emulator = localstack.start_firestore(port, tmp_path)
+        deadline = time.monotonic() + 30
+        status = 0
+        while time.monotonic() < deadline and status != 200:
+            status = apps["auth"].get("/auth/health").status_code
+        assert status == 200
+    finally:
+        emulator.stop()
+
+
+def test_valid_body_is_parsed(echo: object) -> None:
+    response = echo.post("/echo", json={"name": "ada", "count": 2})  # type: ignore[attr-defined]
+    assert response.status_code == 200
+    assert response.get_json() == {"name": "ada", "count": 2}
+
+
+def test_malformed_json_is_400(echo: object) -> None:
+    response = echo.post("/echo", data=b'{"name": ', content_type="application/json")  # type: ignore[attr-defined]
+    assert_error(response, 400, "malformed_json")
+
+
+def test_duplicate_keys_are_400(echo: object) -> None:
+    response = echo.post("/echo", data=b'{"name": "a", "name": "b"}', content_type="application/json")  # type: ignore[attr-defined]
+    assert_error(response, 400, "malformed_json")
+
+
+def test_deeply_nested_json_is_400(echo: object) -> None:
+    body = b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert_error(echo.post("/echo", data=body, content_type="application/json"), 400, "malformed_json")  # type: ignore[attr-defined]
+
+
+def test_non_json_content_type_is_415(echo: object) -> None:
+    response = echo.post("/echo", data="name=ada", content_type="text/plain")  # type: ignore[attr-defined]
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_two_mebibyte_body_is_413(echo: object) -> None:
+    body = json.dumps({"name": "a" * (2 * 1024 * 1024)})
+    response = echo.post("/echo", data=body, content_type="application/json")  # type: ignore[attr-defined]
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_validation_error_is_422_naming_the_field(echo: object) -> None:
+    error = assert_error(echo.post("/echo", json={"name": "", "count": 9}), 422, "validation_error")  # type: ignore[attr-defined]
+    locs = {f["loc"] for f in error["details"]["fields"]}  # type: ignore[index]
+    assert locs == {"name", "count"}
+
+
+def test_unknown_path_is_404_and_wrong_method_405(echo: object) -> None:
+    assert_error(echo.get("/nope"), 404, "route_not_found")  # type: ignore[attr-defined]
+    response = echo.delete("/echo")  # type: ignore[attr-defined]
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_unhandled_error_is_a_generic_500(echo: object, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        response = echo.get("/echo/boom")  # type: ignore[attr-defined]
+    error = assert_error(response, 500, "internal")
+    assert "secret internal detail" not in json.dumps(error)
+    assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_request_id_is_echoed_or_generated(echo: object) -> None:
+    generated = echo.get("/nope").headers["X-Request-Id"]  # type: ignore[attr-defined]
+    assert len(generated) == 32
+    given = echo.get("/nope", headers={"X-Request-Id": "req-12345678"}).headers["X-Request-Id"]  # type: ignore[attr-defined]
+    assert given == "req-12345678"
+    assert echo.get("/nope", headers={"X-Request-Id": "bad id!"}).headers["X-Request-Id"] != "bad id!"  # type: ignore[attr-defined]
+
+
+def test_json_log_lines_carry_severity_and_trace() -> None:
+    from shared import logs
+
+    formatter = logs.JsonFormatter(PROJECT)
+    trace = logs.parse_trace_headers(None, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    logs.set_request_context("rid-1", trace)
+    try:
+        record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
+        line = json.loads(formatter.format(record))
+    finally:
+        logs.set_request_context(None, None)
+    assert line["severity"] == "WARNING" and line["message"] == "hello world"
+    assert (
+        line["logging.googleapis.com/trace"] == f"projects/{PROJECT}/traces/0af7651916cd43dd8448eb211c80319c"
+    )
+    assert line["request_id"] == "rid-1"
+    assert logs.parse_trace_headers("105445aa7843bc8bf206b12000100000/1;o=1", None) == (
+        "105445aa7843bc8bf206b12000100000",
+        "1",
+    )
+    assert logs.parse_trace_headers(None, "garbage") is None
+
+
+def test_missing_setting_is_named() -> None:
+    from shared.errors import ConfigurationError
+    from shared.settings import Settings
+
+    with pytest.raises(ConfigurationError, match="JWT_SECRET"):
+        Settings(jwt_secret=None, environment="local").jwt_signing_key()
+
+
+def test_openapi_covers_every_route() -> None:
+    from tools.functions import openapi_document, routers
+
+    doc = openapi_document()
+    assert doc["openapi"] == "3.1.0"
+    for router in routers():
+        for route in router.routes:
+            assert route.method.lower() in doc["paths"][route.openapi_path]  # type: ignore[index]
+    assert "ErrorBody" in doc["components"]["schemas"]  # type: ignore[index]
+
+
+def test_gateway_routes_by_prefix(live_stack: LiveStack) -> None:
+    for function in HTTP_FUNCTIONS:
+        prefix = __import__("tools.functions", fromlist=["load_router"]).load_router(function).prefixes[0]
+        response = requests.get(f"{live_stack.base_url}{prefix}/health", timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.json()["function"] == function.name
+    missing = requests.get(f"{live_stack.base_url}/nowhere", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
+    spec = requests.get(f"{live_stack.base_url}/openapi.json", timeout=10).json()
+    assert "/auth/health" in spec["paths"]

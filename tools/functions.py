@@ -1,0 +1,66 @@
+"""The five Cloud Functions: the single table the gateway, dev stack, packaging and infra checks read."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from shared.web.routing import Router
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    entry_point: str
+    signature: Literal["http", "cloudevent"]
+    dev_port: int
+
+    @property
+    def source(self) -> Path:
+        return ROOT / "functions" / self.name / "main.py"
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("auth", "auth_api", "http", 8801),
+    FunctionSpec("agents", "agents_api", "http", 8802),
+    FunctionSpec("runs", "runs_api", "http", 8803),
+    FunctionSpec("marketplace", "marketplace_api", "http", 8804),
+    FunctionSpec("worker", "run_worker", "cloudevent", 8805),
+)
+
+HTTP_FUNCTIONS = tuple(f for f in FUNCTIONS if f.signature == "http")
+
+
+def spec(name: str) -> FunctionSpec:
+    return next(f for f in FUNCTIONS if f.name == name)
+
+
+def load_router(function: FunctionSpec) -> Router:
+    """Import a function's entry module under a unique name and return its route table."""
+    module_name = f"_fn_{function.name}_main"
+    module = sys.modules.get(module_name)
+    if module is None:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        loader_spec = importlib.util.spec_from_file_location(module_name, function.source)
+        assert loader_spec is not None and loader_spec.loader is not None
+        module = importlib.util.module_from_spec(loader_spec)
+        sys.modules[module_name] = module
+        loader_spec.loader.exec_module(module)
+    return module.router
+
+
+def routers() -> list[Router]:
+    return [load_router(f) for f in HTTP_FUNCTIONS]
+
+
+def openapi_document() -> dict[str, object]:
+    from shared.web.openapi import build_openapi
+
+    return build_openapi(routers())

@@ -1,0 +1,397 @@
+"""The local Google Cloud stack: Firestore, Pub/Sub and Firebase Auth emulators, the
+Pub/Sub topology, and the functions under functions-framework.
+
+Each emulator runs in its own process group so stopping it stops its Java (or Node)
+child too. ``make dev`` uses fixed ports (reusing emulators already listening there);
+the test suite asks for free ports so several runs can share a machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tools.functions import FUNCTIONS, ROOT, FunctionSpec
+
+FIREBASE_DIR = ROOT / "tools" / "firebase"
+DEV_PORTS = {"firestore": 8681, "pubsub": 8682, "auth": 9099, "auth_hub": 8683, "auth_logging": 8684}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return 200 <= response.status < 500
+    except OSError:
+        return False
+
+
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} before it was ready")
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+@dataclass
+class Process:
+    """A child started in its own process group."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+def spawn(
+    name: str,
+    cmd: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    cwd: Path | None = None,
+) -> Process:
+    log_path = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{name}.log"
+        out = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+    else:
+        out = subprocess.DEVNULL
+    proc = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd or ROOT
+    )
+    return Process(name, proc, log_path)
+
+
+def gcloud() -> str:
+    path = shutil.which("gcloud")
+    if path is None:
+        raise RuntimeError("the Google Cloud SDK (gcloud) is required for the emulators")
+    return path
+
+
+def start_firestore(port: int, log_dir: Path | None) -> Process:
+    proc = spawn(
+        "firestore-emulator",
+        [gcloud(), "emulators", "firestore", "start", f"--host-port=127.0.0.1:{port}", "--quiet"],
+        log_dir=log_dir,
+    )
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/"), "Firestore emulator", 90, proc.proc)
+    return proc
+
+
+def start_pubsub(port: int, project: str, log_dir: Path | None) -> Process:
+    proc = spawn(
+        "pubsub-emulator",
+        [
+            gcloud(),
+            "beta",
+            "emulators",
+            "pubsub",
+            "start",
+            f"--project={project}",
+            f"--host-port=127.0.0.1:{port}",
+            "--quiet",
+        ],
+        log_dir=log_dir,
+    )
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/"), "Pub/Sub emulator", 90, proc.proc)
+    return proc
+
+
+def ensure_firebase_tools() -> Path:
+    binary = FIREBASE_DIR / "node_modules" / ".bin" / "firebase"
+    if not binary.exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FIREBASE_DIR, check=True)
+    return binary
+
+
+def start_auth(port: int, hub_port: int, logging_port: int, project: str, log_dir: Path | None) -> Process:
+    binary = ensure_firebase_tools()
+    config_dir = Path(tempfile.mkdtemp(prefix="firebase-auth-"))
+    (config_dir / "firebase.json").write_text(
+        json.dumps(
+            {
+                "emulators": {
+                    "auth": {"host": "127.0.0.1", "port": port},
+                    "hub": {"host": "127.0.0.1", "port": hub_port},
+                    "logging": {"host": "127.0.0.1", "port": logging_port},
+                    "ui": {"enabled": False},
+                }
+            }
+        )
+    )
+    env = {**os.environ, "FIREBASE_CLI_DISABLE_UPDATE_CHECK": "true", "CI": "true"}
+    proc = spawn(
+        "auth-emulator",
+        [str(binary), "emulators:start", "--only", "auth", "--project", project],
+        env=env,
+        log_dir=log_dir,
+        cwd=config_dir,
+    )
+    wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/"), "Firebase Auth emulator", 120, proc.proc)
+    return proc
+
+
+def wipe_firestore(host: str, project: str) -> None:
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def wipe_auth(host: str, project: str) -> None:
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}/accounts", method="DELETE"
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Names of the Pub/Sub resources the service uses."""
+
+    run_requests: str = "run-requests"
+    run_results: str = "run-results"
+    dead_letter: str = "run-requests-dead-letter"
+
+    @property
+    def push_subscription(self) -> str:
+        return f"{self.run_requests}-worker-push"
+
+    @property
+    def results_subscription(self) -> str:
+        return f"{self.run_results}-tap"
+
+    @property
+    def dead_letter_subscription(self) -> str:
+        return f"{self.dead_letter}-sub"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "RUN_REQUESTS_TOPIC": self.run_requests,
+            "RUN_RESULTS_TOPIC": self.run_results,
+            "RUN_DEAD_LETTER_TOPIC": self.dead_letter,
+        }
+
+
+def ensure_topology(
+    project: str, topology: Topology, worker_url: str | None, max_attempts: int = 5, ack_deadline: int = 600
+) -> None:
+    """Create topics and subscriptions (idempotent). Needs PUBSUB_EMULATOR_HOST set."""
+    from google.api_core import exceptions as gexc
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+
+    def topic(name: str) -> str:
+        path = publisher.topic_path(project, name)
+        with contextlib.suppress(gexc.AlreadyExists):
+            publisher.create_topic(request={"name": path})
+        return path
+
+    def subscription(name: str, topic_path: str, **extra: object) -> None:
+        path = subscriber.subscription_path(project, name)
+        with contextlib.suppress(gexc.AlreadyExists):
+            subscriber.create_subscription(request={"name": path, "topic": topic_path, **extra})
+
+    requests_topic = topic(topology.run_requests)
+    results_topic = topic(topology.run_results)
+    dlq_topic = topic(topology.dead_letter)
+    subscription(topology.results_subscription, results_topic)
+    subscription(topology.dead_letter_subscription, dlq_topic)
+    if worker_url:
+        subscription(
+            topology.push_subscription,
+            requests_topic,
+            push_config={"push_endpoint": f"{worker_url}/projects/{project}/topics/{topology.run_requests}"},
+            ack_deadline_seconds=ack_deadline,
+            enable_message_ordering=True,
+            dead_letter_policy={"dead_letter_topic": dlq_topic, "max_delivery_attempts": max_attempts},
+            retry_policy={"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+        )
+
+
+def function_command(function: FunctionSpec, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        f"--target={function.entry_point}",
+        f"--source={function.source}",
+        f"--signature-type={function.signature}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+
+
+def start_function(function: FunctionSpec, port: int, env: dict[str, str], log_dir: Path | None) -> Process:
+    proc = spawn(f"fn-{function.name}", function_command(function, port), env=env, log_dir=log_dir)
+    wait_for(lambda: port_open(port), f"function {function.name}", 60, proc.proc)
+    return proc
+
+
+@dataclass
+class Stack:
+    processes: list[Process] = field(default_factory=list[Process])
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+
+
+def service_env(
+    *, project: str, firestore: str, pubsub: str, auth: str | None, extra: dict[str, str]
+) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+        "GOOGLE_CLOUD_PROJECT": project,
+        "FIRESTORE_EMULATOR_HOST": firestore,
+        "PUBSUB_EMULATOR_HOST": pubsub,
+        **extra,
+    }
+    if auth:
+        env["FIREBASE_AUTH_EMULATOR_HOST"] = auth
+    return env
+
+
+def dev_secret(path: Path) -> str:
+    """A stable local signing key, so tokens survive a restart of ``make dev``."""
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@contextlib.contextmanager
+def dev_stack(gateway_port: int = 8080, project: str = "demo-agents") -> Iterator[Stack]:
+    stack = Stack()
+    data = ROOT / ".data"
+    log_dir = data / "logs"
+    try:
+        ports = DEV_PORTS
+        if port_open(ports["firestore"]):
+            print(f"reusing the Firestore emulator on 127.0.0.1:{ports['firestore']}")
+        else:
+            stack.processes.append(start_firestore(ports["firestore"], log_dir))
+        if port_open(ports["pubsub"]):
+            print(f"reusing the Pub/Sub emulator on 127.0.0.1:{ports['pubsub']}")
+        else:
+            stack.processes.append(start_pubsub(ports["pubsub"], project, log_dir))
+        if port_open(ports["auth"]):
+            print(f"reusing the Firebase Auth emulator on 127.0.0.1:{ports['auth']}")
+        else:
+            stack.processes.append(
+                start_auth(ports["auth"], ports["auth_hub"], ports["auth_logging"], project, log_dir)
+            )
+        firestore = f"127.0.0.1:{ports['firestore']}"
+        pubsub = f"127.0.0.1:{ports['pubsub']}"
+        auth = f"127.0.0.1:{ports['auth']}"
+        os.environ["PUBSUB_EMULATOR_HOST"] = pubsub
+        worker = next(f for f in FUNCTIONS if f.signature == "cloudevent")
+        ensure_topology(project, Topology(), f"http://127.0.0.1:{worker.dev_port}")
+        env = service_env(
+            project=project,
+            firestore=firestore,
+            pubsub=pubsub,
+            auth=auth,
+            extra={
+                "ENVIRONMENT": "local",
+                "MODEL_BACKEND": os.environ.get("MODEL_BACKEND", "offline"),
+                "JWT_SECRET": os.environ.get("JWT_SECRET") or dev_secret(data / "jwt-secret"),
+                "WORKSPACE_ROOT": os.environ.get("WORKSPACE_ROOT", str(data / "workspaces")),
+                "FIREBASE_PROJECT": project,
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        for function in FUNCTIONS:
+            if port_open(function.dev_port):
+                raise RuntimeError(f"port {function.dev_port} (function {function.name}) is already in use")
+            stack.processes.append(start_function(function, function.dev_port, env, log_dir))
+        yield stack
+    finally:
+        stack.stop()
+
+
+def main() -> None:
+    from tools.functions import HTTP_FUNCTIONS
+    from tools.gateway import make_gateway
+
+    port = int(os.environ.get("PORT", "8080"))
+    if port_open(port):
+        raise SystemExit(f"port {port} is already in use: stop what listens there or set PORT")
+    with dev_stack(port) as _stack:
+        upstreams = {f.name: f"http://127.0.0.1:{f.dev_port}" for f in HTTP_FUNCTIONS}
+        server = make_gateway("127.0.0.1", port, upstreams)
+        print("\nagents service running (offline model backend)")
+        print(f"  gateway      http://127.0.0.1:{port}   (web console at /, OpenAPI at /openapi.json)")
+        for f in FUNCTIONS:
+            print(f"  {f.name:<12} http://127.0.0.1:{f.dev_port}")
+        print(
+            f"  emulators    firestore 127.0.0.1:{DEV_PORTS['firestore']}"
+            f"  pubsub 127.0.0.1:{DEV_PORTS['pubsub']}"
+            f"  firebase-auth 127.0.0.1:{DEV_PORTS['auth']}"
+        )
+        print("  logs         .data/logs/   Ctrl-C stops everything\n", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("\nstopping ...")
+        finally:
+            server.server_close()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    main()
