@@ -21,7 +21,7 @@ import pytest
 from tools import localstack
 from tools.functions import FUNCTIONS, spec
 
-PROJECT = "demo-test"
+PROJECT = os.environ.get("TEST_PROJECT", "demo-test")
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 _ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

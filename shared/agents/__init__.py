@@ -1,0 +1,1 @@
+"""Agent definitions: schema, catalog, validation, storage."""
