@@ -20,18 +20,38 @@ class FunctionSpec:
     entry_point: str
     signature: Literal["http", "cloudevent"]
     dev_port: int
+    # Direct dependencies (names from pyproject.toml) this function's package installs;
+    # tools/package.py exports them with their pinned closure from uv.lock.
+    requirements: tuple[str, ...] = ()
 
     @property
     def source(self) -> Path:
         return ROOT / "functions" / self.name / "main.py"
 
 
+# Every function: the framework, Firestore, settings; shared.auth imports pyjwt at module level.
+_BASE = (
+    "functions-framework",
+    "google-auth",
+    "google-cloud-firestore",
+    "pydantic",
+    "pydantic-settings",
+    "pyjwt",
+)
+# HTTP functions verify access tokens (signing key from Secret Manager) and Firebase ID tokens.
+_HTTP = (*_BASE, "firebase-admin", "google-cloud-secret-manager")
+# Validating agent definitions: the model catalog (pydantic-ai), output schemas, templates.
+_AGENT_DEFINITIONS = ("pydantic-ai-slim", "jsonschema", "pyyaml")
+# Running agents: pydantic-ai (Gemini + Claude on Vertex), web tools, run messages on Pub/Sub.
+_AGENT_RUNTIME = (*_AGENT_DEFINITIONS, "requests", "google-cloud-pubsub")
+
 FUNCTIONS: tuple[FunctionSpec, ...] = (
-    FunctionSpec("auth", "auth_api", "http", 8801),
-    FunctionSpec("agents", "agents_api", "http", 8802),
-    FunctionSpec("runs", "runs_api", "http", 8803),
-    FunctionSpec("marketplace", "marketplace_api", "http", 8804),
-    FunctionSpec("worker", "run_worker", "cloudevent", 8805),
+    FunctionSpec("auth", "auth_api", "http", 8801, requirements=(*_HTTP, "argon2-cffi")),
+    FunctionSpec("agents", "agents_api", "http", 8802, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
+    FunctionSpec("runs", "runs_api", "http", 8803, requirements=(*_HTTP, *_AGENT_RUNTIME)),
+    # Installing a listing creates an agent, so it validates definitions like `agents` does.
+    FunctionSpec("marketplace", "marketplace_api", "http", 8804, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
+    FunctionSpec("worker", "run_worker", "cloudevent", 8805, requirements=(*_BASE, *_AGENT_RUNTIME)),
 )
 
 HTTP_FUNCTIONS = tuple(f for f in FUNCTIONS if f.signature == "http")
