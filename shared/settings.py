@@ -59,10 +59,18 @@ class Settings(BaseSettings):
     anthropic_vertex_base_url: str | None = None
     model_max_retries: int = Field(default=2, ge=0, le=10)
     model_request_timeout_seconds: float = Field(default=300.0, gt=0)
+    # First backoff delay between retried provider calls (429/5xx); doubles per retry.
+    model_retry_initial_delay_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
 
     # Runs
     run_rate_limit_per_minute: int = Field(default=120, ge=0)
     max_delegation_depth: int = Field(default=3, ge=0, le=10)
+    # Run events: text deltas are coalesced into one stored event per window or size.
+    run_event_flush_seconds: float = Field(default=0.2, ge=0.0, le=10.0)
+    run_event_flush_chars: int = Field(default=2000, ge=1)
+    # Session history is stored in chunk documents below Firestore's 1 MiB document limit.
+    session_chunk_bytes: int = Field(default=900_000, ge=1024, le=1_000_000)
+    session_lease_seconds: int = Field(default=900, ge=5)
 
     # Workspace (a folder locally, a Cloud Storage FUSE mount in the cloud)
     workspace_root: Path = Path(".data/workspaces")
