@@ -5,8 +5,12 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.agents import repository, service
+from shared.agents.catalog import ModelPublic, list_models
+from shared.agents.schemas import AgentCreate, AgentListQuery, AgentPage, AgentPublic, AgentUpdate
 from shared.health import HealthReport, health_report
-from shared.web import RequestContext, Router, serve
+from shared.tools.schemas import ToolPublic, list_tool_metadata
+from shared.web import Reply, RequestContext, Router, serve
 
 router = Router(
     "agents",
@@ -24,6 +28,80 @@ router = Router(
 def health(ctx: RequestContext) -> dict[str, object]:
     """Which backends this function reaches (503 when one is down)."""
     return health_report("agents", ("firestore",))
+
+
+@router.route("GET", "/models", auth="public", response=list[ModelPublic], tags=("catalog",))
+def get_models(ctx: RequestContext) -> list[ModelPublic]:
+    """The model catalog, with whether each model can run here now."""
+    return [ModelPublic.of(m) for m in list_models()]
+
+
+@router.route("GET", "/tools", auth="public", response=list[ToolPublic], tags=("catalog",))
+def get_tools(ctx: RequestContext) -> list[ToolPublic]:
+    """The tool registry, with each tool's config JSON Schema."""
+    return list_tool_metadata()
+
+
+def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
+    headers = {"ETag": service.etag(record)}
+    if status == 201:
+        headers["Location"] = f"/agents/{record.id}"
+    return Reply(AgentPublic.of(record), status=status, headers=headers)
+
+
+@router.route("POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,))
+def create_agent(ctx: RequestContext) -> Reply:
+    """Create an agent (version 1). Send `Idempotency-Key` to make retries safe."""
+    record = service.create(ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    return _agent_reply(record, 201)
+
+
+@router.route("GET", "/agents", query=AgentListQuery, response=AgentPage)
+def list_agents(ctx: RequestContext) -> AgentPage:
+    """My agents, newest first (cursor-paginated)."""
+    records, cursor = repository.list_agents(
+        ctx.principal.user_id, limit=ctx.query.limit, cursor=ctx.query.cursor
+    )
+    return AgentPage(items=[AgentPublic.of(r) for r in records], next_cursor=cursor)
+
+
+@router.route("GET", "/agents/{agent_id}", response=AgentPublic, errors=(404,))
+def get_agent(ctx: RequestContext) -> Reply:
+    """One agent at its current version (ETag = version)."""
+    return _agent_reply(repository.get_agent(ctx.params["agent_id"], ctx.principal))
+
+
+@router.route("PUT", "/agents/{agent_id}", body=AgentUpdate, response=AgentPublic, errors=(403, 404, 409))
+def update_agent(ctx: RequestContext) -> Reply:
+    """Replace the definition: stores version n+1. `If-Match: <version>` → 409 if it moved on."""
+    record = service.update(ctx.params["agent_id"], ctx.principal, ctx.body, if_match=ctx.header("If-Match"))
+    return _agent_reply(record)
+
+
+@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409))
+def delete_agent(ctx: RequestContext) -> None:
+    """Soft-delete an agent (its versions stay for runs and marketplace snapshots)."""
+    service.delete(ctx.params["agent_id"], ctx.principal, if_match=ctx.header("If-Match"))
+
+
+@router.route("GET", "/agents/{agent_id}/versions", query=AgentListQuery, response=AgentPage, errors=(404,))
+def list_agent_versions(ctx: RequestContext) -> AgentPage:
+    """Every stored version of an agent, newest first (cursor-paginated)."""
+    records, cursor = repository.list_versions(
+        ctx.params["agent_id"], ctx.principal, limit=ctx.query.limit, cursor=ctx.query.cursor
+    )
+    return AgentPage(items=[AgentPublic.of(r) for r in records], next_cursor=cursor)
+
+
+@router.route("GET", "/agents/{agent_id}/versions/{version}", response=AgentPublic, errors=(404,))
+def get_agent_version(ctx: RequestContext) -> AgentPublic:
+    """One stored version of an agent."""
+    agent_id = ctx.params["agent_id"]
+    repository.get_agent(agent_id, ctx.principal)
+    raw = ctx.params["version"]
+    if not raw.isdigit() or len(raw) > 9:
+        raise repository.version_not_found(agent_id, raw)
+    return AgentPublic.of(repository.get_agent_version(agent_id, int(raw)))
 
 
 @functions_framework.http

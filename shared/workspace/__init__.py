@@ -1,0 +1,1 @@
+"""Per-user workspaces: the folder the file tools (and /workspace endpoints) see."""
