@@ -121,7 +121,8 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
                     _log.warning("backend unavailable: %s", type(exc).__name__)
                 response = error_response(error, request_id)
             # Drain an unread body so keep-alive connections stay usable.
-            if request.content_length and not request.stream.closed:
+            # gunicorn's request body (live processes) has no ``closed`` attribute.
+            if request.content_length and not getattr(request.stream, "closed", False):
                 try:
                     read_body(request, get_settings().max_body_bytes * 16)
                 except Exception:  # noqa: S110 - best effort
