@@ -1,0 +1,291 @@
+"""agentctl end to end: the real console script against the live stack (gateway + functions
+as processes + worker via Pub/Sub push), with its own config dir per user."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+AGENTCTL = Path(sys.executable).parent / "agentctl"
+PASSWORD = "correct horse battery"
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs ``agentctl`` as a subprocess with an isolated XDG config dir."""
+
+    def __init__(self, base_url: str, home: Path) -> None:
+        self.home = home
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AGENTCTL_")},
+            "XDG_CONFIG_HOME": str(home),
+            "AGENTCTL_BASE_URL": base_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        self.base_url = base_url
+
+    def __call__(
+        self, *args: str, stdin: str | None = None, check: bool = True, cwd: Path | None = None
+    ) -> Result:
+        done = subprocess.run(
+            [str(AGENTCTL), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=cwd,
+            timeout=240,
+        )
+        result = Result(done.returncode, done.stdout, done.stderr)
+        if check and done.returncode != 0:
+            raise AssertionError(f"agentctl {' '.join(args)} exited {done.returncode}: {done.stderr}")
+        return result
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "agentctl" / "credentials.json"
+
+    def credentials(self) -> dict[str, Any]:
+        return json.loads(self.credentials_file.read_text())[self.base_url]
+
+    def signup(self, username: str | None = None) -> str:
+        name = username or f"cli_{uuid.uuid4().hex[:10]}"
+        self(
+            "register",
+            "--username",
+            name,
+            "--email",
+            f"{name}@example.com",
+            "--password-stdin",
+            stdin=f"{PASSWORD}\n",
+        )
+        self("login", "--username", name, "--password-stdin", stdin=f"{PASSWORD}\n")
+        return name
+
+
+@pytest.fixture
+def make_cli(live_stack: Any, tmp_path: Path) -> Any:
+    def factory() -> Cli:
+        home = tmp_path / uuid.uuid4().hex[:8]
+        home.mkdir()
+        return Cli(live_stack.base_url, home)
+
+    return factory
+
+
+def _run_id_from(stderr: str) -> str:
+    match = re.search(r"run ([0-9a-f]{32}) succeeded", stderr)
+    assert match, f"no run summary in stderr: {stderr!r}"
+    return match.group(1)
+
+
+def test_walkthrough_login_agents_runs_batch_and_marketplace(make_cli: Any, tmp_path: Path) -> None:
+    cli = make_cli()
+    username = cli.signup()
+
+    # Tokens are stored privately.
+    mode = stat.S_IMODE(cli.credentials_file.stat().st_mode)
+    assert mode == 0o600
+    assert cli.credentials()["username"] == username
+    assert cli("whoami", "--json").json()["username"] == username
+
+    # Create the three examples; the router's @name placeholders become the delegates' ids.
+    reviewer = cli("agents", "create", "-f", str(EXAMPLES / "code-reviewer.yaml"), "--json").json()
+    summarizer = cli("agents", "create", "-f", str(EXAMPLES / "summarizer.yaml"), "--json").json()
+    router = cli("agents", "create", "-f", str(EXAMPLES / "router.yaml"), "--json").json()
+    assert [t["name"] for t in reviewer["tools"]] == ["grep", "find"]
+    assert summarizer["output_schema"]["required"] == ["title", "summary", "key_points"]
+    assert sorted(router["delegates"]) == sorted([reviewer["id"], summarizer["id"]])
+    listed = cli("agents", "list", "--json").json()
+    assert {a["name"] for a in listed} == {"code-reviewer", "summarizer", "router"}
+    human = cli("agents", "list").out
+    assert "code-reviewer" in human and reviewer["id"] in human
+    shown = cli("agents", "show", "summarizer", "--json").json()
+    assert shown["id"] == summarizer["id"]
+
+    # Update creates version 2; a stale If-Match is a conflict.
+    updated = cli(
+        "agents",
+        "update",
+        "code-reviewer",
+        "-f",
+        str(EXAMPLES / "code-reviewer.yaml"),
+        "--if-match",
+        "1",
+        "--json",
+    ).json()
+    assert updated["version"] == 2
+    stale = cli(
+        "agents",
+        "update",
+        "code-reviewer",
+        "-f",
+        str(EXAMPLES / "code-reviewer.yaml"),
+        "--if-match",
+        "1",
+        check=False,
+    )
+    assert stale.code == 1 and "409" in stale.err
+
+    # Streamed run: the text printed is the run's output, delivered as several deltas.
+    streamed = cli("run", "code-reviewer", "say The code looks fine to me overall")
+    assert streamed.out.strip() == "The code looks fine to me overall"
+    run_id = _run_id_from(streamed.err)
+    run = cli("runs", "show", run_id, "--json").json()
+    assert run["status"] == "succeeded" and run["output"] == "The code looks fine to me overall"
+    events = [json.loads(line) for line in cli("runs", "events", run_id, "--json").out.splitlines()]
+    assert sum(1 for e in events if e["event"] == "text.delta") > 1
+    assert events[-1]["event"] == "run.completed"
+
+    # A streamed run with a tool call shows it on stderr.
+    with_tool = cli("run", "code-reviewer", 'call find {"pattern": "*.py"}\nsay Found nothing to review')
+    assert "→ find(" in with_tool.err and "← find" in with_tool.err
+    assert with_tool.out.strip() == "Found nothing to review"
+
+    # Async run: queued, executed by the worker, waited for; structured output.
+    async_run = cli("run", "summarizer", "Summarize: functions scale to zero.", "--async", "--json").json()
+    assert async_run["mode"] == "async" and async_run["status"] == "succeeded"
+    assert set(async_run["output"]) >= {"title", "summary", "key_points"}
+    followed = cli("runs", "events", async_run["id"], "--follow", "--json").out.splitlines()
+    assert json.loads(followed[-1])["event"] == "run.completed"
+
+    # Batch: progress on stderr, one JSONL result per input line.
+    results = tmp_path / "results.jsonl"
+    batch = cli(
+        "batch",
+        "submit",
+        str(EXAMPLES / "batch-inputs.jsonl"),
+        "--agent",
+        "code-reviewer",
+        "-o",
+        str(results),
+    )
+    assert "3/3" in batch.err and "succeeded 3" in batch.err
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert len(rows) == 3
+    assert {r["status"] for r in rows} == {"succeeded"}
+    assert all(r["agent_id"] == reviewer["id"] for r in rows)
+
+    # Marketplace round trip: publish, search, second user installs, rates, downloads.
+    listing_id = cli(
+        "market",
+        "publish",
+        "code-reviewer",
+        "--category",
+        "developer-tools",
+        "--tag",
+        "code",
+        "--summary",
+        "Reviews code with grep and find",
+    ).out.strip()
+    found = cli("market", "search", "code", "--json").json()
+    assert listing_id in [item["id"] for item in found]
+
+    buyer = make_cli()
+    buyer.signup()
+    installed = buyer("market", "install", listing_id, "--json").json()
+    assert installed["name"] == "code-reviewer" and installed["id"] != reviewer["id"]
+    assert installed["source"]
+    assert [a["id"] for a in buyer("agents", "list", "--json").json()] == [installed["id"]]
+    buyer("market", "rate", listing_id, "4", "--review", "useful")
+    shown_listing = buyer("market", "show", listing_id, "--json").json()
+    assert shown_listing["stats"]["rating_count"] == 1 and shown_listing["stats"]["rating_avg"] == 4
+    bundle_path = tmp_path / "bundle.json"
+    buyer("market", "download", listing_id, "-o", str(bundle_path))
+    bundle = json.loads(bundle_path.read_text())
+    assert bundle["definition"]["name"] == "code-reviewer"
+
+    own_rating = cli("market", "rate", listing_id, "5", check=False)
+    assert own_rating.code == 1 and own_rating.err.startswith("error: ")
+
+    # Delete removes the agent.
+    cli("agents", "delete", "router")
+    assert "router" not in {a["name"] for a in cli("agents", "list", "--json").json()}
+
+
+def test_errors_are_one_line_with_nonzero_exit(make_cli: Any, tmp_path: Path) -> None:
+    cli = make_cli()
+    not_logged_in = cli("agents", "list", check=False)
+    assert not_logged_in.code == 1
+    assert not_logged_in.err == "error: not logged in: run `agentctl login`\n"
+
+    cli.signup()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: broken\nmodel: {provider: vertex-gemini, name: gemini-2.5-flash}\n"
+        "tools: [{name: no_such_tool}]\n"
+    )
+    result = cli("agents", "create", "-f", str(bad), check=False)
+    assert result.code == 1
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "422" in lines[0] and "tools" in lines[0]
+    assert cli("agents", "list", "--json").json() == []  # nothing was written
+
+    missing = cli("agents", "show", "f" * 32, check=False)
+    assert missing.code == 1 and len(missing.err.splitlines()) == 1 and "404" in missing.err
+    unknown_name = cli("run", "nobody", "hi", check=False)
+    assert unknown_name.code == 1 and "no agent named 'nobody'" in unknown_name.err
+
+    wrong = make_cli()
+    denied = wrong(
+        "login", "--username", "nobody_here", "--password-stdin", stdin="wrong-password\n", check=False
+    )
+    assert denied.code == 1 and "401" in denied.err and not wrong.credentials_file.exists()
+
+    usage = cli("run", check=False)
+    assert usage.code == 2
+
+
+def test_expired_access_token_is_refreshed_and_rotated(make_cli: Any) -> None:
+    cli = make_cli()
+    cli.signup()
+    before = cli.credentials()
+    stored = json.loads(cli.credentials_file.read_text())
+    stored[cli.base_url]["access_token"] = "not-a-valid-token"
+    cli.credentials_file.write_text(json.dumps(stored))
+
+    assert cli("agents", "list", "--json").json() == []
+    after = cli.credentials()
+    assert after["access_token"] not in (before["access_token"], "not-a-valid-token")
+    assert after["refresh_token"] != before["refresh_token"]
+    assert stat.S_IMODE(cli.credentials_file.stat().st_mode) == 0o600
+
+    cli("logout")
+    assert cli.base_url not in json.loads(cli.credentials_file.read_text())
+    assert cli("agents", "list", check=False).code == 1
+
+
+def test_base_url_flag_beats_env_and_config(make_cli: Any) -> None:
+    cli = make_cli()
+    cli("config", "set", "base_url", "http://127.0.0.1:9")
+    env_only = cli("config", "show", "--json").json()
+    assert env_only["effective_base_url"] == cli.base_url  # env beats config
+    flagged = cli("--base-url", "http://127.0.0.1:1", "market", "search", check=False)
+    assert (
+        flagged.code == 1
+        and flagged.err == "error: cannot reach http://127.0.0.1:1 (is the service running?)\n"
+    )
