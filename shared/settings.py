@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     login_throttle_window_seconds: int = Field(default=900, ge=1)
     firebase_project: str | None = None
+    # Argon2id cost (RFC 9106 second recommendation); changing it rehashes on next login.
+    argon2_time_cost: int = Field(default=3, ge=1, le=20)
+    argon2_memory_cost_kib: int = Field(default=64 * 1024, ge=8 * 1024, le=1024 * 1024)
+    argon2_parallelism: int = Field(default=4, ge=1, le=16)
 
     # Models
     model_backend: Literal["vertex", "offline"] = "vertex"

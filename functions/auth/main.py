@@ -5,6 +5,8 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, TokenPair, UserCreate, UserUpdate
+from shared.auth.users import UserPublic
 from shared.health import HealthReport, health_report
 from shared.web import RequestContext, Router, serve
 
@@ -15,6 +17,85 @@ router = Router("auth", ("/auth",))
 def health(ctx: RequestContext) -> dict[str, object]:
     """Which backends this function reaches (503 when one is down)."""
     return health_report("auth", ("firestore",))
+
+
+@router.route(
+    "POST",
+    "/auth/register",
+    body=UserCreate,
+    response=UserPublic,
+    status=201,
+    auth="public",
+    errors=(409,),
+)
+def register(ctx: RequestContext) -> UserPublic:
+    """Create an account with a username, email and password."""
+    from shared.auth import service
+
+    return UserPublic.of(service.register(ctx.body))
+
+
+@router.route(
+    "POST",
+    "/auth/login",
+    body=LoginRequest,
+    form_ok=True,
+    response=TokenPair,
+    auth="public",
+    errors=(401, 429),
+)
+def login(ctx: RequestContext) -> TokenPair:
+    """Exchange a username (or email) and password for an access and a refresh token.
+
+    Accepts JSON or OAuth2 password-grant form fields. Wrong username and wrong password
+    give the same 401; repeated failures for an account or a client give 429.
+    """
+    from shared.auth import service
+
+    return service.login(ctx.body, ctx.client_ip)
+
+
+@router.route("POST", "/auth/refresh", body=RefreshRequest, response=TokenPair, auth="public", errors=(401,))
+def refresh(ctx: RequestContext) -> TokenPair:
+    """Rotate a refresh token into a new token pair; reusing a rotated token ends the session."""
+    from shared.auth import service
+
+    return service.refresh_tokens(ctx.body.refresh_token)
+
+
+@router.route("POST", "/auth/logout", body=LogoutRequest, status=204, auth="public")
+def logout(ctx: RequestContext) -> None:
+    """End the session the refresh token belongs to (204 even if it is unknown)."""
+    from shared.auth import service
+
+    service.logout(ctx.body.refresh_token)
+
+
+@router.route("GET", "/auth/me", response=UserPublic, errors=(401,))
+def me(ctx: RequestContext) -> UserPublic:
+    """The calling user."""
+    from shared.auth.users import get_user
+    from shared.errors import Unauthorized
+
+    user = get_user(ctx.principal.user_id)
+    if user is None:
+        raise Unauthorized()
+    return UserPublic.of(user)
+
+
+@router.route(
+    "PATCH",
+    "/auth/users/{user_id}",
+    body=UserUpdate,
+    response=UserPublic,
+    roles={"admin"},
+    errors=(401, 403, 404, 409),
+)
+def update_user(ctx: RequestContext) -> UserPublic:
+    """Change a user's role or deactivate/reactivate them (admins only)."""
+    from shared.auth import service
+
+    return UserPublic.of(service.admin_update_user(ctx.principal, ctx.params["user_id"], ctx.body))
 
 
 @functions_framework.http

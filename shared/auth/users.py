@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from shared import db
 from shared.auth.principal import Role
-from shared.errors import Conflict
+from shared.errors import Conflict, NotFound
 
 USERS = "users"
 USERNAMES = "usernames"
@@ -68,6 +68,44 @@ def find_user_id_by_username(username: str) -> str | None:
     snap = db.get(db.collection(USERNAMES).document(username_key(username)))
     data = snap.to_dict() if snap.exists else None
     return str(data["user_id"]) if data else None
+
+
+def _reserved_user_id(collection_name: str, key: str) -> str | None:
+    snap = db.get(db.collection(collection_name).document(key))
+    data = snap.to_dict() if snap.exists else None
+    return str(data["user_id"]) if data else None
+
+
+def find_user_id_by_email(email: str) -> str | None:
+    return _reserved_user_id(EMAILS, email_key(email))
+
+
+def find_user_id_by_firebase_uid(firebase_uid: str) -> str | None:
+    return _reserved_user_id(FIREBASE_UIDS, firebase_uid)
+
+
+def update_user(user_id: str, changes: dict[str, Any]) -> UserRecord:
+    """Apply ``changes`` (fields of UserRecord) to an existing user; 404 if there is none."""
+    ref = db.collection(USERS).document(user_id)
+    fields = {**changes, "updated_at": dt.datetime.now(dt.UTC)}
+
+    def apply(tx: db.Tx) -> UserRecord:
+        snap = tx.get(ref)
+        data = snap.to_dict() if snap.exists else None
+        if not data:
+            raise NotFound(f"user '{user_id}' not found")
+        tx.update(ref, fields)
+        return UserRecord.from_doc(user_id, {**data, **fields})
+
+    return db.run_transaction(apply)
+
+
+def set_password_hash(user_id: str, password_hash: str) -> None:
+    """Replace a user's password hash (rehash on login); the user must exist."""
+    db.update(
+        db.collection(USERS).document(user_id),
+        {"password_hash": password_hash, "updated_at": dt.datetime.now(dt.UTC)},
+    )
 
 
 def create_user(
