@@ -104,8 +104,21 @@ def parse_json_body(
 ) -> BaseModel:
     mimetype = (request.mimetype or "").lower()
     if form_ok and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        read_body(request, limit)  # enforce the limit before werkzeug parses the form
-        return validate_model(model, request.form.to_dict())
+        # Werkzeug enforces the limit while it parses the form (reading the stream here
+        # first would leave request.form empty).
+        if request.content_length is not None and request.content_length > limit:
+            raise PayloadTooLarge(f"request body exceeds {limit} bytes", details={"limit_bytes": limit})
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        try:
+            form = request.form.to_dict()
+        except RequestEntityTooLarge:
+            raise PayloadTooLarge(
+                f"request body exceeds {limit} bytes", details={"limit_bytes": limit}
+            ) from None
+        return validate_model(model, form)
     if not is_json_content_type(mimetype):
         raise UnsupportedMediaType(
             f"content type {mimetype or 'none'!r} is not supported; send application/json",
