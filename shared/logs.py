@@ -102,7 +102,20 @@ def configure_logging() -> None:
     root.handlers = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)]
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
-    for noisy in ("urllib3", "google.auth", "httpx", "httpx2", "httpcore", "werkzeug"):
+    # The Google client libraries log whole request/response payloads at DEBUG (stored
+    # password hashes, token digests): keep them at WARNING even when LOG_LEVEL=DEBUG.
+    for noisy in (
+        "urllib3",
+        "google.auth",
+        "google.cloud",
+        "google.api_core",
+        "grpc",
+        "firebase_admin",
+        "httpx",
+        "httpx2",
+        "httpcore",
+        "werkzeug",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
 
