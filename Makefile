@@ -4,7 +4,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 FIREBASE := tools/firebase/node_modules/.bin/firebase
 
-.PHONY: dev test lint fmt bench fuzz package install tools clean
+.PHONY: dev test lint fmt bench fuzz package install tools clean chromium
 
 $(UV):
 	@echo "installing uv ..."
@@ -18,7 +18,13 @@ $(FIREBASE): tools/firebase/package.json tools/firebase/package-lock.json
 	cd tools/firebase && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: .venv/.synced $(FIREBASE)
+install: .venv/.synced $(FIREBASE) chromium
+
+# Headless Chromium for the browser tests (Debian's package; never `playwright install`).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium chromium-driver; \
+	  else echo "chromium missing: run 'sudo apt-get install -y chromium chromium-driver' (browser tests will be skipped)"; fi; }
 
 ## Run the whole service locally on http://127.0.0.1:8080 (emulators + functions + gateway)
 dev: install
