@@ -25,16 +25,16 @@ def _tracer_provider(exporter: str, service_name: str) -> Any:
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     else:
+        import importlib
+
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # pyright: ignore[reportMissingImports]
-                OTLPSpanExporter,  # pyright: ignore[reportUnknownVariableType]
-            )
+            otlp: Any = importlib.import_module("opentelemetry.exporter.otlp.proto.http.trace_exporter")
         except ImportError:
             raise ConfigurationError(
                 "OTEL_EXPORTER=otlp needs the opentelemetry-exporter-otlp-proto-http package",
                 details={"setting": "OTEL_EXPORTER"},
             ) from None
-        exporter_instance: Any = OTLPSpanExporter()
+        exporter_instance: Any = otlp.OTLPSpanExporter()
         provider.add_span_processor(BatchSpanProcessor(exporter_instance))
     return provider
 
