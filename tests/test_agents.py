@@ -15,7 +15,12 @@ def definition(name: str = "code-reviewer", **overrides: Any) -> dict[str, Any]:
         "name": name,
         "display_name": "Code reviewer",
         "description": "Reviews code",
-        "model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash", "temperature": 0.1, "max_tokens": 2048},
+        "model": {
+            "provider": "vertex-gemini",
+            "name": "gemini-2.5-flash",
+            "temperature": 0.1,
+            "max_tokens": 2048,
+        },
         "system_prompt": "You review code.",
         "tools": [{"name": "grep", "enabled": True, "config": {}}],
         "output_schema": None,
@@ -150,7 +155,10 @@ def test_if_match_stale_version_conflicts_and_writes_nothing(agents_api: ApiClie
     agent = create(agents_api, user)
     agents_api.put(f"/agents/{agent['id']}", token=user.token, json=definition(description="v2"))
     stale = agents_api.put(
-        f"/agents/{agent['id']}", token=user.token, json=definition(description="v3"), headers={"If-Match": '"1"'}
+        f"/agents/{agent['id']}",
+        token=user.token,
+        json=definition(description="v3"),
+        headers={"If-Match": '"1"'},
     )
     assert stale.status_code == 409
     error = stale.get_json()["error"]
@@ -262,7 +270,9 @@ def test_pagination_across_45_agents(agents_api: ApiClient, user: TestUser, othe
     from shared.agents.repository import create_agent
 
     template = AgentDefinition.model_validate(definition())
-    created = {create_agent(user.id, template.model_copy(update={"name": f"agent-{i}"})).id for i in range(45)}
+    created = {
+        create_agent(user.id, template.model_copy(update={"name": f"agent-{i}"})).id for i in range(45)
+    }
     create_agent(other_user.id, template)  # someone else's: never listed
     seen: list[str] = []
     pages = 0
@@ -316,7 +326,11 @@ def _tools(*refs: dict[str, Any]) -> list[dict[str, Any]]:
 INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("unknown provider", {"model": {"provider": "openai", "name": "gpt-4o"}}, "model.provider"),
     ("unknown model", {"model": {"provider": "vertex-gemini", "name": "gemini-9"}}, "model.name"),
-    ("model of other provider", {"model": {"provider": "vertex-anthropic", "name": "gemini-2.5-flash"}}, "model.name"),
+    (
+        "model of other provider",
+        {"model": {"provider": "vertex-anthropic", "name": "gemini-2.5-flash"}},
+        "model.name",
+    ),
     (
         "max_tokens over model cap",
         {"model": {"provider": "vertex-gemini", "name": "gemini-2.0-flash", "max_tokens": 9000}},
@@ -327,19 +341,39 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
         {"model": {"provider": "vertex-anthropic", "name": "claude-haiku-4-5", "temperature": 1.5}},
         "model.temperature",
     ),
-    ("temperature out of range", {"model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash", "temperature": 3}}, "model.temperature"),
+    (
+        "temperature out of range",
+        {"model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash", "temperature": 3}},
+        "model.temperature",
+    ),
     ("missing model", {"model": None}, "body"),
     ("unknown tool", {"tools": _tools({"name": "grep"}, {"name": "shell"})}, "tools[1].name"),
-    ("bad tool config type", {"tools": _tools({"name": "file_read", "config": {"max_bytes": "lots"}})}, "tools[0].config.max_bytes"),
-    ("tool config out of range", {"tools": _tools({"name": "grep"}, {"name": "file_read", "config": {"max_bytes": 0}})}, "tools[1].config.max_bytes"),
-    ("unknown tool config key", {"tools": _tools({"name": "find", "config": {"depth": 3}})}, "tools[0].config.depth"),
+    (
+        "bad tool config type",
+        {"tools": _tools({"name": "file_read", "config": {"max_bytes": "lots"}})},
+        "tools[0].config.max_bytes",
+    ),
+    (
+        "tool config out of range",
+        {"tools": _tools({"name": "grep"}, {"name": "file_read", "config": {"max_bytes": 0}})},
+        "tools[1].config.max_bytes",
+    ),
+    (
+        "unknown tool config key",
+        {"tools": _tools({"name": "find", "config": {"depth": 3}})},
+        "tools[0].config.depth",
+    ),
     (
         "web_search restriction unsupported on Gemini",
         {"tools": _tools({"name": "web_search", "config": {"allowed_domains": ["example.com"]}})},
         "tools[0].config.allowed_domains",
     ),
     ("schema not a JSON Schema", {"output_schema": {"type": "banana"}}, "output_schema"),
-    ("schema with bad keyword value", {"output_schema": {"type": "object", "required": "x"}}, "output_schema"),
+    (
+        "schema with bad keyword value",
+        {"output_schema": {"type": "object", "required": "x"}},
+        "output_schema",
+    ),
     ("schema not an object schema", {"output_schema": {"type": "string"}}, "output_schema"),
     ("unknown delegate", {"delegates": ["no-such-agent"]}, "delegates[0]"),
     ("limits out of range", {"limits": {"max_requests": 0}}, "limits.max_requests"),
@@ -367,7 +401,11 @@ def test_valid_output_schema_and_claude_web_search(agents_api: ApiClient, user: 
     body = definition(
         model={"provider": "vertex-anthropic", "name": "claude-sonnet-4-5", "temperature": 0.5},
         tools=[{"name": "web_search", "config": {"allowed_domains": ["python.org"], "max_uses": 3}}],
-        output_schema={"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
+        output_schema={
+            "type": "object",
+            "properties": {"summary": {"type": "string"}},
+            "required": ["summary"],
+        },
     )
     agent = create(agents_api, user, body)
     assert agent["output_schema"]["required"] == ["summary"]
@@ -397,7 +435,9 @@ def test_delegates_must_be_runnable_by_caller(
     ok = agents_api.post("/agents", token=user.token, json=definition("router", delegates=[mine["id"]]))
     assert ok.status_code == 201 and ok.get_json()["delegates"] == [mine["id"]]
     for delegate in (theirs["id"], deleted["id"]):
-        response = agents_api.post("/agents", token=user.token, json=definition("router", delegates=[mine["id"], delegate]))
+        response = agents_api.post(
+            "/agents", token=user.token, json=definition("router", delegates=[mine["id"], delegate])
+        )
         errors = field_errors(response)
         assert [e["loc"] for e in errors] == ["delegates[1]"]
         assert errors[0]["message"] == f"agent '{delegate}' not found or not runnable by you"
@@ -408,15 +448,21 @@ def test_delegate_cycles_are_refused(agents_api: ApiClient, user: TestUser) -> N
     b = create(agents_api, user, definition("b", delegates=[a["id"]]))
     c = create(agents_api, user, definition("c", delegates=[b["id"]]))
     # a -> c -> b -> a
-    response = agents_api.put(f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[c["id"]]))
+    response = agents_api.put(
+        f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[c["id"]])
+    )
     errors = field_errors(response)
     assert errors[0]["loc"] == "delegates[0]" and errors[0]["type"] == "cycle"
     # a -> a
-    self_loop = agents_api.put(f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[a["id"]]))
+    self_loop = agents_api.put(
+        f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[a["id"]])
+    )
     assert locs(self_loop) == {"delegates[0]"}
     # No cycle: a -> fresh is fine.
     fresh = create(agents_api, user, definition("fresh"))
-    fine = agents_api.put(f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[fresh["id"]]))
+    fine = agents_api.put(
+        f"/agents/{a['id']}", token=user.token, json=definition("a", delegates=[fresh["id"]])
+    )
     assert fine.status_code == 200
 
 

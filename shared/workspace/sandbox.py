@@ -178,10 +178,11 @@ class Workspace:
             if real == path or not real.is_relative_to(self.real_root):
                 raise UnsafePath("path cannot be opened safely") from None
             return self.read_bytes(self.relative(real), offset=offset, max_bytes=max_bytes)
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise NotAFile(rel)
         with os.fdopen(fd, "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise NotAFile(rel)
             if offset:
                 handle.seek(offset)
             data = handle.read() if max_bytes is None else handle.read(max_bytes)
