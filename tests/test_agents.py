@@ -246,6 +246,9 @@ def test_admin_may_read_but_not_change_others_agents(
     assert agents_api.get(path, token=admin.token).get_json()["id"] == agent["id"]
     assert agents_api.get(f"{path}/versions", token=admin.token).status_code == 200
     assert agents_api.put(path, token=admin.token, json=definition()).status_code == 403
+    # 403 even for a definition the admin could not validate (delegates they cannot run).
+    theirs = definition(delegates=[agent["id"]])
+    assert agents_api.put(path, token=admin.token, json=theirs).status_code == 403
     assert agents_api.delete(path, token=admin.token).status_code == 403
     assert agents_api.get(path, token=user.token).get_json()["version"] == 1
 

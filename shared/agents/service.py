@@ -9,7 +9,7 @@ from shared.agents import repository
 from shared.agents.definition import AgentDefinition
 from shared.agents.repository import AgentRecord, AgentSource
 from shared.agents.validation import validate_definition
-from shared.errors import BadRequest
+from shared.errors import BadRequest, Forbidden
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -56,8 +56,10 @@ def update(
     agent_id: str, principal: Principal, definition: AgentDefinition, *, if_match: str | None = None
 ) -> AgentRecord:
     expected = expected_version(if_match)
-    # 404 (not 422) for an agent the caller cannot see, before looking at the definition.
-    repository.get_agent(agent_id, principal)
+    # 404 / 403 for an agent the caller cannot see / change, before judging the definition.
+    current = repository.get_agent(agent_id, principal)
+    if current.owner_id != principal.user_id:
+        raise Forbidden("only the owner can change an agent")
     validate_definition(definition, principal, agent_id=agent_id)
     return repository.update_agent(agent_id, principal, definition, expected_version=expected)
 
