@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     session_chunk_bytes: int = Field(default=900_000, ge=1024, le=1_000_000)
     session_lease_seconds: int = Field(default=900, ge=5)
 
+    # Marketplace: counters are spread over this many shard documents per listing.
+    marketplace_stat_shards: int = Field(default=8, ge=1, le=100)
+    # Extra documents one search page may scan when words/tags are filtered after the query.
+    marketplace_search_overfetch: int = Field(default=60, ge=0, le=500)
+    # Run completions fold stats onto the listing (for search) at most this often.
+    marketplace_stats_fold_seconds: float = Field(default=10.0, ge=0.0)
+
     # Workspace (a folder locally, a Cloud Storage FUSE mount in the cloud)
     workspace_root: Path = Path(".data/workspaces")
     workspace_max_file_bytes: int = Field(default=10 * 1024 * 1024, ge=1)

@@ -1,0 +1,1 @@
+"""The agent marketplace: listings, search, installs, bundles, ratings and stats."""

@@ -1,0 +1,98 @@
+"""The marketplace service: what the HTTP handlers call."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from shared import db
+from shared.errors import Forbidden, ValidationFailed
+from shared.marketplace import repository, stats
+from shared.marketplace.bundle import bundle_of, publishable
+from shared.marketplace.categories import CATEGORIES
+from shared.marketplace.schemas import Bundle, CategoryPublic, ListingCreate, ListingDetail
+
+if TYPE_CHECKING:
+    from shared.agents.repository import AgentRecord
+    from shared.auth.principal import Principal
+
+_log = logging.getLogger(__name__)
+
+
+def _self_contained(agent: AgentRecord) -> None:
+    """Delegates and workflow steps name the publisher's private agents: an install could not run them."""
+    definition = agent.definition
+    if definition.delegates:
+        raise ValidationFailed.field(
+            "agent_id", "agents with delegates cannot be published (they call private agents)"
+        )
+    if definition.kind == "workflow":
+        raise ValidationFailed.field(
+            "agent_id", "workflow agents cannot be published (their steps are private agents)"
+        )
+
+
+def publish(principal: Principal, body: ListingCreate) -> repository.Published:
+    """Publish the caller's agent at its current version (or move its listing to it)."""
+    from shared.agents.repository import get_agent
+
+    agent = get_agent(body.agent_id, principal)
+    if agent.owner_id != principal.user_id:
+        raise Forbidden("only the agent's owner can publish it")
+    _self_contained(agent)
+    published = repository.publish(agent, publishable(agent.definition), body, principal)
+    _log.info(
+        "listing published",
+        extra={"listing_id": published.record.id, "agent_id": agent.id, "version": agent.version},
+    )
+    return published
+
+
+def detail(listing_id: str) -> ListingDetail:
+    record = repository.get_listing(listing_id)
+    return ListingDetail.detail(record, stats.current_stats(listing_id))
+
+
+def install(listing_id: str, principal: Principal, *, idempotency_key: str | None) -> AgentRecord:
+    """Copy the listing's snapshot into a new agent owned by the caller (``source`` set)."""
+    from shared.agents import service as agents
+    from shared.agents.repository import AgentSource
+
+    record = repository.get_listing(listing_id)
+    agent = agents.create(
+        principal,
+        record.definition,
+        idempotency_key=idempotency_key,
+        source=AgentSource(listing_id=record.id, listing_version=record.version),
+    )
+    if repository.mark_installed(record.id, principal.user_id, agent.id):
+        stats.add(record.id, installs=1)
+        stats.fold(record.id)
+    return agent
+
+
+def download(listing_id: str) -> Bundle:
+    return bundle_of(repository.get_listing(listing_id))
+
+
+def delete(listing_id: str, principal: Principal) -> None:
+    repository.delete_listing(listing_id, principal)
+    _log.info("listing removed", extra={"listing_id": listing_id, "by": principal.user_id})
+
+
+def categories() -> list[CategoryPublic]:
+    """The fixed categories with their live listing counts (one count query each)."""
+    from google.cloud.firestore import FieldFilter
+
+    listings: Any = db.collection(repository.LISTINGS)
+    out: list[CategoryPublic] = []
+    for category in CATEGORIES:
+        query: Any = listings.where(filter=FieldFilter("deleted", "==", False)).where(
+            filter=FieldFilter("category", "==", category.id)
+        )
+        out.append(
+            CategoryPublic(
+                id=category.id, name=category.name, description=category.description, count=db.count(query)
+            )
+        )
+    return out
