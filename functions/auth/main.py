@@ -71,9 +71,10 @@ def logout(ctx: RequestContext) -> None:
     service.logout(ctx.body.refresh_token)
 
 
-@router.route("GET", "/auth/me", response=UserPublic, errors=(401,))
+@router.route("GET", "/auth/me", response=UserPublic, errors=(401, 403, 409))
 def me(ctx: RequestContext) -> UserPublic:
-    """The calling user."""
+    """The calling user (a first Firebase ID token provisions it: 403 without an email,
+    409 when the email belongs to another account)."""
     from shared.auth.users import get_user
     from shared.errors import Unauthorized
 
