@@ -106,3 +106,46 @@ resource "google_storage_bucket_iam_member" "builder_reads_sources" {
   role   = "roles/storage.objectViewer"
   member = google_service_account.builder.member
 }
+
+# Cloud Build runs cloudbuild.yaml as this account: it redeploys the functions' code and
+# uploads the OpenAPI document, nothing more (Terraform owns everything else).
+resource "google_service_account" "deployer" {
+  account_id   = "cloud-deployer"
+  display_name = "agents service: Cloud Build deployments"
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "deployer" {
+  for_each = toset([
+    "roles/cloudfunctions.developer",
+    "roles/run.developer", # attaches the workspace volume (tools/deploy.py attach-workspace)
+    "roles/logging.logWriter",
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.deployer.member
+}
+
+# Deploying a function "acts as" its runtime and build service accounts.
+resource "google_service_account_iam_member" "deployer_acts_as" {
+  for_each = merge(
+    { for name, sa in google_service_account.function : name => sa.name },
+    { builder = google_service_account.builder.name },
+  )
+
+  service_account_id = each.value
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.deployer.member
+}
+
+resource "google_storage_bucket_iam_member" "deployer_uploads" {
+  for_each = {
+    sources = google_storage_bucket.sources.name
+    static  = google_storage_bucket.static.name
+  }
+
+  bucket = each.value
+  role   = "roles/storage.objectAdmin"
+  member = google_service_account.deployer.member
+}

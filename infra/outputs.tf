@@ -36,3 +36,8 @@ output "region" {
   description = "Region of the functions (Cloud Build's _REGION)."
   value       = var.region
 }
+
+output "deployer_service_account" {
+  description = "Cloud Build runs cloudbuild.yaml as this account."
+  value       = google_service_account.deployer.email
+}

@@ -1,0 +1,677 @@
+"""Deployability, proved offline: packaging, the Terraform in infra/, cloudbuild.yaml.
+
+- Each packaged function installs into a fresh virtual environment from its own
+  requirements.txt and serves under functions-framework (against the emulators).
+- Packaging is byte-identical from run to run.
+- The Terraform parses, and what it names (functions, entry points, routes, topics,
+  subscriptions, secrets, settings, indexes) exists in the code, and vice versa.
+- cloudbuild.yaml parses and its steps reference scripts and targets that exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools import deploy, localstack, package
+from tools.functions import FUNCTIONS, HTTP_FUNCTIONS, ROOT, FunctionSpec, load_router
+
+INFRA = ROOT / "infra"
+INDEXES_FILE = INFRA / "firestore.indexes.json"
+TTL_COLLECTIONS = {"login_throttle", "idempotency", "rate_limits"}
+
+
+# --------------------------------------------------------------------------- packaging
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    package.build(out)
+    return out
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_packaging_twice_is_byte_identical(tmp_path: Path) -> None:
+    # Back to back, each from scratch (uv export re-run): the tree is shared with editors.
+    outputs = []
+    for run in ("first", "second"):
+        package._exported_lines.cache_clear()
+        package._lock_packages.cache_clear()
+        package.build(tmp_path / run)
+        outputs.append(tmp_path / run)
+    first, second = _tree(outputs[0]), _tree(outputs[1])
+    assert sorted(first) == sorted(second)
+    differing = [name for name in first if first[name] != second[name]]
+    assert differing == []
+    for function in FUNCTIONS:
+        assert (outputs[1] / "functions" / f"{function.name}.zip").is_file()
+
+
+def test_each_package_holds_its_entry_module_shared_and_requirements(packaged: Path) -> None:
+    import zipfile
+
+    for function in FUNCTIONS:
+        folder = packaged / "functions" / function.name
+        assert (folder / "main.py").read_bytes() == function.source.read_bytes()
+        assert (folder / "shared" / "__init__.py").is_file()
+        assert (folder / "requirements.txt").is_file()
+        assert not any(p.is_symlink() for p in folder.rglob("*")), "gcloud drops symlinked folders"
+        assert not any(p.name == "__pycache__" for p in folder.rglob("*"))
+        for source in (ROOT / "shared").rglob("*.py"):
+            if "__pycache__" not in source.parts:
+                copied = folder / source.relative_to(ROOT)
+                assert copied.read_bytes() == source.read_bytes(), copied
+        with zipfile.ZipFile(packaged / "functions" / f"{function.name}.zip") as archive:
+            names = archive.namelist()
+            assert names == sorted(names)
+            assert {"main.py", "requirements.txt", "shared/__init__.py"} <= set(names)
+            assert archive.read("requirements.txt") == (folder / "requirements.txt").read_bytes()
+            assert {info.date_time for info in archive.infolist()} == {package.ZIP_TIMESTAMP}
+    manifest = json.loads((packaged / "functions" / "manifest.json").read_text())
+    assert set(manifest) == {f.name for f in FUNCTIONS}
+    assert json.loads((packaged / "openapi.json").read_text())["openapi"].startswith("3.1")
+
+
+def _pins(requirements: str) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in requirements.splitlines():
+        if line and not line.startswith("#"):
+            name, _, rest = line.partition("==")
+            pins[package.normalize(name)] = rest.split(";")[0].strip()
+    return pins
+
+
+def test_requirements_are_pinned_from_uv_lock_and_per_function(packaged: Path) -> None:
+    import tomllib
+
+    locked = {
+        package.normalize(p["name"]): p["version"]
+        for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
+        if "version" in p
+    }
+    pins = {
+        f.name: _pins((packaged / "functions" / f.name / "requirements.txt").read_text()) for f in FUNCTIONS
+    }
+    for name, function_pins in pins.items():
+        assert function_pins, name
+        for dist, version in function_pins.items():
+            assert locked.get(dist) == version, f"{name}: {dist}=={version} is not what uv.lock pins"
+        assert "functions-framework" in function_pins
+        assert "pytest" not in function_pins and "ruff" not in function_pins  # no dev tools
+    # Only functions that run or validate agents carry pydantic-ai and the model SDKs.
+    assert not {"pydantic-ai-slim", "anthropic", "google-genai"} & set(pins["auth"])
+    for name in ("runs", "worker"):
+        assert {"pydantic-ai-slim", "anthropic", "google-genai", "google-cloud-pubsub"} <= set(pins[name])
+    assert "argon2-cffi" in pins["auth"] and "argon2-cffi" not in pins["worker"]
+    # Every HTTP function verifies Firebase ID tokens; the worker verifies none.
+    for function in HTTP_FUNCTIONS:
+        assert {"firebase-admin", "pyjwt"} <= set(pins[function.name])
+    assert "firebase-admin" not in pins["worker"]
+
+
+def test_unknown_requirement_names_are_refused() -> None:
+    with pytest.raises(SystemExit, match="not-a-dependency"):
+        package.dependency_closure(("functions-framework", "not-a-dependency"))
+
+
+# ---------------------------------------------------------- install and serve each package
+
+
+def _install(folder: Path, venv: Path) -> None:
+    uv = package.uv_binary()
+    subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(venv)], check=True, capture_output=True)
+    command = [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    command += ["-r", str(folder / "requirements.txt")]
+    # From uv's cache when it has every wheel; PyPI otherwise.
+    offline = subprocess.run(command, env={**os.environ, "UV_OFFLINE": "1"}, capture_output=True)
+    if offline.returncode != 0:
+        subprocess.run(command, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def venvs(packaged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One fresh virtual environment per function, installed in parallel."""
+    root = tmp_path_factory.mktemp("venvs")
+    targets = {f.name: root / f.name for f in FUNCTIONS}
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = [
+            pool.submit(_install, packaged / "functions" / name, venv) for name, venv in targets.items()
+        ]
+        for future in futures:
+            future.result()
+    return targets
+
+
+@pytest.fixture
+def served(
+    packaged: Path, venvs: dict[str, Path], service_env: dict[str, str], artifacts_dir: Path
+) -> Iterator[Any]:
+    """Start a packaged function from its own folder and venv, as Cloud Functions would."""
+    started: list[localstack.Process] = []
+
+    def start(function: FunctionSpec, signature: str) -> str:
+        port = localstack.free_port()
+        folder = packaged / "functions" / function.name
+        # Only the service's settings: no PYTHONPATH, so nothing outside the package is found.
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), **service_env, "PYTHONUNBUFFERED": "1"}
+        command = [
+            str(venvs[function.name] / "bin" / "python"),
+            "-m",
+            "functions_framework",
+            f"--target={function.entry_point}",
+            "--source=main.py",
+            f"--signature-type={signature}",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ]
+        process = localstack.spawn(
+            f"packaged-{function.name}", command, env=env, log_dir=artifacts_dir / "deploy-logs", cwd=folder
+        )
+        started.append(process)
+        localstack.wait_for(lambda: localstack.port_open(port), f"packaged {function.name}", 60, process.proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def _request(url: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize("function", HTTP_FUNCTIONS, ids=lambda f: f.name)
+def test_packaged_http_function_installs_and_serves_health(function: FunctionSpec, served: Any) -> None:
+    base = served(function, "http")
+    prefix = load_router(function).prefixes[0]
+    status, body = _request(f"{base}{prefix}/health")
+    assert status == 200, body
+    report = json.loads(body)
+    assert report["status"] == "ok"
+    assert report["function"] == function.name
+    assert all(backend["status"] == "ok" for backend in report["backends"].values())
+
+
+def test_packaged_worker_takes_pubsub_pushes_on_an_http_trigger(served: Any) -> None:
+    """Deployed HTTP-triggered (the push subscription calls its URL), the worker still
+    handles CloudEvents: functions-framework binds the signature to the decorated def."""
+    worker = next(f for f in FUNCTIONS if f.signature == "cloudevent")
+    base = served(worker, "http")
+    assert _request(f"{base}/health")[0] == 405  # not an HTTP handler
+    assert _request(f"{base}/", "POST", b'{"not": "a cloud event"}')[0] == 400
+    # What the push subscription sends: a poison message is acknowledged (2xx), not retried.
+    push = {
+        "message": {
+            "data": base64.b64encode(b"not json").decode(),
+            "attributes": {},
+            "messageId": "deploy-test-1",
+            "publishTime": "2026-01-01T00:00:00Z",
+        },
+        "subscription": f"projects/{localstack.Topology().push_subscription}",
+    }
+    topic = localstack.Topology().run_requests
+    status, body = _request(f"{base}/projects/demo-deploy/topics/{topic}", "POST", json.dumps(push).encode())
+    assert status in (200, 204), body
+
+
+# ------------------------------------------------------------------------------ Terraform
+
+
+def _unquote(value: Any) -> Any:
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1]
+    if isinstance(value, list):
+        return [_unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {
+            _unquote(k): _unquote(v) for k, v in value.items() if k not in ("__comments__", "__is_block__")
+        }
+    return value
+
+
+@pytest.fixture(scope="module")
+def terraform() -> dict[str, Any]:
+    """Every .tf file parsed: {"locals": {...}, "resources": {(type, name): body}, ...}."""
+    import hcl2
+
+    merged: dict[str, Any] = {"locals": {}, "resources": {}, "variables": {}, "modules": {}, "text": ""}
+    for path in sorted(INFRA.glob("*.tf")):
+        text = path.read_text()
+        merged["text"] += text
+        document = _unquote(hcl2.loads(text))
+        for block in document.get("locals", []):
+            merged["locals"].update(block)
+        for block in document.get("resource", []):
+            for rtype, named in block.items():
+                for name, body in named.items():
+                    merged["resources"][(rtype, name)] = body
+        for block in document.get("variable", []):
+            merged["variables"].update(block)
+        for block in document.get("module", []):
+            merged["modules"].update(block)
+    return merged
+
+
+def _resource(terraform: dict[str, Any], rtype: str, name: str) -> dict[str, Any]:
+    assert (rtype, name) in terraform["resources"], f"{rtype}.{name} is not declared"
+    return terraform["resources"][(rtype, name)]
+
+
+def _interpolate(value: str, terraform: dict[str, Any]) -> str:
+    def local(match: re.Match[str]) -> str:
+        node: Any = terraform["locals"]
+        for part in match.group(1).split("."):
+            node = node[part]
+        return str(node)
+
+    return re.sub(r"\$\{local\.([a-z0-9_.]+)\}", local, value)
+
+
+def test_every_terraform_file_parses_and_is_formatted() -> None:
+    import hcl2
+
+    files = sorted(INFRA.rglob("*.tf"))
+    assert len(files) >= 5
+    for path in files:
+        assert hcl2.loads(path.read_text()), path
+    if shutil.which("terraform"):
+        result = subprocess.run(
+            ["terraform", "fmt", "-check", "-recursive", str(INFRA)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull},
+        )
+        assert result.returncode == 0, f"run `terraform fmt -recursive infra`: {result.stdout}"
+
+
+def test_terraform_references_resolve(terraform: dict[str, Any]) -> None:
+    """A poor man's `terraform validate` (which needs the providers): every resource,
+    local, variable and module the configuration refers to is declared."""
+    text = re.sub(r"#.*", "", terraform["text"])
+    references = set(re.findall(r"(?<![.\w])((?:google|random|terraform)_[a-z0-9_]+)\.([a-z0-9_]+)\b", text))
+    assert len(references) > 20
+    for reference in references:
+        assert reference in terraform["resources"], "{}.{} is referenced but not declared".format(*reference)
+    for rtype, name in set(re.findall(r"\bdata\.([a-z0-9_]+)\.([a-z0-9_]+)", text)):
+        assert f'data "{rtype}" "{name}"' in text, f"data.{rtype}.{name} is not declared"
+    for name in set(re.findall(r"\blocal\.([a-z0-9_]+)", text)):
+        assert name in terraform["locals"], f"local.{name} is not declared"
+    for name in set(re.findall(r"\bvar\.([a-z0-9_]+)", text)):
+        assert name in terraform["variables"], f"var.{name} is not declared"
+    for name in set(re.findall(r"\bmodule\.([a-z0-9_]+)", text)):
+        assert name in terraform["modules"], f"module.{name} is not declared"
+    keyed = {
+        "google_cloudfunctions2_function.function": set(terraform["locals"]["functions"]),
+        "google_pubsub_topic.topic": set(terraform["locals"]["topics"]),
+        "google_compute_backend_service.function": set(terraform["locals"]["routes"]),
+    }
+    for prefix, keys in keyed.items():
+        for key in re.findall(re.escape(prefix) + r'\["([a-z_]+)"\]', text):
+            assert key in keys, f'{prefix}["{key}"] does not exist'
+
+
+def test_terraform_functions_match_the_function_table(terraform: dict[str, Any]) -> None:
+    functions = terraform["locals"]["functions"]
+    assert set(functions) == {f.name for f in FUNCTIONS}
+    for function in FUNCTIONS:
+        declared = functions[function.name]
+        assert declared["entry_point"] == function.entry_point
+        assert declared["http"] is (function.signature == "http")
+        # Pub/Sub can never deliver more often than the concurrency allows, so it must be >= 1.
+        assert int(declared["concurrency"]) >= 1
+    resource = _resource(terraform, "google_cloudfunctions2_function", "function")
+    assert resource["for_each"] == "${local.functions}"
+    build = resource["build_config"][0]
+    assert build["runtime"] == "python311"
+    assert build["entry_point"] == "${each.value.entry_point}"
+    # Sources come from the zips tools/package.py builds, under the same object names.
+    source = _resource(terraform, "google_storage_bucket_object", "function_source")
+    assert source["name"].startswith("functions/${each.key}-${filemd5(")
+    assert source["source"] == "${local.build_dir}/functions/${each.key}.zip"
+    assert terraform["variables"]["build_dir"]["default"] == "../build"
+
+
+def test_terraform_routes_match_the_routers(terraform: dict[str, Any]) -> None:
+    routes = terraform["locals"]["routes"]
+    assert set(routes) == {f.name for f in HTTP_FUNCTIONS}
+    for function in HTTP_FUNCTIONS:
+        assert tuple(routes[function.name]) == tuple(load_router(function).prefixes)
+    url_map = _resource(terraform, "google_compute_url_map", "api")
+    rule = url_map["path_matcher"][0]["dynamic"][0]["path_rule"]
+    assert rule["for_each"] == "${local.routes}"
+    assert "${prefix}/*" in rule["content"][0]["paths"]
+    neg = _resource(terraform, "google_compute_region_network_endpoint_group", "function")
+    assert neg["for_each"] == "${local.http_functions}"
+    # /openapi.json: generated by tools/package.py and served from the static bucket.
+    openapi = _resource(terraform, "google_storage_bucket_object", "openapi")
+    assert openapi["name"] == "openapi.json"
+    assert openapi["source"] == "${local.build_dir}/openapi.json"
+
+
+def test_terraform_pubsub_matches_topology_and_settings(terraform: dict[str, Any]) -> None:
+    from shared.settings import Settings
+
+    topology = localstack.Topology()
+    topics = terraform["locals"]["topics"]
+    assert topics == {
+        "run_requests": topology.run_requests,
+        "run_results": topology.run_results,
+        "dead_letter": topology.dead_letter,
+    }
+    defaults = Settings.model_fields
+    assert topics["run_requests"] == defaults["run_requests_topic"].default
+    assert topics["run_results"] == defaults["run_results_topic"].default
+    assert topics["dead_letter"] == defaults["run_dead_letter_topic"].default
+    subscriptions = {k: _interpolate(v, terraform) for k, v in terraform["locals"]["subscriptions"].items()}
+    assert subscriptions == {
+        "worker_push": topology.push_subscription,
+        "results_tap": topology.results_subscription,
+        "dead_letter": topology.dead_letter_subscription,
+    }
+
+    push = _resource(terraform, "google_pubsub_subscription", "worker_push")
+    assert push["topic"] == '${google_pubsub_topic.topic["run_requests"].id}'
+    config = push["push_config"][0]
+    assert config["push_endpoint"].startswith('${google_cloudfunctions2_function.function["worker"]')
+    assert config["push_endpoint"].endswith("/topics/${local.topics.run_requests}")
+    assert (
+        config["oidc_token"][0]["service_account_email"] == "${google_service_account.worker_invoker.email}"
+    )
+    assert (
+        push["dead_letter_policy"][0]["dead_letter_topic"] == '${google_pubsub_topic.topic["dead_letter"].id}'
+    )
+    assert push["retry_policy"]
+    ack_deadline = terraform["locals"]["run_ack_deadline_seconds"]
+    worker_timeout = terraform["locals"]["worker_timeout_seconds"]
+    assert worker_timeout < ack_deadline <= 600
+    assert terraform["locals"]["functions"]["worker"]["timeout"] == "${local.worker_timeout_seconds}"
+    assert (
+        terraform["locals"]["common_env"]["RUN_LEASE_SECONDS"]
+        == "${tostring(local.run_ack_deadline_seconds)}"
+    )
+    # The Pub/Sub service agent forwards dead letters and acks them on the source.
+    dlq_publisher = _resource(terraform, "google_pubsub_topic_iam_member", "dead_letter_publisher")
+    assert dlq_publisher["topic"] == '${google_pubsub_topic.topic["dead_letter"].id}'
+    assert dlq_publisher["role"] == "roles/pubsub.publisher"
+    assert dlq_publisher["member"] == "${local.pubsub_service_agent}"
+    source_subscriber = _resource(
+        terraform, "google_pubsub_subscription_iam_member", "dead_letter_source_subscriber"
+    )
+    assert source_subscriber["subscription"] == "${google_pubsub_subscription.worker_push.id}"
+    assert source_subscriber["role"] == "roles/pubsub.subscriber"
+    invoker = _resource(terraform, "google_cloud_run_service_iam_member", "worker_invoker")
+    assert invoker["member"] == "${google_service_account.worker_invoker.member}"
+    for name, function in terraform["locals"]["functions"].items():
+        for topic in [*function["publishes_to"], *function["reads_topics"]]:
+            assert topic in topics, f"{name} publishes to unknown topic {topic}"
+
+
+def test_terraform_settings_and_secrets_exist_in_the_code(terraform: dict[str, Any]) -> None:
+    from shared.settings import Settings
+
+    known = {name.upper() for name in Settings.model_fields}
+    known |= {
+        str(field.validation_alias) for field in Settings.model_fields.values() if field.validation_alias
+    }
+    env = terraform["locals"]["common_env"]
+    for name in [*env, "WORKSPACE_ROOT", "JWT_SECRET"]:
+        assert name in known, f"{name} is not a setting in shared/settings.py"
+    assert env["ENVIRONMENT"] == "cloud"
+    assert terraform["locals"]["jwt_secret_id"] == Settings.model_fields["jwt_secret_name"].default
+    # Only the functions that verify tokens (the HTTP ones) can read the signing key.
+    verifying = {name for name, f in terraform["locals"]["functions"].items() if f["verify_tokens"] is True}
+    assert verifying == {f.name for f in HTTP_FUNCTIONS}
+    accessor = _resource(terraform, "google_secret_manager_secret_iam_member", "jwt_accessor")
+    assert "fn.verify_tokens" in accessor["for_each"]
+    assert accessor["role"] == "roles/secretmanager.secretAccessor"
+
+
+def test_terraform_workspace_mount_matches_the_deploy_script(terraform: dict[str, Any]) -> None:
+    functions = terraform["locals"]["functions"]
+    assert {name for name, f in functions.items() if f["workspace"] is True} == set(
+        deploy.WORKSPACE_FUNCTIONS
+    )
+    assert terraform["locals"]["workspace_mount_path"] == deploy.WORKSPACE_MOUNT_PATH
+    buckets = {
+        name: _resource(terraform, "google_storage_bucket", name)["name"] for name in ("sources", "workspace")
+    }
+    assert buckets["sources"] == deploy.source_bucket("${var.project_id}")
+    assert buckets["workspace"] == deploy.workspace_bucket("${var.project_id}")
+    attach = _resource(terraform, "terraform_data", "workspace_volume")
+    assert attach["for_each"] == "${local.workspace_functions}"
+    assert (
+        "python3 -m tools.deploy attach-workspace ${each.key}"
+        in attach["provisioner"][0]["local-exec"]["command"]
+    )
+    # Vertex AI only where models run.
+    assert {name for name, f in functions.items() if f["vertex"] is True} == {"runs", "worker"}
+
+
+# ------------------------------------------------------------------- Firestore indexes
+
+
+def _terraform_indexes(indexes_file: Path, tmp_path: Path) -> dict[str, Any]:
+    """Evaluate infra/modules/firestore_indexes with `terraform console` (no providers)."""
+    if not shutil.which("terraform"):
+        pytest.skip("terraform CLI not installed")
+    module = tmp_path / "module"
+    shutil.copytree(INFRA / "modules" / "firestore_indexes", module)
+    result = subprocess.run(
+        ["terraform", "console", f"-var=indexes_file={indexes_file}"],
+        input="jsonencode({indexes = local.indexes, field_overrides = local.field_overrides})\n",
+        capture_output=True,
+        text=True,
+        cwd=module,
+        env={**os.environ, "TF_CLI_CONFIG_FILE": os.devnull, "TF_IN_AUTOMATION": "1"},
+        check=True,
+    )
+    return json.loads(json.loads(result.stdout.strip()))
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _expected_indexes(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {
+                "collection": index["collectionGroup"],
+                "query_scope": index.get("queryScope", "COLLECTION"),
+                "fields": [
+                    {
+                        "field_path": field["fieldPath"],
+                        "order": field.get("order"),
+                        "array_config": field.get("arrayConfig"),
+                    }
+                    for field in index["fields"]
+                ],
+            }
+            for index in document["indexes"]
+        ),
+        key=_canonical,
+    )
+
+
+def test_indexes_file_is_valid_firebase_format_with_ttl_policies() -> None:
+    document = json.loads(INDEXES_FILE.read_text())
+    assert set(document) == {"indexes", "fieldOverrides"}
+    seen = set()
+    for index in document["indexes"]:
+        assert index["collectionGroup"] and index["queryScope"] in ("COLLECTION", "COLLECTION_GROUP"), index
+        assert len(index["fields"]) >= 2, f"a one-field index is automatic: {index}"
+        for field in index["fields"]:
+            assert field["fieldPath"]
+            assert ("order" in field) != ("arrayConfig" in field), field
+            assert field.get("order", "ASCENDING") in ("ASCENDING", "DESCENDING")
+        key = json.dumps(index, sort_keys=True)
+        assert key not in seen, f"duplicate index {index}"
+        seen.add(key)
+    ttl = {
+        o["collectionGroup"]
+        for o in document["fieldOverrides"]
+        if o.get("ttl") and o["fieldPath"] == "expires_at"
+    }
+    assert ttl >= TTL_COLLECTIONS
+
+
+def test_terraform_indexes_agree_with_indexes_file(terraform: dict[str, Any], tmp_path: Path) -> None:
+    module = terraform["modules"]["firestore_indexes"]
+    assert module["indexes_file"] == "${path.module}/firestore.indexes.json"
+    assert _resource(terraform, "google_firestore_index", "composite")["for_each"] == (
+        "${module.firestore_indexes.indexes}"
+    )
+    assert _resource(terraform, "google_firestore_field", "override")["for_each"] == (
+        "${module.firestore_indexes.field_overrides}"
+    )
+    document = json.loads(INDEXES_FILE.read_text())
+    evaluated = _terraform_indexes(INDEXES_FILE, tmp_path)
+    assert sorted(evaluated["indexes"].values(), key=_canonical) == _expected_indexes(document)
+    overrides = {(o["collection"], o["field"]): o for o in evaluated["field_overrides"].values()}
+    assert set(overrides) == {(o["collectionGroup"], o["fieldPath"]) for o in document["fieldOverrides"]}
+    for collection in TTL_COLLECTIONS:
+        assert overrides[(collection, "expires_at")]["ttl"] is True
+        assert overrides[(collection, "expires_at")]["indexes"] == []
+
+
+def test_terraform_index_module_maps_every_field_kind(tmp_path: Path) -> None:
+    """The module on a file with indexes (the real one may have few yet)."""
+    sample = {
+        "indexes": [
+            {
+                "collectionGroup": "runs",
+                "queryScope": "COLLECTION",
+                "fields": [
+                    {"fieldPath": "owner_id", "order": "ASCENDING"},
+                    {"fieldPath": "created_at", "order": "DESCENDING"},
+                ],
+            },
+            {
+                "collectionGroup": "listings",
+                "queryScope": "COLLECTION_GROUP",
+                "fields": [
+                    {"fieldPath": "tags", "arrayConfig": "CONTAINS"},
+                    {"fieldPath": "published_at", "order": "DESCENDING"},
+                ],
+            },
+        ],
+        "fieldOverrides": [
+            {
+                "collectionGroup": "runs",
+                "fieldPath": "input",
+                "indexes": [{"order": "ASCENDING", "queryScope": "COLLECTION"}],
+            }
+        ],
+    }
+    path = tmp_path / "firestore.indexes.json"
+    path.write_text(json.dumps(sample))
+    evaluated = _terraform_indexes(path, tmp_path)
+    assert sorted(evaluated["indexes"].values(), key=_canonical) == _expected_indexes(sample)
+    (override,) = evaluated["field_overrides"].values()
+    assert override == {
+        "collection": "runs",
+        "field": "input",
+        "ttl": False,
+        "indexes": [{"order": "ASCENDING", "array_config": None, "query_scope": "COLLECTION"}],
+    }
+
+
+# ---------------------------------------------------------------------------- Cloud Build
+
+
+@pytest.fixture(scope="module")
+def cloudbuild() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
+
+
+def _make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z0-9_-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+
+
+def test_cloudbuild_steps_form_a_valid_graph(cloudbuild: dict[str, Any]) -> None:
+    steps = cloudbuild["steps"]
+    ids = [step["id"] for step in steps]
+    assert len(ids) == len(set(ids))
+    for step in steps:
+        for dependency in step.get("waitFor", []):
+            assert dependency == "-" or dependency in ids, f"{step['id']} waits for unknown {dependency}"
+    deploys = {s["id"]: s for s in steps if s["id"].startswith("deploy-")}
+    assert {f"deploy-{f.name}" for f in FUNCTIONS} <= set(deploys)
+    for step in deploys.values():
+        # In parallel with each other, after lint, tests and packaging.
+        assert set(step["waitFor"]) == {"lint", "test", "package"}
+    text = (ROOT / "cloudbuild.yaml").read_text()
+    declared = set(cloudbuild["substitutions"])
+    used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", text)) | set(re.findall(r"\$(_[A-Z0-9_]+)", text))
+    assert used <= declared
+    assert all(name.startswith("_") for name in declared)
+
+
+def test_cloudbuild_steps_reference_existing_scripts(
+    cloudbuild: dict[str, Any], packaged: Path, capsys: Any
+) -> None:
+    targets = _make_targets()
+    steps = {step["id"]: step for step in cloudbuild["steps"]}
+    scripts = " ".join(" ".join(step.get("args", [])) for step in steps.values())
+    for target in re.findall(r"\bmake ([a-z][a-z0-9_-]*)", scripts):
+        assert target in targets, f"make {target} is not a Makefile target"
+    assert "make lint" in scripts and "make package" in scripts and "-m pytest" in scripts
+    assert "$(PY) -m tools.package" in (ROOT / "Makefile").read_text()
+    for function in FUNCTIONS:
+        args = steps[f"deploy-{function.name}"]["args"]
+        assert args[:2] == ["-m", "tools.deploy"]
+        argv = [
+            a.replace("$PROJECT_ID", "demo-deploy").replace("${_REGION}", "us-central1") for a in args[2:]
+        ]
+        deploy.main([*argv, "--dry-run", f"--build-dir={packaged}"])
+        printed = capsys.readouterr().out
+        assert f"gcloud functions deploy {function.name} --gen2" in printed
+        assert f"--entry-point={function.entry_point}" in printed
+        manifest = json.loads((packaged / "functions" / "manifest.json").read_text())
+        assert f"gs://demo-deploy-function-sources/{manifest[function.name]['source_object']}" in printed
+        assert ("--add-volume=name=workspace" in printed) is (function.name in deploy.WORKSPACE_FUNCTIONS)
+    # The test step points the suite at the emulator containers the first step starts.
+    test_env = dict(item.split("=", 1) for item in steps["test"]["env"])
+    emulators = " ".join(steps["emulators"]["args"])
+    for key in (
+        "TEST_FIRESTORE_EMULATOR_HOST",
+        "TEST_PUBSUB_EMULATOR_HOST",
+        "TEST_FIREBASE_AUTH_EMULATOR_HOST",
+    ):
+        host, port = test_env[key].split(":")
+        assert f"--name={host}" in emulators and port in emulators
+
+
+def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any]) -> None:
+    text = (ROOT / "cloudbuild.yaml").read_text()
+    assert "availableSecrets" not in cloudbuild and "secretEnv" not in text
+    assert not re.search(r"(JWT_SECRET|PASSWORD|API_KEY|TOKEN)\s*[=:]", text, re.IGNORECASE)
