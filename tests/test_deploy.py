@@ -675,3 +675,27 @@ def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any]) -> None:
     text = (ROOT / "cloudbuild.yaml").read_text()
     assert "availableSecrets" not in cloudbuild and "secretEnv" not in text
     assert not re.search(r"(JWT_SECRET|PASSWORD|API_KEY|TOKEN)\s*[=:]", text, re.IGNORECASE)
+
+
+# ------------------------------------------------------------------- first admin user
+
+
+def test_grant_role_makes_the_first_admin(
+    make_user: Any, auth_api: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import grant_role
+
+    first = make_user("user")
+    other = make_user("user")
+    # A plain user may not change roles ...
+    denied = auth_api.patch(f"/auth/users/{other.id}", token=first.token, json={"role": "moderator"})
+    assert denied.status_code == 403
+    # ... until the one-off bootstrap script makes them admin (tokens carry no stale role).
+    grant_role.main([first.username, "admin"])
+    assert f"{first.username} ({first.id}) is now admin" in capsys.readouterr().out
+    assert auth_api.get("/auth/me", token=first.token).get_json()["role"] == "admin"
+    allowed = auth_api.patch(f"/auth/users/{other.id}", token=first.token, json={"role": "moderator"})
+    assert allowed.status_code == 200, allowed.get_json()
+    assert allowed.get_json()["role"] == "moderator"
+    with pytest.raises(SystemExit, match="no user named"):
+        grant_role.grant_role("nobody-by-this-name", "admin")
