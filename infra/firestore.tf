@@ -3,6 +3,9 @@ resource "google_firestore_database" "main" {
   location_id = var.firestore_location != "" ? var.firestore_location : var.region
   type        = "FIRESTORE_NATIVE"
 
+  # Reads as of any minute in the last 7 days: recovers data a bad release damaged.
+  point_in_time_recovery_enablement = "POINT_IN_TIME_RECOVERY_ENABLED"
+
   delete_protection_state = var.deletion_protection ? "DELETE_PROTECTION_ENABLED" : "DELETE_PROTECTION_DISABLED"
   deletion_policy         = "DELETE"
   depends_on              = [google_project_service.enabled]
