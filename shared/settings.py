@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     expose_cost_headers: bool = True
     cors_allowed_origins: str = ""
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
 
     def cors_origins(self) -> set[str]:
         return {o.strip() for o in self.cors_allowed_origins.split(",") if o.strip()}

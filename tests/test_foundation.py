@@ -190,3 +190,23 @@ def test_gateway_routes_by_prefix(live_stack: LiveStack) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "route_not_found"
     spec = requests.get(f"{live_stack.base_url}/openapi.json", timeout=10).json()
     assert "/auth/health" in spec["paths"]
+
+
+def test_client_ip_ignores_client_supplied_forwarded_entries(env: object) -> None:
+    import flask
+
+    from shared.web.context import RequestContext
+
+    app = flask.Flask("t")
+    spoofed = {"X-Forwarded-For": "6.6.6.6, 203.0.113.7"}
+    with app.test_request_context("/", headers=spoofed, environ_base={"REMOTE_ADDR": "10.0.0.1"}):
+        ctx = RequestContext(flask.request, None, {}, "rid")  # type: ignore[arg-type]
+        assert ctx.client_ip == "203.0.113.7"
+    env(TRUSTED_PROXY_HOPS="2")  # type: ignore[operator]
+    with app.test_request_context("/", headers=spoofed, environ_base={"REMOTE_ADDR": "10.0.0.1"}):
+        ctx = RequestContext(flask.request, None, {}, "rid")  # type: ignore[arg-type]
+        assert ctx.client_ip == "6.6.6.6"
+    env(TRUSTED_PROXY_HOPS="0")  # type: ignore[operator]
+    with app.test_request_context("/", headers=spoofed, environ_base={"REMOTE_ADDR": "10.0.0.1"}):
+        ctx = RequestContext(flask.request, None, {}, "rid")  # type: ignore[arg-type]
+        assert ctx.client_ip == "10.0.0.1"

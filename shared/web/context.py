@@ -54,10 +54,19 @@ class RequestContext:
 
     @property
     def client_ip(self) -> str:
-        # Behind the Google front end the client is the first X-Forwarded-For entry.
-        forwarded = self.request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",")[0].strip()
-        return first or (self.request.remote_addr or "unknown")
+        """The caller's address as seen by the last trusted proxy.
+
+        Entries left of those our own proxies append are client-controlled, so the
+        address is taken ``TRUSTED_PROXY_HOPS`` entries from the right (1 behind the
+        local gateway or Google's front end alone; 2 behind the HTTPS load balancer).
+        """
+        from shared.settings import get_settings
+
+        hops = get_settings().trusted_proxy_hops
+        entries = [e.strip() for e in self.request.headers.get("X-Forwarded-For", "").split(",") if e.strip()]
+        if hops > 0 and len(entries) >= hops:
+            return entries[-hops]
+        return self.request.remote_addr or "unknown"
 
     def wants_event_stream(self) -> bool:
         return "text/event-stream" in (self.request.headers.get("Accept") or "")
