@@ -1,6 +1,7 @@
 # One public HTTPS entry point: a global external Application Load Balancer routing by path
-# (local.routes, API.md) to a serverless NEG per HTTP function; everything else, including
-# /openapi.json and the web console, is served from the static bucket.
+# (local.routes, API.md) to a serverless NEG per HTTP function. /openapi.json and the web
+# console's files come from the static bucket; any other path goes to a function, whose
+# router answers it with the API's JSON 404 (route_not_found).
 
 resource "google_compute_global_address" "api" {
   name       = "agents-api"
@@ -8,6 +9,9 @@ resource "google_compute_global_address" "api" {
 }
 
 locals {
+  static_paths      = concat(["/", "/openapi.json"], [for file in sort(tolist(local.web_files)) : "/${file}"])
+  fallback_function = "marketplace"
+
   # Without a domain of your own, nip.io resolves <ip>.nip.io to <ip>, which is enough for
   # a Google-managed certificate.
   api_host = var.domain != "" ? var.domain : "${google_compute_global_address.api.address}.nip.io"
@@ -50,7 +54,7 @@ resource "google_compute_backend_bucket" "static" {
 
 resource "google_compute_url_map" "api" {
   name            = "agents-api"
-  default_service = google_compute_backend_bucket.static.id
+  default_service = google_compute_backend_service.function[local.fallback_function].id
 
   host_rule {
     hosts        = ["*"]
@@ -59,7 +63,12 @@ resource "google_compute_url_map" "api" {
 
   path_matcher {
     name            = "api"
-    default_service = google_compute_backend_bucket.static.id
+    default_service = google_compute_backend_service.function[local.fallback_function].id
+
+    path_rule {
+      paths   = local.static_paths
+      service = google_compute_backend_bucket.static.id
+    }
 
     dynamic "path_rule" {
       for_each = local.routes
