@@ -6,7 +6,11 @@ import flask
 import functions_framework
 
 from shared.health import HealthReport, health_report
-from shared.web import RequestContext, Router, serve
+from shared.runs import service
+from shared.runs.schemas import RunCreate, RunListQuery, RunPage, RunPublic, RunStreamQuery
+from shared.sessions import service as sessions
+from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
+from shared.web import Reply, RequestContext, Router, serve, sse_response
 
 router = Router(
     "runs",
@@ -28,6 +32,89 @@ def health(ctx: RequestContext) -> dict[str, object]:
             "pubsub",
         ),
     )
+
+
+@router.route(
+    "POST",
+    "/runs",
+    body=RunCreate,
+    query=RunStreamQuery,
+    response=RunPublic,
+    streams=True,
+    errors=(404, 409),
+    extra_responses={202: "Accepted (async run queued)"},
+)
+def create_run(ctx: RequestContext) -> Reply | flask.Response:
+    """Run an agent: `sync` → the finished run; `stream` (or `Accept: text/event-stream`) → SSE
+    events (`?format=vercel-ai` for the Vercel AI SDK stream); `async` → 202 queued run."""
+    body: RunCreate = ctx.body
+    if body.mode == "sync" and ctx.wants_event_stream():
+        body = body.model_copy(update={"mode": "stream"})
+    started = service.start_run(ctx.principal, body, header_key=ctx.idempotency_key)
+    headers = {"Location": f"/runs/{started.record.id}", "X-Run-Id": started.record.id}
+    if started.record.mode == "async":
+        return Reply(started.record.public(), status=202, headers=headers)
+    if body.mode != "stream":
+        return Reply(service.run_sync(started), status=200, headers=headers)
+    return _stream(ctx, started, headers)
+
+
+def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str, str]) -> flask.Response:
+    from shared.runs import streaming
+
+    if not started.created:
+        # An idempotent retry: replay what the first request's run has stored so far.
+        from shared.runs.events import read_events
+
+        return sse_response(streaming.replay_frames(read_events(started.record.id)), headers)
+    items = service.execute_run(
+        started.record, definition=started.definition, session_revision=started.session_revision
+    )
+    if ctx.query.format == "vercel-ai":
+        frames = streaming.closing(streaming.drive(streaming.vercel_frames(items)))
+        return sse_response(frames, {**headers, **streaming.VERCEL_HEADERS})
+    return sse_response(streaming.sse_frames(streaming.drive(items)), headers)
+
+
+@router.route("GET", "/runs", query=RunListQuery, response=RunPage)
+def list_runs(ctx: RequestContext) -> RunPage:
+    """My runs, newest first; filter by `agent_id` and `status` (cursor-paginated)."""
+    q: RunListQuery = ctx.query
+    return service.list_mine(
+        ctx.principal, agent_id=q.agent_id, status=q.status, limit=q.limit, cursor=q.cursor
+    )
+
+
+@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,))
+def get_run(ctx: RequestContext) -> RunPublic:
+    """One of my runs."""
+    return service.get(ctx.principal, ctx.params["run_id"])
+
+
+@router.route("POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,))
+def create_session(ctx: RequestContext) -> Reply:
+    """Start a conversation with an agent; pass its id as `session_id` in runs."""
+    session = sessions.create(ctx.principal, ctx.body)
+    return Reply(session, status=201, headers={"Location": f"/sessions/{session.id}"})
+
+
+@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage)
+def list_sessions(ctx: RequestContext) -> SessionPage:
+    """My sessions, newest first (cursor-paginated)."""
+    q: SessionListQuery = ctx.query
+    return sessions.list_mine(ctx.principal, agent_id=q.agent_id, limit=q.limit, cursor=q.cursor)
+
+
+@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,))
+def get_session(ctx: RequestContext) -> SessionDetail:
+    """A session with its conversation as readable messages."""
+    return sessions.detail(ctx.principal, ctx.params["session_id"])
+
+
+@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409))
+def delete_session(ctx: RequestContext) -> None:
+    """Delete a session and its history (409 while a run is using it)."""
+    sessions.delete(ctx.principal, ctx.params["session_id"])
 
 
 @functions_framework.http

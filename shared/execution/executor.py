@@ -219,6 +219,10 @@ class Execution:
         except ServiceError as exc:
             self.finish("failed", RunError(exc.error_code, exc.message))
             return
+        except Exception:
+            _log.exception("could not build the agent", extra={"run_id": self.spec.run_id})
+            self.finish("failed", RunError("internal", "the agent could not be prepared"))
+            return
         try:
             async with built.agent.iter(
                 prompt,

@@ -21,14 +21,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+# This module is imported only when a run starts (never by an entry module at import time),
+# and pydantic-ai resolves tool signatures at runtime, so import it at the top.
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.usage import UsageLimits
+
 from shared.agents.definition import AgentDefinition, Limits
 from shared.errors import ValidationFailed
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
-    from pydantic_ai import Agent, RunContext
     from pydantic_ai.settings import ModelSettings
-    from pydantic_ai.usage import UsageLimits
 
 _log = logging.getLogger(__name__)
 
@@ -83,8 +86,6 @@ def effective_limits(definition: Limits, requested: Limits | None) -> Limits:
 
 
 def usage_limits_for(limits: Limits) -> UsageLimits:
-    from pydantic_ai.usage import UsageLimits
-
     return UsageLimits(
         request_limit=limits.max_requests or DEFAULT_REQUEST_LIMIT,
         tool_calls_limit=limits.max_tool_calls,

@@ -1,0 +1,1 @@
+"""Runs: records, schemas, repository, the run-event store and the run lifecycle service."""

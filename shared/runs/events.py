@@ -1,0 +1,190 @@
+"""The run-event store: ``runs/{id}/events/{seq}`` (zero-padded sequence numbers).
+
+Every event gets a sequence number when it happens (the SSE ``id:`` of live streams). Text
+deltas are coalesced into one stored event per ``RUN_EVENT_FLUSH_SECONDS`` window (or
+``RUN_EVENT_FLUSH_CHARS``), so a long answer costs a few writes, not one per token. A stored
+delta event covers the sequence numbers ``seq_first..seq`` and records where each one starts
+(``offsets``), so a reader resuming after any sequence number gets exactly the text it missed.
+
+Writes happen on a background task (off the streaming path) and are awaited by ``close()``.
+
+Readers: :func:`read_events` (``after`` = the last sequence number the client has, e.g. its
+``Last-Event-ID``). Each returned event's ``id`` is the last sequence number it covers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import db
+from shared.settings import get_settings
+
+_log = logging.getLogger(__name__)
+
+EVENTS = "events"
+SEQ_WIDTH = 10
+MAX_READ = 1000
+
+
+def event_doc_id(seq: int) -> str:
+    return str(seq).zfill(SEQ_WIDTH)
+
+
+def _events(run_id: str) -> Any:
+    runs: Any = db.collection("runs")
+    return runs.document(run_id).collection(EVENTS)
+
+
+@dataclass
+class StoredEvent:
+    id: int
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _Pending:
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class RunEventWriter:
+    """Assigns sequence numbers and stores a run's events (coalescing text deltas)."""
+
+    def __init__(self, run_id: str, *, start_after: int = 0) -> None:
+        self.run_id = run_id
+        self.last_seq = start_after
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.failed_writes = 0
+
+    def add(self, event_type: str, data: dict[str, Any]) -> int:
+        """Queue an event for storage; returns its sequence number (never blocks)."""
+        self.last_seq += 1
+        self._queue.put_nowait(_Pending(self.last_seq, event_type, data))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+        return self.last_seq
+
+    async def close(self) -> None:
+        """Store everything queued so far."""
+        if self._task is None:
+            return
+        self._queue.put_nowait(None)
+        await asyncio.shield(self._task)
+
+    async def _drain(self) -> None:
+        settings = get_settings()
+        window, max_chars = settings.run_event_flush_seconds, settings.run_event_flush_chars
+        carry: _Pending | None = None
+        done = False
+        while not done:
+            item = carry if carry is not None else await self._queue.get()
+            carry = None
+            if item is None:
+                break
+            docs: list[tuple[int, dict[str, Any]]] = []
+            if item.type == "text.delta":
+                text = str(item.data.get("delta", ""))
+                offsets: list[list[int]] = [[item.seq, 0]]
+                last = item.seq
+                deadline = item.at + window
+                while len(text) < max_chars:
+                    remaining = deadline - time.monotonic()
+                    try:
+                        nxt = (
+                            self._queue.get_nowait()
+                            if remaining <= 0
+                            else await asyncio.wait_for(self._queue.get(), remaining)
+                        )
+                    except (asyncio.QueueEmpty, TimeoutError):
+                        break
+                    if nxt is None:
+                        done = True
+                        break
+                    if nxt.type != "text.delta":
+                        carry = nxt
+                        break
+                    offsets.append([nxt.seq, len(text)])
+                    text += str(nxt.data.get("delta", ""))
+                    last = nxt.seq
+                docs.append(
+                    (
+                        item.seq,
+                        {
+                            "seq_first": item.seq,
+                            "seq": last,
+                            "type": "text.delta",
+                            "data": {"delta": text},
+                            "offsets": [o for pair in offsets for o in pair],
+                            "created_at": datetime.now(UTC),
+                        },
+                    )
+                )
+            else:
+                docs.append(
+                    (
+                        item.seq,
+                        {
+                            "seq_first": item.seq,
+                            "seq": item.seq,
+                            "type": item.type,
+                            "data": item.data,
+                            "created_at": datetime.now(UTC),
+                        },
+                    )
+                )
+            await self._write(docs)
+
+    async def _write(self, docs: list[tuple[int, dict[str, Any]]]) -> None:
+        collection = _events(self.run_id)
+
+        def build(batch: db.CountingWrites) -> None:
+            for seq, doc in docs:
+                batch.set(collection.document(event_doc_id(seq)), doc)
+
+        try:
+            await asyncio.to_thread(db.commit_batch, build)
+        except Exception:
+            # The run record stays the source of truth; a lost event only affects replay.
+            self.failed_writes += 1
+            _log.warning("could not store run events", extra={"run_id": self.run_id}, exc_info=True)
+
+
+def _slice_delta(doc: dict[str, Any], after: int) -> dict[str, Any]:
+    """The part of a coalesced delta after sequence number ``after``."""
+    flat: list[int] = list(doc.get("offsets") or [])
+    pairs = list(zip(flat[0::2], flat[1::2], strict=False))
+    start = next((offset for seq, offset in pairs if seq > after), None)
+    text = str(doc["data"].get("delta", ""))
+    return {"delta": text[start:] if start is not None else ""}
+
+
+def read_events(run_id: str, *, after: int = 0, limit: int = MAX_READ) -> list[StoredEvent]:
+    """Stored events with sequence numbers above ``after``, in order."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = _events(run_id).where(filter=FieldFilter("seq", ">", after)).order_by("seq").limit(limit)
+    found: list[StoredEvent] = []
+    for snap in db.query(query):
+        doc = snap.to_dict() or {}
+        data: dict[str, Any] = dict(doc.get("data") or {})
+        if doc.get("type") == "text.delta" and int(doc.get("seq_first", 0)) <= after:
+            data = _slice_delta(doc, after)
+        found.append(StoredEvent(id=int(doc["seq"]), type=str(doc["type"]), data=data))
+    return found
+
+
+def last_event_seq(run_id: str) -> int:
+    """The highest stored sequence number (0 if none): a new attempt continues after it."""
+    from google.cloud.firestore import Query
+
+    snaps = db.query(_events(run_id).order_by("seq", direction=Query.DESCENDING).limit(1))
+    return int((snaps[0].to_dict() or {}).get("seq", 0)) if snaps else 0

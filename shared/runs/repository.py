@@ -1,0 +1,153 @@
+"""Stored runs: Firestore ``runs/{id}``; owner-only visibility (anyone else gets 404).
+
+Creating a run with an idempotency key reserves ``idempotency/<owner>:runs.create:<sha256>``
+in the same transaction, so a retry returns the first run and never creates a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from shared import db
+from shared.errors import BadRequest, Conflict, NotFound
+from shared.pagination import decode_cursor, encode_cursor
+from shared.runs.schemas import RunRecord
+
+RUNS = "runs"
+IDEMPOTENCY = "idempotency"
+_IDEMPOTENCY_SCOPE = "runs.create"
+
+
+def run_ref(run_id: str) -> Any:
+    return db.collection(RUNS).document(run_id)
+
+
+def _valid_id(run_id: str) -> bool:
+    return 0 < len(run_id) <= 128 and "/" not in run_id and run_id not in (".", "..")
+
+
+def not_found(run_id: str) -> NotFound:
+    return NotFound(f"run '{run_id}' not found", details={"run_id": run_id})
+
+
+def to_doc(record: RunRecord) -> dict[str, Any]:
+    data = record.model_dump(mode="python", exclude={"id"})
+    if record.limits is not None:
+        data["limits"] = record.limits.model_dump(mode="json")
+    return data
+
+
+def _record(run_id: str, data: dict[str, Any]) -> RunRecord:
+    return RunRecord.model_validate({**data, "id": run_id})
+
+
+def load_run(run_id: str) -> RunRecord | None:
+    """A run by id with no access check (the worker and internal callers)."""
+    if not _valid_id(run_id):
+        return None
+    snap = db.get(run_ref(run_id))
+    data = snap.to_dict() if snap.exists else None
+    return _record(run_id, data) if data else None
+
+
+def get_run(run_id: str, owner_id: str) -> RunRecord:
+    """The caller's run; anyone else's (or a missing one) is 404."""
+    record = load_run(run_id)
+    if record is None or record.owner_id != owner_id:
+        raise not_found(run_id)
+    return record
+
+
+def idempotency_ref(owner_id: str, key: str) -> Any:
+    key_hash = hashlib.sha256(key.encode()).hexdigest()
+    return db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
+
+
+def find_idempotent_run(owner_id: str, key: str, request_hash: str) -> RunRecord | None:
+    """The run an earlier request with this key created (409 if the request differed)."""
+    snap = db.get(idempotency_ref(owner_id, key))
+    data = snap.to_dict() if snap.exists else None
+    if not data:
+        return None
+    if data.get("request_hash") != request_hash:
+        raise Conflict(
+            "this idempotency key was already used with a different request", code="idempotency_key_reused"
+        )
+    return load_run(str(data["run_id"]))
+
+
+def create_run(record: RunRecord) -> tuple[RunRecord, bool]:
+    """Store a new run; with an idempotency key, a retry returns (first run, False)."""
+    if record.idempotency_key is None:
+        db.create(run_ref(record.id), to_doc(record))
+        return record, True
+    key_ref = idempotency_ref(record.owner_id, record.idempotency_key)
+
+    def create(tx: db.Tx) -> tuple[RunRecord, bool]:
+        existing = tx.get(key_ref)
+        data = existing.to_dict() if existing.exists else None
+        if data:
+            if data.get("request_hash") != record.request_hash:
+                raise Conflict(
+                    "this idempotency key was already used with a different request",
+                    code="idempotency_key_reused",
+                )
+            first = tx.get(run_ref(str(data["run_id"])))
+            first_data = first.to_dict() if first.exists else None
+            if not first_data:
+                raise Conflict("the run created with this idempotency key no longer exists")
+            return _record(str(data["run_id"]), first_data), False
+        tx.create(run_ref(record.id), to_doc(record))
+        tx.create(
+            key_ref,
+            {
+                "owner_id": record.owner_id,
+                "scope": _IDEMPOTENCY_SCOPE,
+                "run_id": record.id,
+                "request_hash": record.request_hash,
+                "created_at": record.created_at,
+            },
+        )
+        return record, True
+
+    return db.run_transaction(create)
+
+
+def update_run(run_id: str, fields: dict[str, Any]) -> None:
+    db.update(run_ref(run_id), fields)
+
+
+def list_runs(
+    owner_id: str, *, agent_id: str | None, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[RunRecord], str | None]:
+    """The owner's runs, newest first (indexes: owner_id[, agent_id][, status], created_at desc)."""
+    from google.cloud.firestore import FieldFilter, Query
+
+    collection: Any = db.collection(RUNS)
+    query: Any = collection.where(filter=FieldFilter("owner_id", "==", owner_id))
+    if agent_id is not None:
+        query = query.where(filter=FieldFilter("agent_id", "==", agent_id))
+    if status is not None:
+        query = query.where(filter=FieldFilter("status", "==", status))
+    query = query.order_by("created_at", direction=Query.DESCENDING).order_by(
+        "__name__", direction=Query.DESCENDING
+    )
+    after = decode_cursor(cursor)
+    if after is not None:
+        try:
+            created = datetime.fromisoformat(str(after["c"]))
+            last_id = str(after["i"])
+        except (KeyError, ValueError):
+            raise BadRequest("invalid cursor", code="invalid_cursor") from None
+        if not _valid_id(last_id):
+            raise BadRequest("invalid cursor", code="invalid_cursor")
+        query = query.start_after({"created_at": created, "__name__": run_ref(last_id)})
+    snaps = db.query(query.limit(limit + 1))
+    records = [_record(s.id, s.to_dict() or {}) for s in snaps[:limit]]
+    next_cursor = None
+    if len(snaps) > limit and records:
+        last = records[-1]
+        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": last.id})
+    return records, next_cursor

@@ -1,0 +1,163 @@
+"""Run schemas: ``RunCreate`` (request), ``RunPublic`` (what the API shows), ``RunRecord`` (stored)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared.agents.definition import Limits
+
+RunMode = Literal["sync", "stream", "async"]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+ImageMimeType = Literal["image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"]
+MAX_TEXT_CHARS = 200_000
+
+
+class TextInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+
+
+class ImageInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image"]
+    mime_type: ImageMimeType
+    data: str = Field(min_length=4, description="base64-encoded image bytes")
+
+    @field_validator("data")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("data must be base64") from None
+        return value
+
+
+InputPart = Annotated[TextInput | ImageInput, Field(discriminator="type")]
+
+
+class RunCreate(BaseModel):
+    """``POST /runs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(min_length=1, max_length=128)
+    input: str | list[InputPart] = Field(
+        description="A prompt, or a list of text/image parts.",
+    )
+    session_id: str | None = Field(default=None, min_length=1, max_length=128)
+    mode: RunMode = "sync"
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    limits: Limits | None = Field(default=None, description="May only tighten the agent's own limits.")
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: str | list[Any]) -> str | list[Any]:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("input must not be empty")
+            if len(value) > MAX_TEXT_CHARS:
+                raise ValueError(f"input is longer than {MAX_TEXT_CHARS} characters")
+        elif not value:
+            raise ValueError("input must have at least one part")
+        elif len(value) > 32:
+            raise ValueError("input has more than 32 parts")
+        return value
+
+
+class RunUsage(BaseModel):
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tool_calls: int = 0
+
+
+class RunErrorInfo(BaseModel):
+    code: str
+    message: str
+
+
+class RunPublic(BaseModel):
+    """A run as the API shows it (image data is summarised, not echoed)."""
+
+    id: str
+    agent_id: str
+    agent_version: int
+    session_id: str | None = None
+    owner_id: str
+    mode: RunMode
+    status: RunStatus
+    input: str | list[dict[str, Any]]
+    output: Any = None
+    error: RunErrorInfo | None = None
+    usage: RunUsage = Field(default_factory=RunUsage)
+    cost_usd: float | None = 0.0
+    attempts: int = 0
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    batch_id: str | None = None
+    artifacts: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+
+
+class RunRecord(RunPublic):
+    """What ``runs/{id}`` stores. Other areas (worker, batches, artifacts) may add fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    limits: Limits | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+
+    def public(self) -> RunPublic:
+        data = {name: getattr(self, name) for name in RunPublic.model_fields}
+        data["input"] = public_input(self.input)
+        return RunPublic.model_validate(data)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+def public_input(value: str | list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if isinstance(value, str):
+        return value
+    shown: list[dict[str, Any]] = []
+    for part in value:
+        if part.get("type") == "image":
+            data = str(part.get("data", ""))
+            shown.append(
+                {"type": "image", "mime_type": part.get("mime_type"), "size_bytes": len(data) * 3 // 4}
+            )
+        else:
+            shown.append(part)
+    return shown
+
+
+class RunPage(BaseModel):
+    items: list[RunPublic]
+    next_cursor: str | None = None
+
+
+class RunListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str | None = Field(default=None, min_length=1, max_length=128)
+    status: RunStatus | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class RunStreamQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["events", "vercel-ai"] = "events"

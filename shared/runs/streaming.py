@@ -1,0 +1,125 @@
+"""Rendering a run's stream: our SSE events, or the Vercel AI SDK UI-message stream.
+
+The Vercel stream is produced by pydantic-ai's own encoder (``VercelAIEventStream``) from the
+pydantic-ai events the execution core passes through, so ``useChat`` works unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TypeVar
+
+from shared.runs.events import StoredEvent
+from shared.runs.service import StreamItem
+from shared.web.responses import format_sse
+
+VERCEL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
+T = TypeVar("T")
+# How long closing a stream waits for the run to be finished (record, lease, events).
+CLOSE_WAIT_SECONDS = 60.0
+
+
+def drive(agen: AsyncIterator[T]) -> Iterator[T]:
+    """Iterate an async generator from sync code, running it in ONE task on the instance loop.
+
+    pydantic-ai runs use task-bound state (anyio cancel scopes, context variables), so the
+    generator must not be resumed from a new task per item (as ``shared.aio.iterate`` does).
+    Items are handed over through a queue as they are produced. If the consumer stops early
+    (client disconnected), the task is cancelled and this waits until its cleanup has run.
+    """
+    from shared import aio
+
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+    finished = threading.Event()
+    holder: dict[str, asyncio.Task[None]] = {}
+
+    async def pump() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            holder["task"] = task
+        try:
+            async for item in agen:
+                items.put(("item", item))
+            items.put(("end", None))
+        except BaseException as exc:
+            items.put(("error", exc))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            finished.set()
+
+    loop = aio.loop()
+    asyncio.run_coroutine_threadsafe(pump(), loop)
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "end":
+                return
+            else:
+                raise value
+    finally:
+        if not finished.is_set():
+            task = holder.get("task")
+            if task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+            finished.wait(CLOSE_WAIT_SECONDS)
+
+
+def sse_frames(items: Iterator[StreamItem]) -> Iterator[str]:
+    """One SSE frame (``id:``, ``event:``, ``data:``) per run event, as each arrives."""
+    try:
+        for item in items:
+            if item.type is not None:
+                yield format_sse(item.type, item.data, item.id)
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
+def closing(frames: Iterator[str]) -> Iterator[str]:
+    """Pass frames through, closing the source when the response is closed."""
+    try:
+        yield from frames
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+def replay_frames(events: list[StoredEvent]) -> Iterator[str]:
+    for event in events:
+        yield format_sse(event.type, event.data, event.id)
+
+
+class RunFailedError(Exception):
+    """Ends the Vercel stream with an error chunk (the text is ours: code and safe message)."""
+
+
+async def vercel_frames(items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+    from pydantic_ai.ui.vercel_ai import VercelAIEventStream
+
+    stream: Any = VercelAIEventStream()
+
+    async def natives() -> AsyncIterator[Any]:
+        async for item in items:
+            if item.type == "run.failed":
+                error: dict[str, Any] = item.data["run"].get("error") or {}
+                raise RunFailedError(
+                    f"{error.get('code', 'failed')}: {error.get('message', 'the run failed')}"
+                )
+            if item.native is not None:
+                yield item.native
+
+    try:
+        async for chunk in stream.transform_stream(natives()):
+            yield str(stream.encode_event(chunk))
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,1 @@
+"""Sessions: conversations whose history (pydantic-ai's serialized messages) persists across runs."""
