@@ -48,7 +48,18 @@ function announce(message) {
   setTimeout(() => (announcer.textContent = message), 50);
 }
 
-function page(title, ...children) {
+let routeToken = 0;
+
+/** A page renderer bound to the current route: a view that finishes loading after the user
+ *  has navigated elsewhere must not replace the newer page. Call it before the first await. */
+function pager() {
+  const token = routeToken;
+  return (title, ...children) => {
+    if (token === routeToken) renderPage(title, ...children);
+  };
+}
+
+function renderPage(title, ...children) {
   document.title = `${title} · Agents console`;
   main.replaceChildren(h("h1", { id: "page-title" }, title), ...children);
   main.focus({ preventScroll: true });
@@ -123,6 +134,7 @@ function renderAccount() {
 }
 
 function viewLogin() {
+  const page = pager();
   const loginError = h("div", { class: "errors", role: "alert", hidden: true, id: "login-error" });
   const loginForm = h("form", { class: "stack", "aria-labelledby": "login-heading" },
     h("h2", { id: "login-heading" }, "Sign in"),
@@ -185,6 +197,7 @@ async function listAll(path) {
 }
 
 async function viewAgents() {
+  const page = pager();
   page("Agents", h("p", { class: "muted" }, "Loading…"));
   const agents = await listAll("/agents");
   const rows = agents.map((agent) =>
@@ -208,6 +221,7 @@ async function viewAgents() {
 }
 
 async function viewAgentEditor(agentId) {
+  const page = pager();
   const isNew = agentId === "new";
   let agent = null;
   let initial = NEW_AGENT;
@@ -284,6 +298,7 @@ async function viewAgentEditor(agentId) {
 }
 
 async function viewCatalog() {
+  const page = pager();
   const [models, tools] = await Promise.all([api.get("/models"), api.get("/tools")]);
   const modelItems = Array.isArray(models) ? models : models.items;
   const toolItems = Array.isArray(tools) ? tools : tools.items;
@@ -297,6 +312,7 @@ async function viewCatalog() {
 // -- chat ---------------------------------------------------------------------------------
 
 async function viewChat(agentId) {
+  const page = pager();
   const agents = await listAll("/agents");
   if (!agentId && agents.length) agentId = agents[0].id;
   const picker = h("select", { id: "chat-agent", name: "agent" },
@@ -409,6 +425,7 @@ async function watchBatch(batchId, meter, statusLine, signal) {
 }
 
 async function viewRuns(params) {
+  const page = pager();
   const signal = pageAbort.signal;
   const runLog = h("div", { class: "events", role: "log", "aria-label": "Run events", tabindex: "0" });
   const runStatus = h("p", { role: "status" });
@@ -468,6 +485,7 @@ async function viewRuns(params) {
 // -- marketplace --------------------------------------------------------------------------
 
 async function viewMarket(params) {
+  const page = pager();
   const q = h("input", { id: "market-q", name: "q", type: "search", value: params.q || "" });
   const category = h("input", { id: "market-category", name: "category", value: params.category || "" });
   const sort = h("select", { id: "market-sort", name: "sort" },
@@ -499,6 +517,7 @@ async function viewMarket(params) {
 }
 
 async function viewListing(listingId) {
+  const page = pager();
   const listing = await api.get(`/marketplace/listings/${encodeURIComponent(listingId)}`);
   const stats = listing.stats || {};
   const status = h("p", { role: "status" });
@@ -561,6 +580,8 @@ const routes = [
 ];
 
 async function route() {
+  routeToken += 1;
+  const page = pager();
   pageAbort.abort();
   pageAbort = new AbortController();
   const [path, search] = (location.hash || "#/agents").split("?");
