@@ -210,3 +210,11 @@ def test_client_ip_ignores_client_supplied_forwarded_entries(env: object) -> Non
     with app.test_request_context("/", headers=spoofed, environ_base={"REMOTE_ADDR": "10.0.0.1"}):
         ctx = RequestContext(flask.request, None, {}, "rid")  # type: ignore[arg-type]
         assert ctx.client_ip == "10.0.0.1"
+
+
+def test_validation_locations_use_brackets_for_list_items() -> None:
+    from shared.web.parsing import format_loc
+
+    assert format_loc(("tools", 1, "config", "max_bytes")) == "tools[1].config.max_bytes"
+    assert format_loc((0, "name")) == "[0].name"
+    assert format_loc(("name",)) == "name"

@@ -75,11 +75,22 @@ def is_json_content_type(mimetype: str) -> bool:
     )
 
 
+def format_loc(parts: tuple[int | str, ...] | list[int | str]) -> str:
+    """A field location as users read it: ``tools[1].config.max_bytes``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
 def validation_details(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     """Field errors without the offending input (it may be a password)."""
     fields: list[dict[str, Any]] = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(part) for part in err["loc"])
+        loc = format_loc(err["loc"])
         fields.append(
             {
                 "loc": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "body",
