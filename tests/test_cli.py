@@ -102,7 +102,7 @@ def _run_id_from(stderr: str) -> str:
     return match.group(1)
 
 
-def test_walkthrough_login_agents_runs_batch_and_marketplace(make_cli: Any, tmp_path: Path) -> None:
+def test_login_agents_from_yaml_and_marketplace_round_trip(make_cli: Any, tmp_path: Path) -> None:
     cli = make_cli()
     username = cli.signup()
 
@@ -150,6 +150,52 @@ def test_walkthrough_login_agents_runs_batch_and_marketplace(make_cli: Any, tmp_
     )
     assert stale.code == 1 and "409" in stale.err
 
+    # Marketplace round trip: publish, search, second user installs, rates, downloads.
+    listing_id = cli(
+        "market",
+        "publish",
+        "code-reviewer",
+        "--category",
+        "coding",
+        "--tag",
+        "code",
+        "--summary",
+        "Reviews code with grep and find",
+    ).out.strip()
+    found = cli("market", "search", "code", "--json").json()
+    assert listing_id in [item["id"] for item in found]
+    assert listing_id in cli("market", "search", "code").out
+    assert "coding" in [line.split()[0] for line in cli("market", "categories").out.splitlines()]
+
+    buyer = make_cli()
+    buyer.signup()
+    installed = buyer("market", "install", listing_id, "--json").json()
+    assert installed["name"] == "code-reviewer" and installed["id"] != reviewer["id"]
+    assert installed["source"]
+    assert [a["id"] for a in buyer("agents", "list", "--json").json()] == [installed["id"]]
+    buyer("market", "rate", listing_id, "4", "--review", "useful")
+    shown_listing = buyer("market", "show", listing_id, "--json").json()
+    assert shown_listing["stats"]["rating_count"] == 1 and shown_listing["stats"]["rating_avg"] == 4
+    assert "4.00 (1 ratings)" in buyer("market", "show", listing_id).out
+    bundle_path = tmp_path / "bundle.json"
+    buyer("market", "download", listing_id, "-o", str(bundle_path))
+    bundle = json.loads(bundle_path.read_text())
+    assert bundle["definition"]["name"] == "code-reviewer"
+
+    own_rating = cli("market", "rate", listing_id, "5", check=False)
+    assert own_rating.code == 1 and own_rating.err.startswith("error: ")
+
+    # Delete removes the agent.
+    cli("agents", "delete", "router")
+    assert "router" not in {a["name"] for a in cli("agents", "list", "--json").json()}
+
+
+def test_streamed_async_and_batch_runs(make_cli: Any, tmp_path: Path) -> None:
+    cli = make_cli()
+    cli.signup()
+    reviewer = cli("agents", "create", "-f", str(EXAMPLES / "code-reviewer.yaml"), "--json").json()
+    cli("agents", "create", "-f", str(EXAMPLES / "summarizer.yaml"))
+
     # Streamed run: the text printed is the run's output, delivered as several deltas.
     streamed = cli("run", "code-reviewer", "say The code looks fine to me overall")
     assert streamed.out.strip() == "The code looks fine to me overall"
@@ -188,42 +234,6 @@ def test_walkthrough_login_agents_runs_batch_and_marketplace(make_cli: Any, tmp_
     assert len(rows) == 3
     assert {r["status"] for r in rows} == {"succeeded"}
     assert all(r["agent_id"] == reviewer["id"] for r in rows)
-
-    # Marketplace round trip: publish, search, second user installs, rates, downloads.
-    listing_id = cli(
-        "market",
-        "publish",
-        "code-reviewer",
-        "--category",
-        "developer-tools",
-        "--tag",
-        "code",
-        "--summary",
-        "Reviews code with grep and find",
-    ).out.strip()
-    found = cli("market", "search", "code", "--json").json()
-    assert listing_id in [item["id"] for item in found]
-
-    buyer = make_cli()
-    buyer.signup()
-    installed = buyer("market", "install", listing_id, "--json").json()
-    assert installed["name"] == "code-reviewer" and installed["id"] != reviewer["id"]
-    assert installed["source"]
-    assert [a["id"] for a in buyer("agents", "list", "--json").json()] == [installed["id"]]
-    buyer("market", "rate", listing_id, "4", "--review", "useful")
-    shown_listing = buyer("market", "show", listing_id, "--json").json()
-    assert shown_listing["stats"]["rating_count"] == 1 and shown_listing["stats"]["rating_avg"] == 4
-    bundle_path = tmp_path / "bundle.json"
-    buyer("market", "download", listing_id, "-o", str(bundle_path))
-    bundle = json.loads(bundle_path.read_text())
-    assert bundle["definition"]["name"] == "code-reviewer"
-
-    own_rating = cli("market", "rate", listing_id, "5", check=False)
-    assert own_rating.code == 1 and own_rating.err.startswith("error: ")
-
-    # Delete removes the agent.
-    cli("agents", "delete", "router")
-    assert "router" not in {a["name"] for a in cli("agents", "list", "--json").json()}
 
 
 def test_errors_are_one_line_with_nonzero_exit(make_cli: Any, tmp_path: Path) -> None:

@@ -735,9 +735,11 @@ def cmd_market_categories(args: argparse.Namespace, client: Client) -> int:
     if args.json:
         render.print_json(items)
     else:
-        for item in items:
-            name = (item.get("name") or item.get("id")) if isinstance(item, dict) else item
-            sys.stdout.write(f"{name}\n")
+        rows = [item if isinstance(item, dict) else {"id": item} for item in items]
+        columns = [("ID", "id"), ("NAME", "name")] + [
+            (key.upper(), key) for key in ("listings", "count") if any(key in row for row in rows)
+        ]
+        render.table(rows, columns, empty="no categories")
     return 0
 
 
