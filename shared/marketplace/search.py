@@ -183,7 +183,9 @@ def search(params: ListingQuery) -> tuple[list[ListingRecord], str | None]:
     exhausted = False
     last_scanned: ListingRecord | None = None
     while len(matches) <= limit and scanned < budget:
-        size = budget - scanned if search_plan.post_filtered else limit + 1 - len(matches)
+        needed = limit + 1 - len(matches)
+        # First batch: exactly what the page needs; after a filtered-out miss, scan wider.
+        size = min(budget - scanned, needed * 2 if scanned else needed)
         query = base.start_after(after) if after else base
         snaps = db.query(query.limit(size))
         scanned += len(snaps)
@@ -196,11 +198,8 @@ def search(params: ListingQuery) -> tuple[list[ListingRecord], str | None]:
             exhausted = True
             break
         if last_scanned is not None:
-            position = _position(params.sort, last_scanned)
-            after = {
-                SORT_FIELDS[params.sort]: getattr(last_scanned, SORT_FIELDS[params.sort]),
-                "__name__": listing_ref(position["i"]),
-            }
+            sort_field = SORT_FIELDS[params.sort]
+            after = {sort_field: getattr(last_scanned, sort_field), "__name__": listing_ref(last_scanned.id)}
     if len(matches) > limit:
         return matches[:limit], encode_cursor(_position(params.sort, matches[limit - 1]))
     if not exhausted and last_scanned is not None:
