@@ -311,6 +311,21 @@ def test_stream_delivers_events_incrementally(
     ids = [int(e.id or 0) for e in [started, first, *rest]]
     assert ids == list(range(1, len(ids) + 1))
 
+    # Stored: the deltas are coalesced into fewer writes, and a reader resuming after any
+    # sequence number gets exactly the text it has not seen.
+    from shared.runs.events import read_events
+
+    stored = read_events(run_id)
+    live_deltas = [e for e in [first, *rest] if e.event == "text.delta"]
+    stored_deltas = [e for e in stored if e.type == "text.delta"]
+    assert len(stored_deltas) < len(live_deltas)
+    assert "".join(e.data["delta"] for e in stored_deltas) == final["output"]
+    assert [e.type for e in stored][-1] == "run.completed" and stored[-1].id == ids[-1]
+    middle = live_deltas[3]
+    resumed = read_events(run_id, after=int(middle.id or 0))
+    seen = "".join(e.data["delta"] for e in live_deltas[:4])
+    assert seen + "".join(e.data["delta"] for e in resumed if e.type == "text.delta") == final["output"]
+
 
 def test_accept_header_selects_streaming(agents_api: ApiClient, runs_api: ApiClient, user: TestUser) -> None:
     agent_id = create_agent(agents_api, user, tools=[{"name": "grep", "enabled": True, "config": {}}])

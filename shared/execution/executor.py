@@ -137,9 +137,13 @@ class Execution:
         *,
         should_cancel: CancelCheck | None = None,
         built: BuiltAgent | None = None,
+        stream: bool = True,
     ) -> None:
         self.spec = spec
         self.should_cancel = should_cancel
+        # stream=False: one plain (non-streamed) model request per step; events are derived
+        # from each step's messages (sync runs: fewer, larger events).
+        self.stream = stream
         self._built = built
         self._run: Any = None
         self._started = time.monotonic()
@@ -237,7 +241,10 @@ class Execution:
                     if self.should_cancel is not None and await self.should_cancel():
                         self.finish("cancelled", CANCELLED)
                         return
-                    if Agent.is_model_request_node(node) or Agent.is_call_tools_node(node):
+                    if not self.stream:
+                        for event in _step_events(node):
+                            yield event
+                    elif Agent.is_model_request_node(node) or Agent.is_call_tools_node(node):
                         async with node.stream(run.ctx) as stream:
                             async for native in stream:
                                 yield self._to_event(native)
@@ -311,6 +318,44 @@ class Execution:
                 data["outcome"] = outcome
             return ExecutionEvent("tool.result", data, native)
         return ExecutionEvent(None, native=native)
+
+
+OUTPUT_TOOL_NAME = "final_result"
+
+
+def _step_events(node: Any) -> list[ExecutionEvent]:
+    """Events of a graph step that ran without streaming (from the messages it carries)."""
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import TextPart, ToolCallPart, ToolReturnPart
+
+    events: list[ExecutionEvent] = []
+    if Agent.is_call_tools_node(node):
+        for part in node.model_response.parts:
+            if isinstance(part, TextPart) and part.content:
+                events.append(ExecutionEvent("text.delta", {"delta": part.content}))
+            elif isinstance(part, ToolCallPart) and part.tool_name != OUTPUT_TOOL_NAME:
+                events.append(
+                    ExecutionEvent(
+                        "tool.call",
+                        {
+                            "tool_call_id": part.tool_call_id,
+                            "name": part.tool_name,
+                            "args": _json_safe(_args_of(part)),
+                        },
+                    )
+                )
+    elif Agent.is_model_request_node(node):
+        for part in node.request.parts:
+            if isinstance(part, ToolReturnPart) and part.tool_name != OUTPUT_TOOL_NAME:
+                data: dict[str, Any] = {
+                    "tool_call_id": part.tool_call_id,
+                    "name": part.tool_name,
+                    "content": _json_safe(part.content),
+                }
+                if part.outcome != "success":
+                    data["outcome"] = part.outcome
+                events.append(ExecutionEvent("tool.result", data))
+    return events
 
 
 def _args_of(part: Any) -> Any:

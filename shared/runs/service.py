@@ -148,11 +148,13 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
     return StartedRun(stored, created, agent.definition if created else None, revision)
 
 
-def execution_for(spec: ExecutionSpec, should_cancel: CancelCheck | None) -> Execution:
+def execution_for(
+    spec: ExecutionSpec, should_cancel: CancelCheck | None, *, stream: bool = True
+) -> Execution:
     """The executor for a definition (workflow agents plug in here)."""
     from shared.execution.executor import Execution
 
-    return Execution(spec, should_cancel=should_cancel)
+    return Execution(spec, should_cancel=should_cancel, stream=stream)
 
 
 def cancel_requested_check(run_id: str) -> CancelCheck:
@@ -181,6 +183,7 @@ async def execute_run(
     release_session: bool = True,
     event_start: int = 0,
     on_file_written: Callable[[str], None] | None = None,
+    stream: bool = True,
 ) -> AsyncIterator[StreamItem]:
     """Execute a recorded run, yielding ``run.started``, the execution's events and
     ``run.completed``/``run.failed``; stores events, finishes the record, appends the
@@ -220,7 +223,7 @@ async def execute_run(
             requested_limits=record.limits,
             on_file_written=on_file_written,
         )
-        execution = execution_for(spec, should_cancel or cancel_requested_check(record.id))
+        execution = execution_for(spec, should_cancel or cancel_requested_check(record.id), stream=stream)
         started = {"run": record.public().model_dump(mode="json")}
         yield StreamItem(writer.add("run.started", started), "run.started", started)
         async for event in execution.events():
@@ -306,7 +309,10 @@ def run_sync(started: StartedRun) -> RunPublic:
     async def drain() -> RunPublic:
         final: RunPublic | None = None
         async for item in execute_run(
-            started.record, definition=started.definition, session_revision=started.session_revision
+            started.record,
+            definition=started.definition,
+            session_revision=started.session_revision,
+            stream=False,
         ):
             if item.type in ("run.completed", "run.failed"):
                 final = RunPublic.model_validate(item.data["run"])
