@@ -552,3 +552,60 @@ def test_categories(apps: dict[str, ApiClient], user: TestUser) -> None:
     counts = {c["id"]: c["count"] for c in response.get_json()}
     assert counts["coding"] == 2 and counts["data"] == 1 and counts["writing"] == 0
     assert {"coding", "writing", "research", "data", "other"} <= set(counts)
+
+
+# -- the whole journey ------------------------------------------------------------------------
+
+
+def test_full_journey(
+    apps: dict[str, ApiClient],
+    user: TestUser,
+    other_user: TestUser,
+    moderator: TestUser,
+    env: Any,
+) -> None:
+    env(MARKETPLACE_STATS_FOLD_SECONDS="0")
+    market = apps["marketplace"]
+    agent = create_agent(apps, user, definition(tools=[]))
+    listing = publish(apps, user, agent["id"], category="coding", tags=["review"], summary="Reviews diffs")
+    listing_id = listing["id"]
+    # Found by text, tag and category under each sort.
+    for sort in ("rating", "installs", "recent"):
+        assert ids(search(apps, q="review", sort=sort)) == [listing_id]
+        assert ids(search(apps, tags="review", sort=sort)) == [listing_id]
+        assert ids(search(apps, category="coding", sort=sort)) == [listing_id]
+    assert (
+        market.get(f"/marketplace/listings/{listing_id}").get_json()["definition"]["name"] == "code-reviewer"
+    )
+    # Install and run the installed copy (offline model) twice.
+    copy = install(apps, other_user, listing_id)
+    for text in ("first diff", "second diff"):
+        run = apps["runs"].post("/runs", token=other_user.token, json={"agent_id": copy["id"], "input": text})
+        assert run.status_code == 200, run.get_data(as_text=True)
+        assert run.get_json()["status"] == "succeeded"
+    # The owner's own runs of the original are not marketplace usage.
+    own = apps["runs"].post("/runs", token=user.token, json={"agent_id": agent["id"], "input": "mine"})
+    assert own.status_code == 200
+    assert rate(apps, other_user, listing_id, 4, "Useful").status_code == 200
+    stats = market.get(f"/marketplace/listings/{listing_id}").get_json()["stats"]
+    assert stats["runs"] == 2 and stats["success_rate"] == 1.0
+    assert stats["installs"] == 1 and stats["rating_count"] == 1 and stats["rating_avg"] == 4.0
+    assert stats["p50_latency_ms"] is not None and stats["p50_latency_ms"] >= 0
+    assert stats["avg_cost_usd"] is not None and stats["avg_cost_usd"] >= 0
+    assert search(apps)[0]["stats"] == stats
+    # Republish a new version: same listing, new snapshot; the installed copy is unchanged.
+    changed = definition(tools=[], system_prompt="You review diffs carefully.")
+    assert apps["agents"].put(f"/agents/{agent['id']}", token=user.token, json=changed).status_code == 200
+    republished = publish(apps, user, agent["id"], category="coding", tags=["review"], status=200)
+    assert republished["id"] == listing_id and republished["version"] == 2
+    assert republished["stats"]["runs"] == 2
+    copy_now = apps["agents"].get(f"/agents/{copy['id']}", token=other_user.token).get_json()
+    assert copy_now["system_prompt"] == "You review code." and copy_now["source"]["listing_version"] == 1
+    # Moderation: gone from search and detail; the installed copy still runs.
+    assert market.delete(f"/marketplace/listings/{listing_id}", token=moderator.token).status_code == 204
+    assert (
+        search(apps, q="review") == []
+        and market.get(f"/marketplace/listings/{listing_id}").status_code == 404
+    )
+    run = apps["runs"].post("/runs", token=other_user.token, json={"agent_id": copy["id"], "input": "after"})
+    assert run.status_code == 200 and run.get_json()["status"] == "succeeded"

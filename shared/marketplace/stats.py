@@ -17,7 +17,7 @@ import bisect
 import logging
 import random
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from shared import db
 from shared.marketplace.schemas import ListingStats
@@ -177,3 +177,48 @@ def record_run(listing_id: str, *, succeeded: bool, latency_ms: float | None, co
     data = snap.to_dict() if snap.exists else None
     if data and not data.get("deleted"):
         fold_if_stale(listing_id, data.get("stats_folded_at"))
+
+
+class FinishedRun(Protocol):
+    """The part of a finished run record the stats need."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def agent_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def started_at(self) -> datetime | None: ...
+
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+    @property
+    def cost_usd(self) -> float | None: ...
+
+
+def record_run_for_listing(run: FinishedRun) -> None:
+    """Count a finished run in its listing's stats when the agent was installed from one.
+
+    Called by the runs service as each run is finalised: one read (the agent's ``source``)
+    for every run, one shard write more for installed copies. Never raises — stats must
+    not fail a run.
+    """
+    try:
+        snap = db.get(db.collection("agents").document(run.agent_id))
+        source: dict[str, Any] | None = (snap.to_dict() or {}).get("source") if snap.exists else None
+        listing_id = source.get("listing_id") if source else None
+        if not listing_id or run.status not in ("succeeded", "failed"):
+            return
+        latency_ms = None
+        if run.started_at is not None and run.finished_at is not None:
+            latency_ms = (run.finished_at - run.started_at).total_seconds() * 1000
+        record_run(
+            str(listing_id), succeeded=run.status == "succeeded", latency_ms=latency_ms, cost_usd=run.cost_usd
+        )
+    except Exception:
+        _log.exception("could not record the run in its listing's stats", extra={"run_id": run.id})
