@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ValidationFailed
 from shared.runs import repository
 from shared.runs.events import RunEventWriter
+from shared.runs.rate_limit import consume_run_quota
 from shared.runs.schemas import RunCreate, RunPage, RunPublic, RunRecord
 from shared.settings import get_settings
 
@@ -119,6 +120,8 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
         )
         if existing is not None:
             return StartedRun(existing, created=False)
+    # Every mode counts against the per-user limit; idempotent retries above do not.
+    consume_run_quota(principal.user_id)
     if body.mode == "async":
         return enqueue_async(principal, body, key)
     agent = runnable_agent(body.agent_id, principal)
@@ -293,9 +296,6 @@ async def _finish(record: RunRecord, execution: Execution | None, session_revisi
                 }
     await asyncio.to_thread(repository.update_run, record.id, fields)
     updated = record.model_copy(update=fields)
-    from shared.marketplace.stats import record_run_for_listing
-
-    await asyncio.to_thread(record_run_for_listing, updated)
     return updated.public()
 
 
