@@ -296,6 +296,9 @@ async def _finish(record: RunRecord, execution: Execution | None, session_revisi
                 }
     await asyncio.to_thread(repository.update_run, record.id, fields)
     updated = record.model_copy(update=fields)
+    from shared.marketplace.stats import record_run_for_listing
+
+    await asyncio.to_thread(record_run_for_listing, updated)
     return updated.public()
 
 
