@@ -11,6 +11,7 @@ from shared.agents.schemas import AgentCreate, AgentListQuery, AgentPage, AgentP
 from shared.health import HealthReport, health_report
 from shared.tools.schemas import ToolPublic, list_tool_metadata
 from shared.web import Reply, RequestContext, Router, serve
+from shared.workspace.schemas import WorkspaceFileListQuery, WorkspaceFilePage, WorkspaceFilePublic
 
 router = Router(
     "agents",
@@ -102,6 +103,72 @@ def get_agent_version(ctx: RequestContext) -> AgentPublic:
     if not raw.isdigit() or len(raw) > 9:
         raise repository.version_not_found(agent_id, raw)
     return AgentPublic.of(repository.get_agent_version(agent_id, int(raw)))
+
+
+# -- workspace files --------------------------------------------------------------------------
+
+
+def _file_public(file: object) -> WorkspaceFilePublic:
+    return WorkspaceFilePublic.model_validate(file, from_attributes=True)
+
+
+@router.route(
+    "PUT",
+    "/workspace/files/{path:path}",
+    body_kind="raw",
+    response=WorkspaceFilePublic,
+    status=201,
+    tags=("workspace",),
+    errors=(404, 409, 413, 422),
+    extra_responses={200: "Replaced an existing file"},
+)
+def put_workspace_file(ctx: RequestContext) -> Reply:
+    """Upload a file (raw body, at most 10 MiB): 201 when created, 200 when it replaced one."""
+    from shared.workspace import files
+    from shared.workspace.transfer import read_upload
+
+    data = read_upload(ctx.request)
+    stored, created = files.put_file(ctx.principal.user_id, ctx.params["path"], data)
+    headers = {"ETag": f'"{stored.sha256}"', "Location": f"/workspace/files/{stored.path}"}
+    return Reply(_file_public(stored), status=201 if created else 200, headers=headers)
+
+
+@router.route(
+    "GET",
+    "/workspace/files/{path:path}",
+    tags=("workspace",),
+    errors=(400, 404, 422),
+    response_media_type="application/octet-stream",
+)
+def get_workspace_file(ctx: RequestContext) -> flask.Response:
+    """Download a file: its bytes, with a content type guessed from its name."""
+    from shared.workspace import files
+    from shared.workspace.transfer import file_response
+
+    data, info = files.read_file(ctx.principal.user_id, ctx.params["path"])
+    return file_response(data, info.path, info.sha256)
+
+
+@router.route(
+    "GET", "/workspace/files", query=WorkspaceFileListQuery, response=WorkspaceFilePage, tags=("workspace",)
+)
+def list_workspace_files(ctx: RequestContext) -> WorkspaceFilePage:
+    """My workspace's files whose path starts with `prefix`, sorted by path (cursor-paginated)."""
+    from shared.workspace import files
+
+    q: WorkspaceFileListQuery = ctx.query
+    items, cursor = files.list_files(ctx.principal.user_id, prefix=q.prefix, limit=q.limit, cursor=q.cursor)
+    return WorkspaceFilePage(items=[_file_public(f) for f in items], next_cursor=cursor)
+
+
+@router.route(
+    "DELETE", "/workspace/files/{path:path}", status=204, tags=("workspace",), errors=(400, 404, 422)
+)
+def delete_workspace_file(ctx: RequestContext) -> None:
+    """Delete a file."""
+    from shared.workspace import files
+
+    files.delete_file(ctx.principal.user_id, ctx.params["path"])
 
 
 @functions_framework.http
