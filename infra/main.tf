@@ -143,8 +143,10 @@ locals {
     RUN_RESULTS_TOPIC         = local.topics.run_results
     RUN_DEAD_LETTER_TOPIC     = local.topics.dead_letter
     RUN_MAX_DELIVERY_ATTEMPTS = tostring(var.run_max_delivery_attempts)
-    RUN_LEASE_SECONDS         = tostring(local.run_ack_deadline_seconds)
-    JWT_SECRET_NAME           = local.jwt_secret_id
-    CORS_ALLOWED_ORIGINS      = var.cors_allowed_origins
+    # The HTTPS load balancer appends one X-Forwarded-For entry after Google's front end.
+    TRUSTED_PROXY_HOPS   = "2"
+    RUN_LEASE_SECONDS    = tostring(local.run_ack_deadline_seconds)
+    JWT_SECRET_NAME      = local.jwt_secret_id
+    CORS_ALLOWED_ORIGINS = var.cors_allowed_origins
   }
 }

@@ -234,3 +234,15 @@ def test_missing_files_and_directories(tools: dict[str, Callable[..., Any]], wor
     assert "not found" in fails(tools["grep"], "x", path="missing")
     (workspace / "file").write_text("x")
     assert "parent" in fails(tools["file_write"], "file/child.txt", "x")
+
+
+def test_cloud_refuses_a_missing_workspace_mount(env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In the cloud a missing FUSE mount is a 503, never a folder on the ephemeral disk."""
+    from shared.errors import ServiceUnavailable
+    from shared.workspace.sandbox import workspace_dir
+
+    missing = tmp_path / "not-mounted"
+    env(ENVIRONMENT="cloud", WORKSPACE_ROOT=str(missing), JWT_SECRET="x" * 40)
+    with pytest.raises(ServiceUnavailable):
+        workspace_dir("abc123")
+    assert not missing.exists()

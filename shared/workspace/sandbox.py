@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from shared.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from shared.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
 from shared.settings import get_settings
 
 MAX_PATH_CHARS = 1024
@@ -114,7 +114,12 @@ def workspace_dir(user_id: str) -> Path:
     """The user's workspace folder (created on first use)."""
     if not _USER_ID.match(user_id):
         raise UnsafePath("invalid user id", loc="user_id")
-    root = get_settings().workspace_root.expanduser().absolute()
+    settings = get_settings()
+    root = settings.workspace_root.expanduser().absolute()
+    if settings.environment == "cloud" and not root.is_dir():
+        # In the cloud the root is a Cloud Storage FUSE mount; creating it would put
+        # users' files on the instance's ephemeral disk, where they would be lost.
+        raise ServiceUnavailable("the workspace volume is not mounted", retry_after=10)
     path = root / user_id
     path.mkdir(parents=True, exist_ok=True)
     return path
