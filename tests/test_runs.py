@@ -497,3 +497,24 @@ def test_async_mode_is_refused_until_the_worker_exists(
 
 def test_unknown_agent_is_404(runs_api: ApiClient, user: TestUser) -> None:
     assert error_code(run(runs_api, user, "nope", "hi"), 404) == "not_found"
+
+
+def test_runs_emit_opentelemetry_spans_when_enabled(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, env: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from shared.execution import telemetry
+
+    agent_id = create_agent(agents_api, user, tools=[{"name": "grep", "enabled": True, "config": {}}])
+    assert telemetry.instrumentation_capabilities() == []  # off by default (tests: OTEL_EXPORTER=none)
+    env(OTEL_EXPORTER="console")
+    telemetry._tracer_provider.cache_clear()  # pyright: ignore[reportPrivateUsage]
+    try:
+        marker = f"secret-{uuid.uuid4().hex}"
+        body = ok_run(runs_api, user, agent_id, f'{marker}\ncall grep {{"pattern": "x"}}')
+        assert body["status"] == "succeeded"
+        out = capfd.readouterr().out
+        assert '"name": "invoke_agent helper"' in out
+        assert '"name": "execute_tool grep"' in out
+        assert marker not in out  # prompts and outputs are not recorded
+    finally:
+        telemetry._tracer_provider.cache_clear()  # pyright: ignore[reportPrivateUsage]
