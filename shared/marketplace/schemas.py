@@ -150,7 +150,9 @@ class ListingQuery(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
-        return _normalize_tags(value) or None if value is not None else None
+        if value is None:
+            return None
+        return _normalize_tags(value) or None
 
 
 # -- ratings -------------------------------------------------------------------------------
