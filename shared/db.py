@@ -173,6 +173,14 @@ def count(q: Query | CollectionReference) -> int:
 
 
 @guard
+def sum_of(q: Query | CollectionReference, field: str) -> float:
+    """Server-side sum of a numeric field over a query (non-numeric values are skipped)."""
+    result = _dyn(q).sum(field, alias="s").get(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(reads=1)
+    return float(result[0][0].value or 0)
+
+
+@guard
 def create(ref: DocumentReference, data: dict[str, Any]) -> None:
     _dyn(ref).create(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)

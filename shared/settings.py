@@ -36,8 +36,18 @@ class Settings(BaseSettings):
     run_results_topic: str = "run-results"
     run_dead_letter_topic: str = "run-requests-dead-letter"
     run_max_delivery_attempts: int = Field(default=5, ge=1, le=100)
-    run_lease_seconds: int = Field(default=600, ge=5)
+    # Workers renew their lease every third of this; an expired lease means the worker died.
+    run_lease_seconds: int = Field(default=60, ge=5)
     run_message_max_age_seconds: int = Field(default=24 * 3600, ge=60)
+    # How long a request waits for Pub/Sub to accept a run message before answering 503.
+    run_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # A delivery that finds another worker's lease waits at most this long for it to prove alive.
+    run_duplicate_wait_seconds: float = Field(default=30.0, ge=0, le=300)
+    # A worker waits this long for a session held by another run before asking for redelivery.
+    run_session_wait_seconds: float = Field(default=20.0, ge=0, le=300)
+    # Events SSE: poll interval and the longest one follow-stream stays open.
+    run_events_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+    run_events_follow_max_seconds: float = Field(default=900.0, gt=0, le=3600)
 
     # Auth
     jwt_secret: SecretStr | None = None

@@ -1,12 +1,373 @@
-"""The Pub/Sub worker (completed by the async issue)."""
+"""The Pub/Sub worker: executes async runs delivered on the run-requests topic.
+
+Delivery is at least once and the answer decides what Pub/Sub does next: returning acks the
+message; raising (``RetryLater``, or any error → HTTP 500) makes Pub/Sub redeliver it with
+backoff, and after the subscription's maximum attempts move it to the dead-letter topic.
+
+For each delivery:
+
+1. Decode the pushed message (emulator push, Eventarc or an OIDC push subscription all arrive
+   as a ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent). Undecodable → ack.
+2. Find the run: ``{"run_id"}`` from ``POST /runs``/batches, or a trusted publisher's full
+   request ``{agent_id, input, owner_id, session_id?, idempotency_key?}``, whose run record is
+   created idempotently (keyed by the idempotency key, else by the message id).
+3. Claim it (``shared.runs.claim``): finished or missing → ack; held by a live lease → wait
+   until the holder proves alive (lease renewed → ack) or its lease expires (→ take over);
+   too old (``RUN_MESSAGE_MAX_AGE_SECONDS``), cancelled, or out of attempts → close it, ack.
+4. Execute it with the shared execution core, renewing the lease meanwhile. A transient
+   failure (model rate limit/outage/timeout) hands the run back to ``queued`` and asks for
+   redelivery; on the final attempt the run ends ``failed`` (``max_attempts_exceeded``) and
+   the message is still refused, so it lands in the dead-letter topic. Permanent failures
+   (agent gone, invalid input) end the run ``failed`` and ack.
+
+A message arriving from the dead-letter topic (if a subscription forwards it here) closes
+its run as ``failed`` unless a live worker still holds it.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
-from typing import Any
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
-_log = logging.getLogger("shared.worker")
+from shared.errors import Conflict, NotFound, ServiceError
+from shared.runs import claim as claims
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.agents.definition import AgentDefinition
+    from shared.runs.schemas import RunRecord
+
+_log = logging.getLogger(__name__)
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+class RetryLater(Exception):
+    """Refuse the delivery so Pub/Sub redelivers it (with backoff)."""
+
+
+@dataclass
+class PushedMessage:
+    message_id: str
+    data: bytes
+    attributes: dict[str, str] = field(default_factory=dict[str, str])
+    publish_time: datetime | None = None
+    delivery_attempt: int | None = None
+    topic: str | None = None
+
+    def age_seconds(self, now: datetime) -> float:
+        return (now - self.publish_time).total_seconds() if self.publish_time else 0.0
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(_FRACTION.sub(r"\1", value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def decode_event(event: Any) -> PushedMessage | None:
+    """The Pub/Sub message inside a ``messagePublished`` CloudEvent (None if malformed)."""
+    body: Any = event.data
+    if isinstance(body, bytes | str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return None
+    if not isinstance(body, dict):
+        return None
+    envelope = cast(dict[str, Any], body)
+    message = envelope.get("message")
+    if not isinstance(message, dict):
+        return None
+    msg = cast(dict[str, Any], message)
+    try:
+        data = base64.b64decode(str(msg.get("data") or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    attributes = cast(dict[str, Any], msg.get("attributes") or {})
+    attempt = envelope.get("deliveryAttempt")
+    source = str(event["source"] or "")
+    return PushedMessage(
+        message_id=str(msg.get("messageId") or msg.get("message_id") or event["id"]),
+        data=data,
+        attributes={str(k): str(v) for k, v in attributes.items()},
+        publish_time=_parse_time(msg.get("publishTime") or msg.get("publish_time")),
+        delivery_attempt=attempt if isinstance(attempt, int) and attempt > 0 else None,
+        topic=source.rsplit("/topics/", 1)[1] if "/topics/" in source else None,
+    )
 
 
 def handle_run_event(event: Any) -> None:
-    _log.info("run message received", extra={"event_id": event["id"]})
+    """The worker's entry point (``functions/worker/main.py``)."""
+    message = decode_event(event)
+    if message is None:
+        _log.warning("undecodable run message dropped", extra={"event_id": event["id"]})
+        return
+    handle_message(message)
+
+
+def handle_message(message: PushedMessage) -> None:
+    settings = get_settings()
+    if message.topic is not None and message.topic == settings.run_dead_letter_topic:
+        _dead_lettered(message)
+        return
+    run_id = _resolve_run(message)
+    if run_id is None:
+        return
+    stale = message.age_seconds(datetime.now(UTC)) > settings.run_message_max_age_seconds
+    claim = _claim_or_wait(run_id, stale=stale, delivery_attempt=message.delivery_attempt)
+    _log.info(
+        "run message claimed" if claim.kind == "claimed" else f"run message: {claim.kind}",
+        extra={"run_id": run_id, "message_id": message.message_id, "attempt": claim.attempt},
+    )
+    if claim.kind == "closed" and claim.record is not None:
+        _announce(claim.record)
+    elif claim.kind == "claimed" and claim.record is not None and claim.token is not None:
+        _execute(claim.record, claim.token, final_attempt=claim.final_attempt)
+
+
+# -- finding the run ------------------------------------------------------------------------
+
+
+def _payload(message: PushedMessage) -> dict[str, Any] | None:
+    if not message.data:
+        return {"run_id": message.attributes["run_id"]} if message.attributes.get("run_id") else None
+    try:
+        value: Any = json.loads(message.data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None  # pyright: ignore[reportUnknownVariableType]
+
+
+def _resolve_run(message: PushedMessage) -> str | None:
+    payload = _payload(message)
+    if payload is None:
+        _log.warning("run message without a run dropped", extra={"message_id": message.message_id})
+        return None
+    run_id = payload.get("run_id")
+    if isinstance(run_id, str) and run_id:
+        return run_id
+    from shared.runs.trusted import create_trusted_run
+
+    return create_trusted_run(payload, message.message_id)
+
+
+def _claim_or_wait(run_id: str, *, stale: bool, delivery_attempt: int | None) -> claims.Claim:
+    """Claim the run; if a lease holds it, wait until the holder renews (alive) or lapses."""
+    settings = get_settings()
+    lease = float(settings.run_lease_seconds)
+    deadline = time.monotonic() + min(settings.run_duplicate_wait_seconds, lease / 3 + 3)
+    first_seen: datetime | None = None
+    while True:
+        claim = claims.claim_run(
+            run_id,
+            lease_seconds=lease,
+            max_attempts=settings.run_max_delivery_attempts,
+            stale=stale,
+            delivery_attempt=delivery_attempt,
+        )
+        if claim.kind != "busy":
+            return claim
+        if first_seen is None:
+            first_seen = claim.lease_expires_at
+        elif claim.lease_expires_at != first_seen:
+            return claim  # renewed: a live worker has it, this delivery is a duplicate
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # No sign of life yet, but the lease is still valid: try again later.
+            raise RetryLater(f"run {run_id} is leased by another worker")
+        time.sleep(min(1.0, remaining))
+
+
+def _dead_lettered(message: PushedMessage) -> None:
+    payload = _payload(message)
+    run_id = payload.get("run_id") if payload else None
+    if not isinstance(run_id, str) or not run_id:
+        _log.warning("dead-lettered run message", extra={"message_id": message.message_id})
+        return
+    settings = get_settings()
+    closed = claims.close_run(
+        run_id,
+        "failed",
+        claims.attempts_exceeded_error(settings.run_max_delivery_attempts, None),
+        abandoned=True,
+    )
+    if closed is not None:
+        _announce(closed)
+
+
+# -- executing ------------------------------------------------------------------------------
+
+
+def _announce(record: RunRecord) -> None:
+    from shared import aio
+
+    aio.run(claims.announce_closed(record))
+
+
+def _fail(record: RunRecord, token: str, code: str, message: str) -> None:
+    closed = claims.close_run(record.id, "failed", {"code": code, "message": message}, token=token)
+    if closed is not None:
+        _announce(closed)
+
+
+def _definition(record: RunRecord) -> AgentDefinition | None:
+    from shared.agents.repository import get_agent_version
+
+    try:
+        return get_agent_version(record.agent_id, record.agent_version).definition
+    except NotFound:
+        return None
+
+
+def _hold_session(record: RunRecord) -> int | None:
+    """Take the session's lease for this run, waiting a while for a run that holds it."""
+    from shared.sessions.repository import acquire_lease
+
+    assert record.session_id is not None
+    settings = get_settings()
+    deadline = time.monotonic() + settings.run_session_wait_seconds
+    while True:
+        try:
+            session = acquire_lease(
+                record.session_id,
+                record.owner_id,
+                record.agent_id,
+                record.id,
+                max(settings.session_lease_seconds, settings.run_lease_seconds),
+            )
+            return session.revision
+        except Conflict:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
+def _execute(record: RunRecord, token: str, *, final_attempt: bool) -> None:
+    from shared import aio
+
+    definition = _definition(record)
+    if definition is None:
+        _fail(record, token, "agent_not_found", "the agent version this run uses no longer exists")
+        return
+    revision: int | None = None
+    if record.session_id is not None:
+        try:
+            revision = _hold_session(record)
+        except NotFound:
+            _fail(record, token, "session_not_found", "the run's session no longer exists")
+            return
+        except Conflict:
+            _retry_or_give_up(
+                record, token, {"code": "session_busy", "message": "the session was busy"}, final_attempt
+            )
+            return
+        except ServiceError as exc:  # 422: the session now belongs to another agent
+            _fail(record, token, exc.error_code, exc.message)
+            return
+    transient = aio.run(_attempt(record, token, definition, revision))
+    if transient is not None:
+        _retry_or_give_up(record, token, transient, final_attempt)
+
+
+def _retry_or_give_up(record: RunRecord, token: str, error: dict[str, str], final_attempt: bool) -> None:
+    settings = get_settings()
+    if final_attempt:
+        closed = claims.close_run(
+            record.id,
+            "failed",
+            claims.attempts_exceeded_error(settings.run_max_delivery_attempts, error),
+            token=token,
+        )
+        if closed is not None:
+            _announce(closed)
+        # Still refused: the message moves to the dead-letter topic for inspection.
+        raise RetryLater(f"run {record.id} failed its final attempt: {error['code']}")
+    claims.hand_back(record.id, token, error)
+    raise RetryLater(f"run {record.id} will be retried: {error['code']}")
+
+
+async def _attempt(
+    record: RunRecord, token: str, definition: AgentDefinition, session_revision: int | None
+) -> dict[str, str] | None:
+    """Run one attempt; returns the transient error if it should be retried, else None."""
+    import asyncio
+
+    from shared.runs import service
+    from shared.runs.events import last_event_seq
+
+    keeper = _LeaseKeeper(record.id, token, float(get_settings().run_lease_seconds))
+    cancel_requested = service.cancel_requested_check(record.id)
+
+    async def should_cancel() -> bool:
+        return keeper.lost or await cancel_requested()
+
+    start = await asyncio.to_thread(last_event_seq, record.id)
+    retry: dict[str, str] | None = None
+    keeper.start()
+    try:
+        async for item in service.execute_run(
+            record,
+            definition=definition,
+            should_cancel=should_cancel,
+            session_revision=session_revision,
+            event_start=start,
+            defer_transient=True,
+        ):
+            if item.type == "run.attempt_failed":
+                retry = dict(item.data["error"])
+    finally:
+        await keeper.stop()
+    return retry
+
+
+class _LeaseKeeper:
+    """Renews the worker's lease every third of its length while an attempt runs."""
+
+    def __init__(self, run_id: str, token: str, lease_seconds: float) -> None:
+        self.run_id = run_id
+        self.token = token
+        self.lease_seconds = lease_seconds
+        self.lost = False
+        self._task: Any = None
+
+    def start(self) -> None:
+        import asyncio
+
+        self._task = asyncio.get_running_loop().create_task(self._renew())
+
+    async def _renew(self) -> None:
+        import asyncio
+
+        while True:
+            await asyncio.sleep(max(1.0, self.lease_seconds / 3))
+            try:
+                ours = await asyncio.to_thread(
+                    claims.renew_lease, self.run_id, self.token, self.lease_seconds
+                )
+            except Exception:
+                _log.warning("lease renewal failed", extra={"run_id": self.run_id}, exc_info=True)
+                continue
+            if not ours:
+                self.lost = True
+                return
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

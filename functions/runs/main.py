@@ -6,7 +6,9 @@ import flask
 import functions_framework
 
 from shared.health import HealthReport, health_report
-from shared.runs import service
+from shared.runs import batches, cancel, events_api, service
+from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
+from shared.runs.events_api import RunEventPage, RunEventsQuery
 from shared.runs.schemas import RunCreate, RunListQuery, RunPage, RunPublic, RunStreamQuery
 from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
@@ -89,6 +91,52 @@ def list_runs(ctx: RequestContext) -> RunPage:
 def get_run(ctx: RequestContext) -> RunPublic:
     """One of my runs."""
     return service.get(ctx.principal, ctx.params["run_id"])
+
+
+@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409))
+def cancel_run(ctx: RequestContext) -> RunPublic:
+    """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its
+    next model/tool step (poll the run or its events); a finished run → 409."""
+    return cancel.cancel_run(ctx.principal, ctx.params["run_id"])
+
+
+@router.route(
+    "GET",
+    "/runs/{run_id}/events",
+    query=RunEventsQuery,
+    response=RunEventPage,
+    streams=True,
+    errors=(400, 404),
+)
+def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
+    """The run's events so far (`{items, next_cursor}`), or with `Accept: text/event-stream` an SSE
+    stream that follows the run live until it ends (resume with `Last-Event-ID`)."""
+    run_id = ctx.params["run_id"]
+    if ctx.wants_event_stream():
+        frames = events_api.follow_events(ctx.principal.user_id, run_id, ctx.header("Last-Event-ID"))
+        return sse_response(frames, {"X-Run-Id": run_id})
+    q: RunEventsQuery = ctx.query
+    return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
+
+
+@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409))
+def create_batch(ctx: RequestContext) -> Reply:
+    """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
+    batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
+    return Reply(batch, status=202, headers={"Location": f"/batches/{batch.id}"})
+
+
+@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,))
+def get_batch(ctx: RequestContext) -> BatchPublic:
+    """One of my batches with live counts per run status, overall status and total cost."""
+    return batches.get_batch(ctx.principal, ctx.params["batch_id"])
+
+
+@router.route("GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404))
+def list_batch_runs(ctx: RequestContext) -> RunPage:
+    """The batch's runs in input order (cursor-paginated)."""
+    q: BatchRunsQuery = ctx.query
+    return batches.list_batch_runs(ctx.principal, ctx.params["batch_id"], limit=q.limit, cursor=q.cursor)
 
 
 @router.route("POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,))

@@ -45,6 +45,7 @@ class StoredEvent:
     id: int
     type: str
     data: dict[str, Any]
+    created_at: datetime | None = None
 
 
 @dataclass
@@ -178,7 +179,15 @@ def read_events(run_id: str, *, after: int = 0, limit: int = MAX_READ) -> list[S
         data: dict[str, Any] = dict(doc.get("data") or {})
         if doc.get("type") == "text.delta" and int(doc.get("seq_first", 0)) <= after:
             data = _slice_delta(doc, after)
-        found.append(StoredEvent(id=int(doc["seq"]), type=str(doc["type"]), data=data))
+        created = doc.get("created_at")
+        found.append(
+            StoredEvent(
+                id=int(doc["seq"]),
+                type=str(doc["type"]),
+                data=data,
+                created_at=created if isinstance(created, datetime) else None,
+            )
+        )
     return found
 
 

@@ -99,8 +99,10 @@ def new_run_record(
 
 
 def enqueue_async(principal: Principal, body: RunCreate, idempotency_key: str | None) -> StartedRun:
-    """``mode: "async"``: the async issue implements this (queued record + Pub/Sub publish)."""
-    raise ValidationFailed.field("mode", "async runs are not available yet; use 'sync' or 'stream'")
+    """``mode: "async"``: a queued record + its Pub/Sub message (``shared.runs.async_runs``)."""
+    from shared.runs.async_runs import enqueue
+
+    return enqueue(principal, body, idempotency_key)
 
 
 def start_run(principal: Principal, body: RunCreate, *, header_key: str | None = None) -> StartedRun:
@@ -187,6 +189,7 @@ async def execute_run(
     event_start: int = 0,
     on_file_written: Callable[[str], None] | None = None,
     stream: bool = True,
+    defer_transient: bool = False,
 ) -> AsyncIterator[StreamItem]:
     """Execute a recorded run, yielding ``run.started``, the execution's events and
     ``run.completed``/``run.failed``; stores events, finishes the record, appends the
@@ -234,6 +237,13 @@ async def execute_run(
                 yield StreamItem(None, None, native=event.native)
             else:
                 yield StreamItem(writer.add(event.type, event.data), event.type, event.data, event.native)
+        outcome = execution.result
+        if defer_transient and outcome is not None and outcome.error is not None and outcome.error.transient:
+            # The async worker decides: retry later, or give up (max attempts). Not finished here.
+            finished = True
+            data = {"error": outcome.error.as_dict(), "attempt": record.attempts}
+            yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
+            return
         final = await _finish(record, execution, history_revision)
         finished = True
         event_type = "run.completed" if final.status == "succeeded" else "run.failed"
@@ -299,6 +309,9 @@ async def _finish(record: RunRecord, execution: Execution | None, session_revisi
     from shared.marketplace.stats import record_run_for_listing
 
     await asyncio.to_thread(record_run_for_listing, updated)
+    from shared.runs.queue import publish_result
+
+    await asyncio.to_thread(publish_result, updated.public())
     return updated.public()
 
 

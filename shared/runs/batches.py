@@ -1,0 +1,344 @@
+"""Batches: one async run per input, fanned out over Pub/Sub, with live counts.
+
+``batches/{id}`` stores what the batch *is* (owner, agent version, total, idempotency); its
+runs are ordinary async runs with ids ``<batch_id>-<index>`` and ``batch_id`` set, so a
+retried create (same idempotency key) finds the same runs and never duplicates one.
+
+Counts are not stored: ``GET /batches/{id}`` asks Firestore for ``count()`` aggregations
+(``batch_id ==`` and ``status ==``, served by single-field index merging) and a ``sum()`` of
+``cost_usd`` — 5 aggregation reads, always exact, nothing to keep in step with status changes.
+``queued`` = total - the others (runs not yet created count as queued).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from shared import db
+from shared.agents.definition import Limits
+from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from shared.runs import repository
+from shared.runs.schemas import MAX_TEXT_CHARS, InputPart, RunCreate, RunPage, RunRecord
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
+
+_log = logging.getLogger(__name__)
+
+BATCHES = "batches"
+MAX_INPUTS = 1000
+_IDEMPOTENCY_SCOPE = "batches.create"
+_WRITE_CHUNK = 200
+_COUNTED = ("running", "succeeded", "failed", "cancelled")
+
+BatchStatus = Literal["queued", "running", "completed"]
+
+
+class BatchCreate(BaseModel):
+    """``POST /batches``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str = Field(min_length=1, max_length=128)
+    inputs: list[str | list[InputPart]] = Field(min_length=1, max_length=MAX_INPUTS)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    limits: Limits | None = Field(default=None, description="Applied to every run; may only tighten.")
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs_not_empty(cls, value: list[str | list[Any]]) -> list[str | list[Any]]:
+        for index, item in enumerate(value):
+            if isinstance(item, str):
+                if not item.strip():
+                    raise ValueError(f"input {index} is empty")
+                if len(item) > MAX_TEXT_CHARS:
+                    raise ValueError(f"input {index} is longer than {MAX_TEXT_CHARS} characters")
+            elif not item:
+                raise ValueError(f"input {index} has no parts")
+            elif len(item) > 32:
+                raise ValueError(f"input {index} has more than 32 parts")
+        return value
+
+
+class BatchCounts(BaseModel):
+    queued: int = 0
+    running: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+
+class BatchPublic(BaseModel):
+    id: str
+    agent_id: str
+    agent_version: int
+    owner_id: str
+    total: int
+    counts: BatchCounts
+    status: BatchStatus
+    cost_usd: float
+    created_at: datetime
+
+
+class BatchRecord(BaseModel):
+    """What ``batches/{id}`` stores."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    owner_id: str
+    agent_id: str
+    agent_version: int
+    total: int
+    created_at: datetime
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    # All run records written and their messages published (a retried create resumes otherwise).
+    fanned_out: bool = False
+
+
+class BatchRunsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=300)
+
+
+def _ref(batch_id: str) -> Any:
+    return db.collection(BATCHES).document(batch_id)
+
+
+def _valid_id(batch_id: str) -> bool:
+    return 0 < len(batch_id) <= 128 and "/" not in batch_id and batch_id not in (".", "..")
+
+
+def _not_found(batch_id: str) -> NotFound:
+    return NotFound(f"batch '{batch_id}' not found", details={"batch_id": batch_id})
+
+
+def run_id_for(batch_id: str, index: int) -> str:
+    return f"{batch_id}-{index:04d}"
+
+
+def _request_hash(owner_id: str, body: BatchCreate) -> str:
+    payload = body.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(f"{owner_id}|{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()
+
+
+def _key_ref(owner_id: str, key: str) -> Any:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return db.collection(repository.IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{digest}")
+
+
+def _doc(record: BatchRecord) -> dict[str, Any]:
+    return record.model_dump(mode="python", exclude={"id"})
+
+
+# -- create ---------------------------------------------------------------------------------
+
+
+def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | None) -> BatchPublic:
+    """Store the batch and fan out its runs (a retry with the same key returns the same batch)."""
+    from shared.agents.repository import runnable_agent
+
+    if body.idempotency_key and header_key and body.idempotency_key != header_key:
+        raise ValidationFailed.field("idempotency_key", "differs from the Idempotency-Key header")
+    key = body.idempotency_key or header_key
+    if key is not None and len(key) > 200:
+        raise ValidationFailed.field("idempotency_key", "at most 200 characters")
+    request_hash = _request_hash(principal.user_id, body)
+    agent = runnable_agent(body.agent_id, principal)
+    record = BatchRecord(
+        id=uuid.uuid4().hex,
+        owner_id=principal.user_id,
+        agent_id=agent.id,
+        agent_version=agent.version,
+        total=len(body.inputs),
+        created_at=datetime.now(UTC),
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+    stored = _store(record)
+    if not stored.fanned_out:
+        _fan_out(stored, body, resumed=stored.id != record.id)
+    return _public(stored)
+
+
+def _store(record: BatchRecord) -> BatchRecord:
+    if record.idempotency_key is None:
+        db.create(_ref(record.id), _doc(record))
+        return record
+    key_ref = _key_ref(record.owner_id, record.idempotency_key)
+
+    def store(tx: db.Tx) -> BatchRecord:
+        snap = tx.get(key_ref)
+        data = snap.to_dict() if snap.exists else None
+        if data:
+            if data.get("request_hash") != record.request_hash:
+                raise Conflict(
+                    "this idempotency key was already used with a different request",
+                    code="idempotency_key_reused",
+                )
+            first = tx.get(_ref(str(data["batch_id"])))
+            first_data = first.to_dict() if first.exists else None
+            if not first_data:
+                raise Conflict("the batch created with this idempotency key no longer exists")
+            return BatchRecord.model_validate({**first_data, "id": first.id})
+        tx.create(_ref(record.id), _doc(record))
+        tx.create(
+            key_ref,
+            {
+                "owner_id": record.owner_id,
+                "scope": _IDEMPOTENCY_SCOPE,
+                "batch_id": record.id,
+                "request_hash": record.request_hash,
+                "created_at": record.created_at,
+            },
+        )
+        return record
+
+    return db.run_transaction(store)
+
+
+def _run_records(batch: BatchRecord, body: BatchCreate) -> list[RunRecord]:
+    from shared.runs.service import new_run_record
+
+    records: list[RunRecord] = []
+    for index, item in enumerate(body.inputs):
+        run_body = RunCreate.model_validate(
+            {
+                "agent_id": batch.agent_id,
+                "input": item if isinstance(item, str) else [p.model_dump() for p in item],
+                "mode": "async",
+                "limits": body.limits.model_dump() if body.limits else None,
+            }
+        )
+        run = new_run_record(
+            owner_id=batch.owner_id,
+            agent_id=batch.agent_id,
+            agent_version=batch.agent_version,
+            body=run_body,
+            status="queued",
+            idempotency_key=None,
+            run_id=run_id_for(batch.id, index),
+        )
+        run.batch_id = batch.id
+        run.created_at = batch.created_at
+        records.append(run)
+    return records
+
+
+def _write_runs(records: list[RunRecord], *, resumed: bool) -> list[RunRecord]:
+    """Create the run records that do not exist yet; returns the ones still queued."""
+    queued: list[RunRecord] = []
+    for start in range(0, len(records), _WRITE_CHUNK):
+        chunk = records[start : start + _WRITE_CHUNK]
+        existing: dict[str, dict[str, Any]] = {}
+        if resumed:
+            snaps = db.get_all([repository.run_ref(r.id) for r in chunk])
+            existing = {s.id: (s.to_dict() or {}) for s in snaps if s.exists}
+        missing = [r for r in chunk if r.id not in existing]
+
+        def build(batch: db.CountingWrites, missing: list[RunRecord] = missing) -> None:
+            for run in missing:
+                batch.create(repository.run_ref(run.id), repository.to_doc(run))
+
+        db.commit_batch(build)
+        queued.extend(missing)
+        queued.extend(r for r in chunk if existing.get(r.id, {}).get("status") == "queued")
+    return queued
+
+
+def _fan_out(batch: BatchRecord, body: BatchCreate, *, resumed: bool) -> None:
+    from shared.runs.claim import close_run
+    from shared.runs.queue import RunMessage, publish_runs
+
+    queued = _write_runs(_run_records(batch, body), resumed=resumed)
+    failed = publish_runs([RunMessage(r.id) for r in queued])
+    for run_id in failed:
+        # Never leave a run queued without a message: it fails now and the counts say so.
+        close_run(run_id, "failed", {"code": "enqueue_failed", "message": "the run could not be queued"})
+    if failed:
+        _log.warning("batch runs could not be queued", extra={"batch_id": batch.id, "failed": len(failed)})
+    db.update(_ref(batch.id), {"fanned_out": True})
+    batch.fanned_out = True
+
+
+# -- read -----------------------------------------------------------------------------------
+
+
+def _load(batch_id: str, owner_id: str) -> BatchRecord:
+    if not _valid_id(batch_id):
+        raise _not_found(batch_id)
+    snap = db.get(_ref(batch_id))
+    data = snap.to_dict() if snap.exists else None
+    if not data or data.get("owner_id") != owner_id:
+        raise _not_found(batch_id)
+    return BatchRecord.model_validate({**data, "id": batch_id})
+
+
+def _runs_query(batch_id: str) -> Any:
+    from google.cloud.firestore import FieldFilter
+
+    runs: Any = db.collection(repository.RUNS)
+    return runs.where(filter=FieldFilter("batch_id", "==", batch_id))
+
+
+def _public(batch: BatchRecord) -> BatchPublic:
+    from google.cloud.firestore import FieldFilter
+
+    base = _runs_query(batch.id)
+    jobs: dict[str, Any] = {
+        status: (db.count, base.where(filter=FieldFilter("status", "==", status))) for status in _COUNTED
+    }
+    jobs["cost"] = (db.sum_of, base, "cost_usd")
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {
+            name: pool.submit(contextvars.copy_context().run, fn, *args) for name, (fn, *args) in jobs.items()
+        }
+        values = {name: future.result() for name, future in futures.items()}
+    counts = BatchCounts(**{status: int(values[status]) for status in _COUNTED})
+    finished = counts.succeeded + counts.failed + counts.cancelled
+    counts.queued = max(0, batch.total - finished - counts.running)
+    status: BatchStatus = (
+        "completed" if finished >= batch.total else "queued" if finished + counts.running == 0 else "running"
+    )
+    return BatchPublic(
+        id=batch.id,
+        agent_id=batch.agent_id,
+        agent_version=batch.agent_version,
+        owner_id=batch.owner_id,
+        total=batch.total,
+        counts=counts,
+        status=status,
+        cost_usd=round(float(values["cost"]), 8),
+        created_at=batch.created_at,
+    )
+
+
+def get_batch(principal: Principal, batch_id: str) -> BatchPublic:
+    """The caller's batch with live counts (404 for anyone else)."""
+    return _public(_load(batch_id, principal.user_id))
+
+
+def list_batch_runs(principal: Principal, batch_id: str, *, limit: int, cursor: str | None) -> RunPage:
+    """The batch's runs in input order (cursor = the last run id of the previous page)."""
+    batch = _load(batch_id, principal.user_id)
+    query = _runs_query(batch.id).order_by("__name__")
+    if cursor:
+        if not cursor.startswith(f"{batch.id}-") or not _valid_id(cursor):
+            raise BadRequest("invalid cursor", code="invalid_cursor")
+        query = query.start_after({"__name__": repository.run_ref(cursor)})
+    snaps = db.query(query.limit(limit + 1))
+    records = [RunRecord.model_validate({**(s.to_dict() or {}), "id": s.id}) for s in snaps[:limit]]
+    next_cursor = records[-1].id if len(snaps) > limit and records else None
+    return RunPage(items=[r.public() for r in records], next_cursor=next_cursor)

@@ -1,0 +1,26 @@
+"""``POST /runs/{id}/cancel``: a queued run ends ``cancelled`` at once; a running one is flagged.
+
+The flag (``cancel_requested``) is read by the run's ``should_cancel`` between agent steps
+(model request, tool calls), so the run stops at its next step and ends ``cancelled`` with
+the usage so far. Finished runs → 409 ``run_finished``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared.runs import claim
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
+    from shared.runs.schemas import RunPublic
+
+
+def cancel_run(principal: Principal, run_id: str) -> RunPublic:
+    """Cancel the caller's run (404 if not theirs, 409 if finished); returns the run."""
+    from shared import aio
+
+    record, closed = claim.request_cancel(run_id, principal.user_id)
+    if closed:
+        aio.run(claim.announce_closed(record))
+    return record.public()
