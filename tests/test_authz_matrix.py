@@ -1,0 +1,361 @@
+"""Authorization matrix (issue 10): every route of every function x {anonymous, deactivated
+user, owner, another user, moderator, admin} → the expected status.
+
+The routes come from the route table (``tools.functions.routers()``), so a new endpoint is
+in the matrix automatically. Expectations are generic, derived from ``route.auth`` and
+``route.roles``:
+
+- ``public``: every caller gets the route's status (a bearer token is neither needed nor
+  looked at);
+- ``user``: anonymous and deactivated callers get 401; a caller without one of
+  ``route.roles`` gets 403; everyone else gets the route's status.
+
+A route that addresses a resource (path parameters) or takes a body cannot be called
+generically: it needs an entry in ``CASES`` saying how to build the owner's resource and
+the request, and what non-owners get (404 by default: others' private resources are
+invisible). **A route with neither an entry nor a generic expectation fails the test**, so
+adding an endpoint forces a decision here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pytest
+
+from tests.conftest import ApiClient, TestUser
+from tests.test_runs import definition
+from tools.functions import HTTP_FUNCTIONS, load_router
+from tools.localstack import Topology
+
+CALLERS = ("anonymous", "deactivated", "owner", "other", "moderator", "admin")
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Principals:
+    owner: TestUser
+    other: TestUser
+    moderator: TestUser
+    admin: TestUser
+    deactivated: TestUser
+
+    def token(self, caller: str) -> str | None:
+        return None if caller == "anonymous" else getattr(self, caller).token
+
+    def user(self, caller: str) -> TestUser:
+        return getattr(self, caller)
+
+
+@dataclass
+class World:
+    """The owner's resources for one matrix cell, created lazily through the API."""
+
+    apps: dict[str, ApiClient]
+    who: Principals
+    scratch: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    def _ok(self, response: Any, *statuses: int) -> dict[str, Any]:
+        assert response.status_code in statuses, response.get_data(as_text=True)
+        return response.get_json()
+
+    @cached_property
+    def agent(self) -> str:
+        owner = self.who.owner
+        body = definition(f"agent-{uuid.uuid4().hex[:8]}")
+        return str(self._ok(self.apps["agents"].post("/agents", token=owner.token, json=body), 201)["id"])
+
+    @cached_property
+    def run(self) -> str:
+        body = {"agent_id": self.agent, "input": "hello"}
+        return str(
+            self._ok(self.apps["runs"].post("/runs", token=self.who.owner.token, json=body), 200)["id"]
+        )
+
+    @cached_property
+    def session(self) -> str:
+        body = {"agent_id": self.agent}
+        response = self.apps["runs"].post("/sessions", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
+    def batch(self) -> str:
+        body = {"agent_id": self.agent, "inputs": ["one"]}
+        return str(
+            self._ok(self.apps["runs"].post("/batches", token=self.who.owner.token, json=body), 202)["id"]
+        )
+
+    @cached_property
+    def listing(self) -> str:
+        body = {"agent_id": self.agent, "category": "coding", "tags": ["matrix"]}
+        response = self.apps["marketplace"].post(
+            "/marketplace/listings", token=self.who.owner.token, json=body
+        )
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
+    def workspace_file(self) -> str:
+        path = f"notes/{uuid.uuid4().hex[:8]}.txt"
+        response = self.apps["agents"].put(
+            f"/workspace/files/{path}", token=self.who.owner.token, data=b"owner's notes"
+        )
+        self._ok(response, 201)
+        return path
+
+    def install_listing_as(self, caller: str) -> None:
+        if caller in ("anonymous", "deactivated", "owner"):
+            return
+        token = self.who.token(caller)
+        response = self.apps["marketplace"].post(f"/marketplace/listings/{self.listing}/install", token=token)
+        self._ok(response, 201)
+
+    def password_account(self) -> str:
+        """A user registered through /auth with a password; returns the username."""
+        name = f"pw_{uuid.uuid4().hex[:10]}"
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        self._ok(self.apps["auth"].post("/auth/register", json=body), 201)
+        return name
+
+    def refresh_token(self) -> str:
+        name = self.password_account()
+        login = self.apps["auth"].post("/auth/login", json={"username": name, "password": PASSWORD})
+        return str(self._ok(login, 200)["refresh_token"])
+
+
+Params = Callable[[World], Mapping[str, str]]
+Body = Callable[[World, str], Any]
+
+
+def _no_params(world: World) -> Mapping[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one route as each caller, and what non-owners get."""
+
+    params: Params = _no_params
+    body: Body | None = None
+    # What the owner (an ordinary user acting on their own resource) gets; None: route.status.
+    owner: int | None = None
+    # What another user, the moderator and the admin get unless ``expect`` says otherwise.
+    others: int = 404
+    expect: Mapping[str, int] = field(default_factory=dict[str, int])
+    # Side effects before the request (e.g. install a listing so the caller may rate it).
+    prepare: Callable[[World, str], None] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict[str, str])
+    # A raw (non-JSON) request body.
+    data: bytes | None = None
+
+
+def _agent(w: World) -> Mapping[str, str]:
+    return {"agent_id": w.agent}
+
+
+def _listing(w: World) -> Mapping[str, str]:
+    return {"listing_id": w.listing}
+
+
+CASES: dict[str, Case] = {
+    # auth: public routes with bodies; any bearer token is irrelevant to them.
+    "POST /auth/register": Case(
+        body=lambda w, c: {
+            "username": (name := f"reg_{uuid.uuid4().hex[:10]}"),
+            "email": f"{name}@example.com",
+            "password": PASSWORD,
+        }
+    ),
+    "POST /auth/login": Case(body=lambda w, c: {"username": w.password_account(), "password": PASSWORD}),
+    "POST /auth/refresh": Case(body=lambda w, c: {"refresh_token": w.refresh_token()}),
+    "POST /auth/logout": Case(body=lambda w, c: {"refresh_token": w.refresh_token()}),
+    # The owner is the target user; only admins may change users (roles={"admin"}).
+    "PATCH /auth/users/{user_id}": Case(
+        params=lambda w: {"user_id": w.who.owner.id},
+        body=lambda w, c: {"role": "user"},
+        expect={"admin": 200},
+    ),
+    # agents: others get 404; admins may read anyone's agent but changing it is 403.
+    "POST /agents": Case(body=lambda w, c: definition(f"new-{uuid.uuid4().hex[:8]}"), others=201),
+    "GET /agents/{agent_id}": Case(params=_agent, expect={"admin": 200}),
+    "PUT /agents/{agent_id}": Case(
+        params=_agent, body=lambda w, c: definition("changed"), expect={"admin": 403}
+    ),
+    "DELETE /agents/{agent_id}": Case(params=_agent, expect={"admin": 403}),
+    "GET /agents/{agent_id}/versions": Case(params=_agent, expect={"admin": 200}),
+    "GET /agents/{agent_id}/versions/{version}": Case(
+        params=lambda w: {"agent_id": w.agent, "version": "1"}, expect={"admin": 200}
+    ),
+    # runs: private to their owner; nobody may run someone else's agent (it bills the caller).
+    "POST /runs": Case(body=lambda w, c: {"agent_id": w.agent, "input": "hi"}),
+    "GET /runs/{run_id}": Case(params=lambda w: {"run_id": w.run}),
+    # The run is finished, so the owner passes authorization and meets 409 (not cancellable).
+    "POST /runs/{run_id}/cancel": Case(params=lambda w: {"run_id": w.run}, owner=409),
+    "GET /runs/{run_id}/events": Case(params=lambda w: {"run_id": w.run}),
+    "POST /batches": Case(body=lambda w, c: {"agent_id": w.agent, "inputs": ["a", "b"]}),
+    "GET /batches/{batch_id}": Case(params=lambda w: {"batch_id": w.batch}),
+    "GET /batches/{batch_id}/runs": Case(params=lambda w: {"batch_id": w.batch}),
+    "POST /sessions": Case(body=lambda w, c: {"agent_id": w.agent}),
+    "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
+    "DELETE /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
+    # marketplace: listings are public, so non-owners see them exist (403 rather than 404).
+    "POST /marketplace/listings": Case(
+        body=lambda w, c: {"agent_id": w.agent, "category": "coding", "tags": []},
+        # Admins can see the agent (support), so publishing it is 403 rather than 404.
+        expect={"admin": 403},
+    ),
+    "GET /marketplace/listings/{listing_id}": Case(params=_listing),
+    "DELETE /marketplace/listings/{listing_id}": Case(
+        params=_listing, others=403, expect={"moderator": 204, "admin": 204}
+    ),
+    "POST /marketplace/listings/{listing_id}/install": Case(params=_listing, others=201),
+    "GET /marketplace/listings/{listing_id}/download": Case(params=_listing),
+    # Only users who installed a listing may rate it; its owner never may.
+    "PUT /marketplace/listings/{listing_id}/ratings/me": Case(
+        params=_listing,
+        body=lambda w, c: {"stars": 4},
+        owner=403,
+        others=200,
+        prepare=lambda w, c: w.install_listing_as(c),
+    ),
+    "GET /marketplace/listings/{listing_id}/ratings": Case(params=_listing),
+    # workspace: a path names a file in the caller's own workspace, so another caller's
+    # PUT writes to theirs (201) and their GET/DELETE find nothing (404).
+    "PUT /workspace/files/{path:path}": Case(
+        params=lambda w: {"path": "notes/new.txt"}, data=b"hello", others=201
+    ),
+    "GET /workspace/files/{path:path}": Case(params=lambda w: {"path": w.workspace_file}),
+    "DELETE /workspace/files/{path:path}": Case(params=lambda w: {"path": w.workspace_file}),
+}
+
+
+@dataclass(frozen=True)
+class RouteRef:
+    function: str
+    method: str
+    path: str
+    auth: str
+    roles: frozenset[str] | None
+    status: int
+    has_body: bool
+    path_params: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def all_routes() -> list[RouteRef]:
+    found: list[RouteRef] = []
+    for function in HTTP_FUNCTIONS:
+        for route in load_router(function).routes:
+            found.append(
+                RouteRef(
+                    function=function.name,
+                    method=route.method,
+                    path=route.path,
+                    auth=route.auth,
+                    roles=route.roles,
+                    status=route.status,
+                    has_body=route.body is not None or route.body_kind == "raw",
+                    path_params=tuple(route.path_params),
+                )
+            )
+    return found
+
+
+ROUTES = all_routes()
+ROLE_OF = {
+    "owner": "user",
+    "other": "user",
+    "deactivated": "user",
+    "moderator": "moderator",
+    "admin": "admin",
+}
+
+
+def case_for(route: RouteRef) -> Case | None:
+    """The route's entry, or the generic case for a parameterless body-less route (None: missing)."""
+    if route.key in CASES:
+        return CASES[route.key]
+    if route.path_params or route.has_body:
+        return None
+    # A list/info route: every permitted caller gets its own view with the route's status.
+    return Case(others=route.status)
+
+
+def expected_status(route: RouteRef, case: Case, caller: str) -> int:
+    owner_status = case.owner if case.owner is not None else route.status
+    if route.auth == "public":
+        return case.expect.get(caller, owner_status)
+    if caller in ("anonymous", "deactivated"):
+        return 401
+    if route.roles and ROLE_OF[caller] not in route.roles:
+        return 403
+    if caller == "owner":
+        return owner_status
+    return case.expect.get(caller, case.others)
+
+
+@pytest.fixture
+def principals(make_user: Callable[..., TestUser]) -> Principals:
+    from shared import db
+
+    deactivated = make_user()
+    db.update(db.collection("users").document(deactivated.id), {"is_active": False})
+    return Principals(make_user(), make_user(), make_user("moderator"), make_user("admin"), deactivated)
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2_and_topics(env: Callable[..., None], pubsub_topology: Topology) -> None:
+    # Async creations (batches) publish to this test's own topics; nothing consumes them.
+    env(
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_COST_KIB="8192",
+        ARGON2_PARALLELISM="1",
+        RUN_RATE_LIMIT_PER_MINUTE="0",
+    )
+
+
+def test_every_route_has_an_expectation() -> None:
+    missing = [f"{r.function}: {r.key}" for r in ROUTES if case_for(r) is None]
+    assert not missing, "routes without an authorization expectation (add them to CASES): " + ", ".join(
+        missing
+    )
+    stale = sorted(set(CASES) - {r.key for r in ROUTES})
+    assert not stale, f"CASES entries for routes that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[f"{r.method} {r.path}" for r in ROUTES])
+def test_authorization_matrix(apps: dict[str, ApiClient], principals: Principals, route: RouteRef) -> None:
+    case = case_for(route)
+    if case is None:
+        pytest.fail(f"no authorization expectation for {route.key} (add it to CASES)")
+    mismatches: list[str] = []
+    for caller in CALLERS:
+        # A fresh set of the owner's resources per caller: a caller's successful DELETE
+        # must not change what the next caller meets.
+        world = World(apps, principals)
+        params = case.params(world)
+        path = route.path
+        for name in route.path_params:
+            value = params[name]
+            path = path.replace("{" + name + ":path}", value).replace("{" + name + "}", value)
+        if case.prepare is not None:
+            case.prepare(world, caller)
+        body = case.body(world, caller) if case.body is not None else None
+        extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+        response = apps[route.function].request(
+            route.method, path, token=principals.token(caller), json=body, headers=dict(case.headers), **extra
+        )
+        want = expected_status(route, case, caller)
+        got = response.status_code
+        if got != want:
+            mismatches.append(f"{caller}: expected {want}, got {got} {response.get_data(as_text=True)[:200]}")
+        elif got >= 400:
+            payload = response.get_json()
+            assert isinstance(payload, dict) and set(payload) == {"error"}, (caller, payload)
+    assert not mismatches, f"{route.key}:\n" + "\n".join(mismatches)
