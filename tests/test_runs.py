@@ -518,3 +518,39 @@ def test_runs_emit_opentelemetry_spans_when_enabled(
         assert marker not in out  # prompts and outputs are not recorded
     finally:
         telemetry._tracer_provider.cache_clear()  # pyright: ignore[reportPrivateUsage]
+
+
+def test_sync_and_stream_through_the_gateway(live_stack: Any, make_user: Any) -> None:
+    """The real processes behind the local gateway, as `make dev` serves them (curl-style)."""
+    import requests
+
+    base = live_stack.base_url
+    user = make_user()
+    headers = {"Authorization": f"Bearer {user.token}"}
+    agent = requests.post(f"{base}/agents", json=definition("live"), headers=headers, timeout=30)
+    assert agent.status_code == 201, agent.text
+    agent_id = agent.json()["id"]
+
+    sync = requests.post(
+        f"{base}/runs", json={"agent_id": agent_id, "input": "ping"}, headers=headers, timeout=60
+    )
+    assert sync.status_code == 200 and sync.json()["status"] == "succeeded"
+
+    frames: list[SseEvent] = []
+    with requests.post(
+        f"{base}/runs",
+        json={"agent_id": agent_id, "input": "stream please", "mode": "stream"},
+        headers=headers,
+        stream=True,
+        timeout=60,
+    ) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        buffer = ""
+        for chunk in response.iter_content(chunk_size=None, decode_unicode=True):
+            buffer += chunk
+            while "\n\n" in buffer:
+                frame, buffer = buffer.split("\n\n", 1)
+                frames.append(parse_frame(frame))
+    assert frames[0].event == "run.started" and frames[-1].event == "run.completed"
+    text = "".join(f.data["delta"] for f in frames if f.event == "text.delta")
+    assert text == frames[-1].data["run"]["output"] and text.startswith('Offline reply to "stream please"')
