@@ -202,9 +202,18 @@ def test_streamed_async_and_batch_runs(make_cli: Any, tmp_path: Path) -> None:
     run_id = _run_id_from(streamed.err)
     run = cli("runs", "show", run_id, "--json").json()
     assert run["status"] == "succeeded" and run["output"] == "The code looks fine to me overall"
-    events = [json.loads(line) for line in cli("runs", "events", run_id, "--json").out.splitlines()]
-    assert sum(1 for e in events if e["event"] == "text.delta") > 1
-    assert events[-1]["event"] == "run.completed"
+    stored = [json.loads(line) for line in cli("runs", "events", run_id, "--json").out.splitlines()]
+    assert stored[0]["event"] == "run.started" and stored[-1]["event"] == "run.completed"
+    assert "text.delta" in {e["event"] for e in stored}
+
+    # The stream itself arrives word by word: several deltas that add up to the output.
+    live = [
+        json.loads(line)
+        for line in cli("run", "code-reviewer", "say one two three four", "--events").out.splitlines()
+    ]
+    deltas = [e["data"]["delta"] for e in live if e["event"] == "text.delta"]
+    assert len(deltas) > 1 and "".join(deltas) == "one two three four"
+    assert live[-1]["event"] == "run.completed" and live[-1]["data"]["run"]["output"] == "one two three four"
 
     # A streamed run with a tool call shows it on stderr.
     with_tool = cli("run", "code-reviewer", 'call find {"pattern": "*.py"}\nsay Found nothing to review')

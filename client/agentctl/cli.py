@@ -316,9 +316,21 @@ def cmd_run(args: argparse.Namespace, client: Client) -> int:
                 render.info(f"run {run['id']} {run.get('status')}: follow it with `{follow}`")
             return 0
         return _finish_run(_wait_for_run(client, run, quiet=args.json), args.json)
+    if args.events:
+        return _print_run_events(client, {**body, "mode": "stream"})
     if args.json:
         return _finish_run(client.post("/runs", json={**body, "mode": "sync"}), True)
     return _stream_run(client, {**body, "mode": "stream"})
+
+
+def _print_run_events(client: Client, body: dict[str, Any]) -> int:
+    """Every SSE event as one JSON line as it arrives (for scripts that want live events)."""
+    status = None
+    for event in client.stream_events("POST", "/runs", json=body):
+        render.print_json_line({"id": event.id, "event": event.event, "data": event.data})
+        if event.event in TERMINAL_RUN_EVENTS and isinstance(event.data, dict):
+            status = (event.data.get("run") or event.data).get("status")
+    return 0 if status == "succeeded" else 1
 
 
 def _stream_run(client: Client, body: dict[str, Any]) -> int:
@@ -444,9 +456,7 @@ def _event_fields(item: Any) -> tuple[str | None, str, Any]:
 
 def cmd_runs_events(args: argparse.Namespace, client: Client) -> int:
     if not args.follow:
-        page = client.get(f"/runs/{args.run}/events")
-        items = page.get("items", page.get("events", [])) if isinstance(page, dict) else page
-        for item in items:
+        for item in client.paginate(f"/runs/{args.run}/events"):
             _print_event(*_event_fields(item), as_json=args.json)
         return 0
     for event_id, name, data in _follow_events(client, args.run, args.last_event_id):
@@ -820,6 +830,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--async", dest="async_", action="store_true", help="queue the run and wait for it")
     sub.add_argument("--no-wait", action="store_true", help="with --async: print the run id and return")
     sub.add_argument("--session", help="continue a session (`new` starts one)")
+    sub.add_argument("--events", action="store_true", help="print each streamed event as a JSON line")
 
     runs = commands.add_parser("runs", help="inspect runs").add_subparsers(
         dest="action", metavar="ACTION", required=True
