@@ -221,6 +221,29 @@ def definition_errors(
             (f"workflow.steps[{i}].agent_id", s.agent_id) for i, s in enumerate(definition.workflow.steps)
         ]
     errors.extend(_callee_errors(callees, principal, agent_id))
+    if definition.workflow is not None:
+        errors.extend(_workflow_errors(definition, principal))
+    return errors
+
+
+def _workflow_errors(definition: AgentDefinition, principal: Principal) -> list[FieldError]:
+    """Step templates only use ``{{input}}`` / earlier steps; steps are agents, not workflows."""
+    from shared.agents.repository import load_current
+    from shared.execution.workflow import template_errors
+
+    assert definition.workflow is not None
+    steps = definition.workflow.steps
+    errors: list[FieldError] = []
+    for index, step in enumerate(steps):
+        loc = f"workflow.steps[{index}].input_template"
+        problems = template_errors(step.input_template, index)
+        errors.extend(_error(loc, problem, "invalid_template") for problem in problems)
+    found = load_current([step.agent_id for step in steps])
+    for index, step in enumerate(steps):
+        record = found.get(step.agent_id)
+        if record is not None and record.owner_id == principal.user_id and record.definition.kind != "agent":
+            loc = f"workflow.steps[{index}].agent_id"
+            errors.append(_error(loc, "a workflow step must be an agent, not a workflow"))
     return errors
 
 

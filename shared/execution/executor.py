@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-EventType = Literal["text.delta", "tool.call", "tool.result"]
+# step.* events come from workflow agents (shared.execution.workflow).
+EventType = Literal["text.delta", "tool.call", "tool.result", "step.started", "step.completed", "step.failed"]
 CancelCheck = Callable[[], Awaitable[bool]]
 Status = Literal["succeeded", "failed", "cancelled"]
 

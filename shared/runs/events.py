@@ -110,7 +110,8 @@ class RunEventWriter:
                     if nxt is None:
                         done = True
                         break
-                    if nxt.type != "text.delta":
+                    # Deltas of different workflow steps (``step`` tag) are never merged.
+                    if nxt.type != "text.delta" or nxt.data.get("step") != item.data.get("step"):
                         carry = nxt
                         break
                     offsets.append([nxt.seq, len(text)])
@@ -123,7 +124,7 @@ class RunEventWriter:
                             "seq_first": item.seq,
                             "seq": last,
                             "type": "text.delta",
-                            "data": {"delta": text},
+                            "data": {**item.data, "delta": text},
                             "offsets": [o for pair in offsets for o in pair],
                             "created_at": datetime.now(UTC),
                         },
@@ -165,7 +166,7 @@ def _slice_delta(doc: dict[str, Any], after: int) -> dict[str, Any]:
     pairs = list(zip(flat[0::2], flat[1::2], strict=False))
     start = next((offset for seq, offset in pairs if seq > after), None)
     text = str(doc["data"].get("delta", ""))
-    return {"delta": text[start:] if start is not None else ""}
+    return {**doc["data"], "delta": text[start:] if start is not None else ""}
 
 
 def read_events(run_id: str, *, after: int = 0, limit: int = MAX_READ) -> list[StoredEvent]:

@@ -159,6 +159,10 @@ def execution_for(
     """The executor for a definition (workflow agents plug in here)."""
     from shared.execution.executor import Execution
 
+    if spec.definition.kind == "workflow":
+        from shared.execution.workflow import WorkflowExecution
+
+        return WorkflowExecution(spec, should_cancel=should_cancel, stream=stream)
     return Execution(spec, should_cancel=should_cancel, stream=stream)
 
 
