@@ -93,6 +93,21 @@ def get_run(ctx: RequestContext) -> RunPublic:
     return service.get(ctx.principal, ctx.params["run_id"])
 
 
+@router.route(
+    "GET",
+    "/runs/{run_id}/artifacts/{path:path}",
+    errors=(404, 422),
+    response_media_type="application/octet-stream",
+)
+def get_run_artifact(ctx: RequestContext) -> flask.Response:
+    """A file the run wrote, as it was when the run ended (see the run's `artifacts`)."""
+    from shared.runs.artifacts import download
+    from shared.workspace.transfer import file_response
+
+    data, artifact = download(ctx.principal, ctx.params["run_id"], ctx.params["path"])
+    return file_response(data, str(artifact["path"]), str(artifact["sha256"]))
+
+
 @router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409))
 def cancel_run(ctx: RequestContext) -> RunPublic:
     """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from shared.agents.definition import AgentDefinition
     from shared.auth.principal import Principal
     from shared.execution.executor import Execution, ExecutionSpec
+    from shared.runs.artifacts import ArtifactRecorder
 
 _log = logging.getLogger(__name__)
 
@@ -204,8 +205,10 @@ async def execute_run(
 
     from shared.execution.errors import CLIENT_DISCONNECTED
     from shared.execution.executor import ExecutionSpec
+    from shared.runs.artifacts import ArtifactRecorder
 
     writer = RunEventWriter(record.id, start_after=event_start)
+    artifacts = ArtifactRecorder(record.owner_id, record.id, also=on_file_written)
     execution: Execution | None = None
     finished = False
     history_revision = session_revision
@@ -231,7 +234,7 @@ async def execute_run(
             input=record.input,
             history=history or None,
             requested_limits=record.limits,
-            on_file_written=on_file_written,
+            on_file_written=artifacts.file_written,
         )
         execution = execution_for(spec, should_cancel or cancel_requested_check(record.id), stream=stream)
         started = {"run": record.public().model_dump(mode="json")}
@@ -248,7 +251,7 @@ async def execute_run(
             data = {"error": outcome.error.as_dict(), "attempt": record.attempts}
             yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
             return
-        final = await _finish(record, execution, history_revision)
+        final = await _finish(record, execution, history_revision, artifacts)
         finished = True
         event_type = "run.completed" if final.status == "succeeded" else "run.failed"
         data = {"run": final.model_dump(mode="json")}
@@ -259,7 +262,7 @@ async def execute_run(
             try:
                 if execution is not None and execution.result is None:
                     execution.finish("cancelled", CLIENT_DISCONNECTED)
-                final = await _finish(record, execution, history_revision)
+                final = await _finish(record, execution, history_revision, artifacts)
                 event_type = "run.completed" if final.status == "succeeded" else "run.failed"
                 writer.add(event_type, {"run": final.model_dump(mode="json")})
             except Exception:
@@ -273,7 +276,12 @@ async def execute_run(
             await writer.close()
 
 
-async def _finish(record: RunRecord, execution: Execution | None, session_revision: int | None) -> RunPublic:
+async def _finish(
+    record: RunRecord,
+    execution: Execution | None,
+    session_revision: int | None,
+    artifacts: ArtifactRecorder | None = None,
+) -> RunPublic:
     """Write the outcome to the run record (and the session history on success)."""
     import asyncio
 
@@ -308,6 +316,9 @@ async def _finish(record: RunRecord, execution: Execution | None, session_revisi
                     "code": "session_save_failed",
                     "message": "the conversation could not be saved",
                 }
+    if artifacts is not None and artifacts.paths:
+        # Snapshot what the tools wrote, as it is now (the run's artifacts).
+        fields["artifacts"] = await asyncio.to_thread(artifacts.snapshot)
     await asyncio.to_thread(repository.update_run, record.id, fields)
     updated = record.model_copy(update=fields)
     from shared.marketplace.stats import record_run_for_listing
