@@ -35,13 +35,27 @@ def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _depth_ok(value: Any) -> bool:
+    """Also False for a string (or key) with a lone surrogate (``"\\ud800"`` is valid JSON but
+    not Unicode text: it cannot be stored or encoded, so it would fail later as a 500)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return False
+        if isinstance(item, str) and _has_lone_surrogate(item):
+            return False
         if isinstance(item, dict):
+            if any(_has_lone_surrogate(k) for k in item):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+                return False
             stack.extend((v, depth + 1) for v in item.values())  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
@@ -65,7 +79,11 @@ def parse_json(data: bytes) -> Any:
             details={"line": exc.lineno, "column": exc.colno},
         ) from None
     if not _depth_ok(value):
-        raise BadRequest(f"JSON is nested deeper than {MAX_JSON_DEPTH} levels", code="malformed_json")
+        raise BadRequest(
+            f"JSON is nested deeper than {MAX_JSON_DEPTH} levels or has a string that is not valid "
+            "Unicode (a lone surrogate escape)",
+            code="malformed_json",
+        )
     return value
 
 

@@ -65,6 +65,20 @@ def _compile(path: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "/?$")
 
 
+_FILE_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*):path\}")
+_RESERVED_ID = re.compile(r"^(\.|\.\.|__.*__)$")
+
+
+def _addressable(route: Route, params: dict[str, str]) -> bool:
+    """False when an id parameter could never name a document (Firestore refuses ``.``,
+    ``..``, ``__x__`` and ids over 1500 bytes with an error that would otherwise be a 500)."""
+    file_paths = set(_FILE_PATH_PARAM.findall(route.path))
+    return all(
+        name in file_paths or (not _RESERVED_ID.match(value) and len(value.encode("utf-8", "replace")) <= 1500)
+        for name, value in params.items()
+    )
+
+
 class Router:
     """The routes of one Cloud Function, matched in declaration order."""
 
@@ -129,7 +143,10 @@ class Router:
             if found is None:
                 continue
             if route.method == method or (method == "HEAD" and route.method == "GET"):
-                return route, found.groupdict()
+                params = found.groupdict()
+                if not _addressable(route, params):
+                    raise NotFound("not found")
+                return route, params
             allowed.append(route.method)
         if allowed:
             raise MethodNotAllowed(
