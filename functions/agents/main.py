@@ -7,8 +7,16 @@ import functions_framework
 
 from shared.agents import repository, service
 from shared.agents.catalog import ModelPublic, list_models
-from shared.agents.schemas import AgentCreate, AgentListQuery, AgentPage, AgentPublic, AgentUpdate
+from shared.agents.schemas import (
+    AgentCreate,
+    AgentFromTemplate,
+    AgentListQuery,
+    AgentPage,
+    AgentPublic,
+    AgentUpdate,
+)
 from shared.health import HealthReport, health_report
+from shared.templates.catalog import TemplatePublic
 from shared.tools.schemas import ToolPublic, list_tool_metadata
 from shared.web import Reply, RequestContext, Router, serve
 from shared.workspace.schemas import WorkspaceFileListQuery, WorkspaceFilePage, WorkspaceFilePublic
@@ -52,8 +60,15 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
 
 @router.route("POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,))
 def create_agent(ctx: RequestContext) -> Reply:
-    """Create an agent (version 1). Send `Idempotency-Key` to make retries safe."""
-    record = service.create(ctx.principal, ctx.body, idempotency_key=ctx.idempotency_key)
+    """Create an agent (version 1) from a definition, or from a built-in template with
+    `{"template": "<name>", "name": "..."}`. Send `Idempotency-Key` to make retries safe."""
+    body = ctx.body.root
+    if isinstance(body, AgentFromTemplate):
+        from shared.templates.instantiate import create_from_template
+
+        record = create_from_template(ctx.principal, body, idempotency_key=ctx.idempotency_key)
+    else:
+        record = service.create(ctx.principal, body, idempotency_key=ctx.idempotency_key)
     return _agent_reply(record, 201)
 
 
@@ -103,6 +118,27 @@ def get_agent_version(ctx: RequestContext) -> AgentPublic:
     if not raw.isdigit() or len(raw) > 9:
         raise repository.version_not_found(agent_id, raw)
     return AgentPublic.of(repository.get_agent_version(agent_id, int(raw)))
+
+
+# -- templates ------------------------------------------------------------------------------
+
+
+@router.route("GET", "/templates", auth="public", response=list[TemplatePublic], tags=("catalog",))
+def list_templates(ctx: RequestContext) -> list[TemplatePublic]:
+    """The built-in agent templates (create one with `POST /agents {"template", "name"}`)."""
+    from shared.templates.catalog import list_templates
+
+    return list_templates()
+
+
+@router.route(
+    "GET", "/templates/{name}", auth="public", response=TemplatePublic, tags=("catalog",), errors=(404,)
+)
+def get_template(ctx: RequestContext) -> TemplatePublic:
+    """One built-in template."""
+    from shared.templates.catalog import get_template
+
+    return get_template(ctx.params["name"])
 
 
 # -- workspace files --------------------------------------------------------------------------

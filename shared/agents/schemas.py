@@ -5,15 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from shared.agents.definition import AgentDefinition
+from shared.agents.definition import NAME_PATTERN, AgentDefinition
 from shared.agents.repository import AgentRecord, AgentSource
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
-class AgentCreate(AgentDefinition):
-    """``POST /agents`` body: a full definition."""
+class AgentFromTemplate(BaseModel):
+    """``POST /agents`` body naming a built-in template (``GET /templates``) instead of a definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(min_length=1, max_length=64, description="A name from GET /templates.")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="Default: the template's name.")
+    display_name: str | None = Field(default=None, max_length=120)
+
+
+class AgentCreate(RootModel[AgentDefinition | AgentFromTemplate]):
+    """``POST /agents`` body: a full definition, or ``{"template", "name"}``.
+
+    The presence of ``template`` picks the form, so validation errors name the fields of
+    that form only (``limits.max_requests``, not a union branch).
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _pick_form(cls, value: Any, handler: Any) -> Any:
+        if isinstance(value, cls | AgentDefinition | AgentFromTemplate):
+            return handler(value)
+        if isinstance(value, dict) and "template" in value:
+            return cls(root=AgentFromTemplate.model_validate(value))
+        return cls(root=AgentDefinition.model_validate(value))
 
 
 class AgentUpdate(AgentDefinition):

@@ -1,0 +1,1 @@
+"""Built-in agent templates: definitions shipped as data files in this package."""
