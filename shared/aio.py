@@ -8,6 +8,7 @@ connection pools valid across requests.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -38,24 +39,47 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         raise
 
 
-def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
-    """Drive an async iterator from sync code, one item at a time (for SSE streaming).
+def iterate(agen: AsyncIterator[T], *, close_wait_seconds: float = 60.0) -> Iterator[T]:
+    """Iterate an async generator from sync code, running it in ONE task on the instance loop.
 
-    If the consumer stops early (client disconnected), the async iterator is closed on
-    the loop so its ``finally`` blocks run.
+    pydantic-ai runs use task-bound state (anyio cancel scopes, context variables), so the
+    generator must not be resumed from a new task per item. Items are handed over through a
+    queue as they are produced. If the consumer stops early (a client disconnected), the task
+    is cancelled and this waits (bounded) until its cleanup has run.
     """
+    items: queue.Queue[tuple[str, Any]] = queue.Queue()
+    finished = threading.Event()
+    holder: dict[str, asyncio.Task[Any]] = {}
+
+    async def pump() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            holder["task"] = task
+        try:
+            async for item in agen:
+                items.put(("item", item))
+            items.put(("end", None))
+        except BaseException as exc:
+            items.put(("error", exc))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            finished.set()
+
+    running_loop = loop()
+    asyncio.run_coroutine_threadsafe(pump(), running_loop)
     try:
         while True:
-            try:
-                item = run(_anext(agen))
-            except StopAsyncIteration:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "end":
                 return
-            yield item
+            else:
+                raise value
     finally:
-        aclose = getattr(agen, "aclose", None)
-        if aclose is not None:
-            run(aclose())
-
-
-async def _anext(agen: AsyncIterator[T]) -> T:
-    return await agen.__anext__()
+        if not finished.is_set():
+            task = holder.get("task")
+            if task is not None:
+                running_loop.call_soon_threadsafe(task.cancel)
+            finished.wait(close_wait_seconds)

@@ -6,9 +6,6 @@ pydantic-ai events the execution core passes through, so ``useChat`` works uncha
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
@@ -23,51 +20,10 @@ CLOSE_WAIT_SECONDS = 60.0
 
 
 def drive(agen: AsyncIterator[T]) -> Iterator[T]:
-    """Iterate an async generator from sync code, running it in ONE task on the instance loop.
-
-    pydantic-ai runs use task-bound state (anyio cancel scopes, context variables), so the
-    generator must not be resumed from a new task per item (as ``shared.aio.iterate`` does).
-    Items are handed over through a queue as they are produced. If the consumer stops early
-    (client disconnected), the task is cancelled and this waits until its cleanup has run.
-    """
+    """Iterate a run's async event stream from the sync request thread (one task, see aio)."""
     from shared import aio
 
-    items: queue.Queue[tuple[str, Any]] = queue.Queue()
-    finished = threading.Event()
-    holder: dict[str, asyncio.Task[None]] = {}
-
-    async def pump() -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            holder["task"] = task
-        try:
-            async for item in agen:
-                items.put(("item", item))
-            items.put(("end", None))
-        except BaseException as exc:
-            items.put(("error", exc))
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            finished.set()
-
-    loop = aio.loop()
-    asyncio.run_coroutine_threadsafe(pump(), loop)
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "end":
-                return
-            else:
-                raise value
-    finally:
-        if not finished.is_set():
-            task = holder.get("task")
-            if task is not None:
-                loop.call_soon_threadsafe(task.cancel)
-            finished.wait(CLOSE_WAIT_SECONDS)
+    return aio.iterate(agen, close_wait_seconds=CLOSE_WAIT_SECONDS)
 
 
 def sse_frames(items: Iterator[StreamItem]) -> Iterator[str]:
