@@ -195,6 +195,11 @@ CASES: dict[str, Case] = {
     # The run is finished, so the owner passes authorization and meets 409 (not cancellable).
     "POST /runs/{run_id}/cancel": Case(params=lambda w: {"run_id": w.run}, owner=409),
     "GET /runs/{run_id}/events": Case(params=lambda w: {"run_id": w.run}),
+    # The matrix's run writes no files, so even its owner finds no artifact (404); what this
+    # row pins is 401 for anonymous/deactivated callers and 404 (not 403) for everyone else.
+    "GET /runs/{run_id}/artifacts/{path:path}": Case(
+        params=lambda w: {"run_id": w.run, "path": "out/report.md"}, owner=404
+    ),
     "POST /batches": Case(body=lambda w, c: {"agent_id": w.agent, "inputs": ["a", "b"]}),
     "GET /batches/{batch_id}": Case(params=lambda w: {"batch_id": w.batch}),
     "GET /batches/{batch_id}/runs": Case(params=lambda w: {"batch_id": w.batch}),
@@ -222,6 +227,9 @@ CASES: dict[str, Case] = {
         prepare=lambda w, c: w.install_listing_as(c),
     ),
     "GET /marketplace/listings/{listing_id}/ratings": Case(params=_listing),
+    "GET /templates/{name}": Case(
+        params=lambda w: {"name": w.apps["agents"].get("/templates").get_json()[0]["name"]}
+    ),
     # workspace: a path names a file in the caller's own workspace, so another caller's
     # PUT writes to theirs (201) and their GET/DELETE find nothing (404).
     "PUT /workspace/files/{path:path}": Case(
