@@ -96,7 +96,7 @@ class Api:
         import functions_framework
 
         function = spec(name)
-        self.app = functions_framework.create_app(
+        self.app: Any = functions_framework.create_app(
             target=function.entry_point, source=str(function.source), signature_type=function.signature
         )
         self.client = self.app.test_client()

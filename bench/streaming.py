@@ -113,7 +113,7 @@ def run(stack: Stack) -> Figure:
     (folder / "main.py").write_text(_FLOOR_APP)
     import functions_framework
 
-    floor_app = functions_framework.create_app(target="floor", source=str(folder / "main.py"))
+    floor_app: Any = functions_framework.create_app(target="floor", source=str(folder / "main.py"))
     floor_module: Any = __import__("sys").modules["main"]
     floor_client = floor_app.test_client()
     original = _instrument()
