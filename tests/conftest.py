@@ -333,3 +333,8 @@ def live_stack(emulators: Emulators, workspace_root: Path) -> Iterator[LiveStack
             gateway.server_close()
         for process in processes.values():
             process.stop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # tests/test_fuzz.py: examples per operation and caller (bounded in `make test`; `make fuzz` raises it).
+    parser.addoption("--fuzz-examples", type=int, default=8, help="schemathesis examples per operation")
