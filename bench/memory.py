@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,8 @@ def _worker_probe(agents: Api) -> Callable[[], Probe]:
             "message": {
                 "data": base64.b64encode(json.dumps(data).encode()).decode(),
                 "messageId": uuid.uuid4().hex,
-                "publishTime": "2026-01-01T00:00:00Z",
+                # Now: the worker refuses messages older than RUN_MESSAGE_MAX_AGE_SECONDS.
+                "publishTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
                 "attributes": {},
             },
             "subscription": "projects/demo-bench/subscriptions/run-requests-worker-push",
@@ -234,9 +236,7 @@ def run(stack: Stack) -> Figure:
         ],
     )
     for name in FLOORS:
-        figure.rows.append(
-            [name, "GET / (" + (FLOORS[name][1][:40] or "—") + ")", f"{floors[name]:.1f}"] + ["—"] * 4
-        )
+        figure.rows.append([name, FLOOR_LABELS[name], f"{floors[name]:.1f}"] + ["—"] * 4)
     for name in probes:
         if name in errors or not peaks[name]:
             figure.rows.append(
