@@ -64,13 +64,25 @@ def get_user(user_id: str) -> UserRecord | None:
     return UserRecord.from_doc(user_id, data) if data else None
 
 
+def _addressable(key: str) -> bool:
+    """Whether ``key`` can be a document id; a login with any other identifier simply
+    matches no user (Firestore would raise on '/', '.', '..', '__x__' or > 1500 bytes)."""
+    return (
+        bool(key)
+        and "/" not in key
+        and key not in (".", "..")
+        and not (key.startswith("__") and key.endswith("__"))
+        and len(key.encode("utf-8", "replace")) <= 1500
+    )
+
+
 def find_user_id_by_username(username: str) -> str | None:
-    snap = db.get(db.collection(USERNAMES).document(username_key(username)))
-    data = snap.to_dict() if snap.exists else None
-    return str(data["user_id"]) if data else None
+    return _reserved_user_id(USERNAMES, username_key(username))
 
 
 def _reserved_user_id(collection_name: str, key: str) -> str | None:
+    if not _addressable(key):
+        return None
     snap = db.get(db.collection(collection_name).document(key))
     data = snap.to_dict() if snap.exists else None
     return str(data["user_id"]) if data else None
