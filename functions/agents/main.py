@@ -186,7 +186,12 @@ def get_workspace_file(ctx: RequestContext) -> flask.Response:
 
 
 @router.route(
-    "GET", "/workspace/files", query=WorkspaceFileListQuery, response=WorkspaceFilePage, tags=("workspace",)
+    "GET",
+    "/workspace/files",
+    query=WorkspaceFileListQuery,
+    response=WorkspaceFilePage,
+    tags=("workspace",),
+    errors=(400,),
 )
 def list_workspace_files(ctx: RequestContext) -> WorkspaceFilePage:
     """My workspace's files whose path starts with `prefix`, sorted by path (cursor-paginated)."""
