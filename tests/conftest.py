@@ -209,6 +209,8 @@ def marketplace_api(apps: dict[str, ApiClient]) -> ApiClient:
 
 @dataclass
 class TestUser:
+    __test__ = False  # a fixture value, not a test class
+
     id: str
     username: str
     email: str
