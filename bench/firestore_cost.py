@@ -49,10 +49,11 @@ EXPECTED: dict[str, Cost] = {
         3, 2, "the caller, the agent and its version slot (transaction); writes: agent + version n+1"
     ),
     "sync run": Cost(
-        5,
+        4,
         6,
-        "reads: caller, rate-limit window, agent, the run (reloaded by the executor), "
-        "the agent's listing source (stats); writes: rate-limit increment, run created, events, run finished",
+        "reads: caller, agent, the run (reloaded by the executor), "
+        "the agent's listing source (stats); writes: rate-limit increment (returns the new count), "
+        "run created, events, run finished",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(

@@ -193,6 +193,23 @@ def set(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False) ->
 
 
 @guard
+def increment_and_get(
+    ref: DocumentReference, field: str, amount: int, extra: dict[str, Any] | None = None
+) -> int:
+    """Atomically add ``amount`` to ``field`` (creating the document) and return the new value.
+
+    One write, no read and no transaction: the value comes back in the commit's transform
+    result, so concurrent callers each see the count their own increment produced.
+    """
+    from google.cloud import firestore
+
+    data: dict[str, Any] = {**(extra or {}), field: firestore.Increment(amount)}
+    result = _dyn(ref).set(data, merge=True, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _add(writes=1)
+    return int(result.transform_results[0].integer_value)
+
+
+@guard
 def update(ref: DocumentReference, data: dict[str, Any]) -> None:
     ref.update(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)

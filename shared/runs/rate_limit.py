@@ -1,11 +1,12 @@
 """Per-user run-creation rate limit: a fixed one-minute window counted in Firestore.
 
 Each (user, minute) pair is one document in ``rate_limits`` whose ``count`` is bumped with
-an atomic server-side increment (no transaction, so concurrent requests never contend),
-then read back: the request that pushes the count past the limit is refused with 429 and a
-``Retry-After`` up to the end of the window. Attempts count, not only successes, so
-probing with requests that fail later (unknown agent, busy session) spends the budget too.
-Documents carry ``expires_at`` for the Firestore TTL policy on ``rate_limits``.
+an atomic server-side increment whose result comes back with the write (no transaction and
+no read, so concurrent requests never contend and each sees its own count): the request
+that pushes the count past the limit is refused with 429 and a ``Retry-After`` up to the
+end of the window. Attempts count, not only successes, so probing with requests that fail
+later (unknown agent, busy session) spends the budget too. Documents carry ``expires_at``
+for the Firestore TTL policy on ``rate_limits``.
 
 ``settings.run_rate_limit_per_minute`` = 0 turns the limit off (nothing is read or written).
 """
@@ -45,20 +46,17 @@ def consume_run_quota(user_id: str, runs: int = 1) -> None:
     window_index = int(now) // WINDOW_SECONDS
     window_ends = (window_index + 1) * WINDOW_SECONDS
     ref = db.collection(RATE_LIMITS).document(window_doc_id(user_id, now))
-    db.set(
+    count = db.increment_and_get(
         ref,
+        "count",
+        runs,
         {
-            "count": db.increment(runs),
             "scope": SCOPE,
             "user_id": user_id,
             # One window later than needed, so a clock skew never deletes a live counter.
             "expires_at": dt.datetime.fromtimestamp(window_ends + WINDOW_SECONDS, dt.UTC),
         },
-        merge=True,
     )
-    snapshot = db.get(ref)
-    data = snapshot.to_dict() if snapshot.exists else None
-    count = int(data.get("count", 0)) if data else 0
     if count > limit:
         retry_after = max(1, window_ends - int(time.time()))
         _log.warning("run creation rate limited", extra={"retry_after": retry_after, "limit": limit})
