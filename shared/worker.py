@@ -16,9 +16,12 @@ For each delivery:
    too old (``RUN_MESSAGE_MAX_AGE_SECONDS``), cancelled, or out of attempts → close it, ack.
 4. Execute it with the shared execution core, renewing the lease meanwhile. A transient
    failure (model rate limit/outage/timeout) hands the run back to ``queued`` and asks for
-   redelivery; on the final attempt the run ends ``failed`` (``max_attempts_exceeded``) and
-   the message is still refused, so it lands in the dead-letter topic. Permanent failures
-   (agent gone, invalid input) end the run ``failed`` and ack.
+   redelivery; on the final attempt (``RUN_MAX_DELIVERY_ATTEMPTS``, counted on the run
+   record since emulator pushes carry no ``deliveryAttempt``) the run ends ``failed``
+   (``max_attempts_exceeded``) and the worker itself publishes the message to the dead-letter
+   topic, then acks (if that publish fails it refuses, and the subscription's own
+   dead-letter policy takes over). Permanent failures (agent gone, invalid input) end the
+   run ``failed`` and ack.
 
 A message arriving from the dead-letter topic (if a subscription forwards it here) closes
 its run as ``failed`` unless a live worker still holds it.
@@ -134,7 +137,7 @@ def handle_message(message: PushedMessage) -> None:
     if claim.kind == "closed" and claim.record is not None:
         _announce(claim.record)
     elif claim.kind == "claimed" and claim.record is not None and claim.token is not None:
-        _execute(claim.record, claim.token, final_attempt=claim.final_attempt)
+        _execute(message, claim.record, claim.token, final_attempt=claim.final_attempt)
 
 
 # -- finding the run ------------------------------------------------------------------------
@@ -167,7 +170,8 @@ def _claim_or_wait(run_id: str, *, stale: bool, delivery_attempt: int | None) ->
     """Claim the run; if a lease holds it, wait until the holder renews (alive) or lapses."""
     settings = get_settings()
     lease = float(settings.run_lease_seconds)
-    deadline = time.monotonic() + min(settings.run_duplicate_wait_seconds, lease / 3 + 3)
+    # A live holder renews within lease/3; a dead one's lease lapses within `lease`.
+    deadline = time.monotonic() + min(settings.run_duplicate_wait_seconds, lease + 1)
     first_seen: datetime | None = None
     while True:
         claim = claims.claim_run(
@@ -254,7 +258,7 @@ def _hold_session(record: RunRecord) -> int | None:
             time.sleep(1.0)
 
 
-def _execute(record: RunRecord, token: str, *, final_attempt: bool) -> None:
+def _execute(message: PushedMessage, record: RunRecord, token: str, *, final_attempt: bool) -> None:
     from shared import aio
 
     definition = _definition(record)
@@ -269,19 +273,20 @@ def _execute(record: RunRecord, token: str, *, final_attempt: bool) -> None:
             _fail(record, token, "session_not_found", "the run's session no longer exists")
             return
         except Conflict:
-            _retry_or_give_up(
-                record, token, {"code": "session_busy", "message": "the session was busy"}, final_attempt
-            )
+            busy = {"code": "session_busy", "message": "the session was busy"}
+            _retry_or_give_up(message, record, token, busy, final_attempt)
             return
         except ServiceError as exc:  # 422: the session now belongs to another agent
             _fail(record, token, exc.error_code, exc.message)
             return
     transient = aio.run(_attempt(record, token, definition, revision))
     if transient is not None:
-        _retry_or_give_up(record, token, transient, final_attempt)
+        _retry_or_give_up(message, record, token, transient, final_attempt)
 
 
-def _retry_or_give_up(record: RunRecord, token: str, error: dict[str, str], final_attempt: bool) -> None:
+def _retry_or_give_up(
+    message: PushedMessage, record: RunRecord, token: str, error: dict[str, str], final_attempt: bool
+) -> None:
     settings = get_settings()
     if final_attempt:
         closed = claims.close_run(
@@ -292,10 +297,37 @@ def _retry_or_give_up(record: RunRecord, token: str, error: dict[str, str], fina
         )
         if closed is not None:
             _announce(closed)
-        # Still refused: the message moves to the dead-letter topic for inspection.
-        raise RetryLater(f"run {record.id} failed its final attempt: {error['code']}")
+        # We dead-letter it ourselves and ack: the emulator never dead-letters on a subscription
+        # with message ordering (and stalls it), and an Eventarc trigger may have no DLQ policy.
+        if not _forward_to_dead_letter(message, record.id, error, record.attempts):
+            raise RetryLater(f"run {record.id} failed its final attempt: {error['code']}")
+        return
     claims.hand_back(record.id, token, error)
     raise RetryLater(f"run {record.id} will be retried: {error['code']}")
+
+
+def _forward_to_dead_letter(
+    message: PushedMessage, run_id: str, error: dict[str, str], attempts: int
+) -> bool:
+    """Publish a copy of the message to the dead-letter topic (False if that failed)."""
+    from shared.clients import publisher, topic_path
+
+    attributes = {
+        **message.attributes,
+        "run_id": run_id,
+        "dead_letter_reason": "max_attempts_exceeded",
+        "last_error": error.get("code", ""),
+        "delivery_attempts": str(attempts),
+        "source_message_id": message.message_id,
+    }
+    try:
+        client: Any = publisher()
+        future = client.publish(topic_path(get_settings().run_dead_letter_topic), message.data, **attributes)
+        future.result(timeout=get_settings().run_publish_timeout_seconds)
+    except Exception:
+        _log.warning("could not dead-letter a run message", extra={"run_id": run_id}, exc_info=True)
+        return False
+    return True
 
 
 async def _attempt(

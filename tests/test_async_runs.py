@@ -298,14 +298,21 @@ def test_transient_failures_are_retried_then_fail_with_max_attempts(
     assert between["status"] == "queued" and between["attempts"] == 1
     assert worker.deliver(message) == 500
     assert get_run(runs_api, user, queued["id"])["attempts"] == 2
-    # The final attempt ends the run but still refuses the message (→ dead-letter topic).
-    assert worker.deliver(message) == 500
+    # The final attempt ends the run and dead-letters the message itself, then acks.
+    assert worker.deliver(message) == 200
     final = get_run(runs_api, user, queued["id"])
     assert final["status"] == "failed" and final["attempts"] == 3
     assert final["error"]["code"] == "max_attempts_exceeded"
     assert "model_unavailable" in final["error"]["message"]
     types = [e["type"] for e in events_of(runs_api, user, queued["id"])]
     assert types.count("run.attempt_failed") == 3 and types[-1] == "run.failed"
+    dead_letter = queue.pull(
+        queue.subscriber.subscription_path(PROJECT, queue.topology.dead_letter_subscription)
+    )
+    assert len(dead_letter) == 1 and json.loads(dead_letter[0].data) == {"run_id": queued["id"]}
+    assert dead_letter[0].attributes["dead_letter_reason"] == "max_attempts_exceeded"
+    assert dead_letter[0].attributes["delivery_attempts"] == "3"
+    assert dead_letter[0].attributes["last_error"] == "model_unavailable"
     # A late redelivery is acknowledged and changes nothing.
     assert worker.deliver(message) == 200
     assert get_run(runs_api, user, queued["id"])["attempts"] == 3
@@ -448,3 +455,33 @@ def test_sync_runs_publish_their_result(
     assert results[done["id"]].attributes["status"] == "succeeded"
     assert json.loads(results[done["id"]].data)["output"] == done["output"]
     assert results[failed["id"]].attributes["status"] == "failed"
+
+
+def test_a_run_whose_worker_died_is_taken_over_after_its_lease(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, queue: Queue, worker: Worker
+) -> None:
+    import time
+
+    from shared import aio
+    from shared.runs.claim import claim_run
+    from shared.runs.events import RunEventWriter
+
+    agent_id = create_agent(agents_api, user)
+    queued = queue_run(runs_api, user, agent_id, "say taken over")
+    message = queue.run_messages()[0]
+    # A worker claimed it with a 1 s lease, stored its first event and died.
+    dead = claim_run(queued["id"], lease_seconds=1, max_attempts=5)
+    assert dead.kind == "claimed"
+
+    async def first_event() -> None:
+        writer = RunEventWriter(queued["id"])
+        writer.add("run.started", {"run": {}})
+        await writer.close()
+
+    aio.run(first_event())
+    time.sleep(1.2)
+    assert worker.deliver(message) == 200
+    final = get_run(runs_api, user, queued["id"])
+    assert final["status"] == "succeeded" and final["attempts"] == 2 and final["output"] == "taken over"
+    types = [e["type"] for e in events_of(runs_api, user, queued["id"])]
+    assert types.count("run.started") == 2 and types[-1] == "run.completed"
