@@ -100,7 +100,8 @@ class Settings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    expose_cost_headers: bool = True
+    # Firestore read/write counts per response (benchmarks, tests); unset = on except in the cloud.
+    expose_cost_headers: bool | None = None
     cors_allowed_origins: str = ""
     trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
 
@@ -110,6 +111,12 @@ class Settings(BaseSettings):
     # Observability
     log_level: str = "INFO"
     otel_exporter: Literal["none", "console", "otlp"] = "none"
+
+    @property
+    def cost_headers_enabled(self) -> bool:
+        if self.expose_cost_headers is not None:
+            return self.expose_cost_headers
+        return self.environment != "cloud"
 
     @property
     def is_emulated_firebase_auth(self) -> bool:

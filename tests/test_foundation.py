@@ -218,3 +218,11 @@ def test_validation_locations_use_brackets_for_list_items() -> None:
     assert format_loc(("tools", 1, "config", "max_bytes")) == "tools[1].config.max_bytes"
     assert format_loc((0, "name")) == "[0].name"
     assert format_loc(("name",)) == "name"
+
+
+def test_cost_headers_are_off_in_the_cloud_unless_asked_for() -> None:
+    from shared.settings import Settings
+
+    assert Settings(environment="test").cost_headers_enabled
+    assert not Settings(environment="cloud").cost_headers_enabled
+    assert Settings(environment="cloud", expose_cost_headers=True).cost_headers_enabled

@@ -129,7 +129,7 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
                     pass
     response.headers["X-Request-Id"] = request_id
     _apply_cors(request, response)
-    if get_settings().expose_cost_headers:
+    if get_settings().cost_headers_enabled:
         response.headers["X-Firestore-Reads"] = str(ops.reads)
         response.headers["X-Firestore-Writes"] = str(ops.writes)
     _log.info(
