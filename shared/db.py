@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
+from pydantic import BaseModel
+
 from shared.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ class Snapshot(Protocol):
 
 P = ParamSpec("P")
 T = TypeVar("T")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Short deadlines: a stopped emulator or a regional outage must fail fast with a 503.
 RPC_TIMEOUT_SECONDS = 10.0
@@ -139,6 +142,25 @@ def get(ref: DocumentReference, *, transaction: Transaction | None = None) -> Sn
     snap = _dyn(ref).get(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(reads=1)
     return cast(Snapshot, snap)
+
+
+def is_valid_doc_id(doc_id: str) -> bool:
+    """Whether ``doc_id`` can be one of our document ids (ours are uuid hex).
+
+    Refusing anything else early keeps it out of Firestore, which rejects '/', '.', '..' and
+    empty ids with an error (a 500), and makes an unknown id a plain 404.
+    """
+    return 0 < len(doc_id) <= 128 and "/" not in doc_id and doc_id not in (".", "..")
+
+
+def load(collection_name: str, doc_id: str, model: type[ModelT]) -> ModelT | None:
+    """``collection_name/doc_id`` as ``model`` (with ``id`` set), or None if the id is not
+    valid (see :func:`is_valid_doc_id`) or no such document exists."""
+    if not is_valid_doc_id(doc_id):
+        return None
+    snap = get(collection(collection_name).document(doc_id))
+    data = snap.to_dict() if snap.exists else None
+    return model.model_validate({**data, "id": doc_id}) if data else None
 
 
 @guard

@@ -68,11 +68,6 @@ def version_not_found(agent_id: str, version: object) -> NotFound:
     return NotFound(f"agent '{agent_id}' version {version} not found")
 
 
-def _valid_id(agent_id: str) -> bool:
-    # Firestore ids cannot contain '/', and ours are uuid hex: refuse anything else early.
-    return 0 < len(agent_id) <= 128 and "/" not in agent_id and agent_id not in (".", "..")
-
-
 def _record(agent_id: str, data: dict[str, Any]) -> AgentRecord:
     return AgentRecord.model_validate({**data, "id": agent_id})
 
@@ -95,11 +90,7 @@ def _can_read(record: AgentRecord, principal: Principal) -> bool:
 
 
 def _load(agent_id: str) -> AgentRecord | None:
-    if not _valid_id(agent_id):
-        return None
-    snap = db.get(_agent_ref(agent_id))
-    data = snap.to_dict() if snap.exists else None
-    return _record(agent_id, data) if data else None
+    return db.load(AGENTS, agent_id, AgentRecord)
 
 
 def get_agent(agent_id: str, principal: Principal) -> AgentRecord:
@@ -115,7 +106,7 @@ def get_agent_version(agent_id: str, version: int) -> AgentRecord:
 
     Versions of a deleted agent stay readable here.
     """
-    if not _valid_id(agent_id) or version < 1:
+    if not db.is_valid_doc_id(agent_id) or version < 1:
         raise _not_found(agent_id)
     snap = db.get(_version_ref(agent_id, version))
     data = snap.to_dict() if snap.exists else None
@@ -138,7 +129,7 @@ def runnable_agent(agent_id: str, principal: Principal) -> AgentRecord:
 
 def load_current(agent_ids: list[str]) -> dict[str, AgentRecord]:
     """Current (non-deleted) records by id, in one batched read; missing ids are left out."""
-    ids = [i for i in dict.fromkeys(agent_ids) if _valid_id(i)]
+    ids = [i for i in dict.fromkeys(agent_ids) if db.is_valid_doc_id(i)]
     found: dict[str, AgentRecord] = {}
     for snap in db.get_all([_agent_ref(i) for i in ids]):
         data = snap.to_dict() if snap.exists else None
@@ -245,7 +236,7 @@ def update_agent(
     expected_version: int | None = None,
 ) -> AgentRecord:
     """Store ``definition`` as version n+1 (atomically with the agent document)."""
-    if not _valid_id(agent_id):
+    if not db.is_valid_doc_id(agent_id):
         raise _not_found(agent_id)
     ref = _agent_ref(agent_id)
 
@@ -274,7 +265,7 @@ def update_agent(
 
 def delete_agent(agent_id: str, principal: Principal, *, expected_version: int | None = None) -> None:
     """Soft delete: the agent disappears from the API; its versions stay for runs/snapshots."""
-    if not _valid_id(agent_id):
+    if not db.is_valid_doc_id(agent_id):
         raise _not_found(agent_id)
     ref = _agent_ref(agent_id)
 

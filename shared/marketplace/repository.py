@@ -31,10 +31,6 @@ def listing_ref(listing_id: str) -> Any:
     return db.collection(LISTINGS).document(listing_id)
 
 
-def _valid_id(value: str) -> bool:
-    return 0 < len(value) <= 128 and "/" not in value and value not in (".", "..")
-
-
 def not_found(listing_id: str) -> NotFound:
     return NotFound(f"listing '{listing_id}' not found", details={"listing_id": listing_id})
 
@@ -52,13 +48,10 @@ def _doc(record: ListingRecord) -> dict[str, Any]:
 
 def get_listing(listing_id: str) -> ListingRecord:
     """A live listing; deleted or unknown → 404."""
-    if not _valid_id(listing_id):
+    record = db.load(LISTINGS, listing_id, ListingRecord)
+    if record is None or record.deleted:
         raise not_found(listing_id)
-    snap = db.get(listing_ref(listing_id))
-    data = snap.to_dict() if snap.exists else None
-    if not data or data.get("deleted"):
-        raise not_found(listing_id)
-    return record_of(listing_id, data)
+    return record
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,6 @@ def _ref(batch_id: str) -> Any:
     return db.collection(BATCHES).document(batch_id)
 
 
-def _valid_id(batch_id: str) -> bool:
-    return 0 < len(batch_id) <= 128 and "/" not in batch_id and batch_id not in (".", "..")
-
-
 def _not_found(batch_id: str) -> NotFound:
     return NotFound(f"batch '{batch_id}' not found", details={"batch_id": batch_id})
 
@@ -277,13 +273,10 @@ def _fan_out(batch: BatchRecord, body: BatchCreate, *, resumed: bool) -> None:
 
 
 def _load(batch_id: str, owner_id: str) -> BatchRecord:
-    if not _valid_id(batch_id):
+    record = db.load(BATCHES, batch_id, BatchRecord)
+    if record is None or record.owner_id != owner_id:
         raise _not_found(batch_id)
-    snap = db.get(_ref(batch_id))
-    data = snap.to_dict() if snap.exists else None
-    if not data or data.get("owner_id") != owner_id:
-        raise _not_found(batch_id)
-    return BatchRecord.model_validate({**data, "id": batch_id})
+    return record
 
 
 def _runs_query(batch_id: str) -> Any:
@@ -335,7 +328,7 @@ def list_batch_runs(principal: Principal, batch_id: str, *, limit: int, cursor: 
     batch = _load(batch_id, principal.user_id)
     query = _runs_query(batch.id).order_by("__name__")
     if cursor:
-        if not cursor.startswith(f"{batch.id}-") or not _valid_id(cursor):
+        if not cursor.startswith(f"{batch.id}-") or not db.is_valid_doc_id(cursor):
             raise BadRequest("invalid cursor", code="invalid_cursor")
         query = query.start_after({"__name__": repository.run_ref(cursor)})
     snaps = db.query(query.limit(limit + 1))

@@ -24,10 +24,6 @@ def run_ref(run_id: str) -> Any:
     return db.collection(RUNS).document(run_id)
 
 
-def _valid_id(run_id: str) -> bool:
-    return 0 < len(run_id) <= 128 and "/" not in run_id and run_id not in (".", "..")
-
-
 def not_found(run_id: str) -> NotFound:
     return NotFound(f"run '{run_id}' not found", details={"run_id": run_id})
 
@@ -45,11 +41,7 @@ def _record(run_id: str, data: dict[str, Any]) -> RunRecord:
 
 def load_run(run_id: str) -> RunRecord | None:
     """A run by id with no access check (the worker and internal callers)."""
-    if not _valid_id(run_id):
-        return None
-    snap = db.get(run_ref(run_id))
-    data = snap.to_dict() if snap.exists else None
-    return _record(run_id, data) if data else None
+    return db.load(RUNS, run_id, RunRecord)
 
 
 def get_run(run_id: str, owner_id: str) -> RunRecord:
@@ -141,7 +133,7 @@ def list_runs(
             last_id = str(after["i"])
         except (KeyError, ValueError):
             raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        if not _valid_id(last_id):
+        if not db.is_valid_doc_id(last_id):
             raise BadRequest("invalid cursor", code="invalid_cursor")
         query = query.start_after({"created_at": created, "__name__": run_ref(last_id)})
     snaps = db.query(query.limit(limit + 1))

@@ -41,10 +41,6 @@ def _chunk_ref(session_id: str, index: int) -> Any:
     return session_ref(session_id).collection(CHUNKS).document(str(index).zfill(CHUNK_ID_WIDTH))
 
 
-def _valid_id(session_id: str) -> bool:
-    return 0 < len(session_id) <= 128 and "/" not in session_id and session_id not in (".", "..")
-
-
 def not_found(session_id: str) -> NotFound:
     return NotFound(f"session '{session_id}' not found", details={"session_id": session_id})
 
@@ -58,11 +54,7 @@ def _doc(record: SessionRecord) -> dict[str, Any]:
 
 
 def load_session(session_id: str) -> SessionRecord | None:
-    if not _valid_id(session_id):
-        return None
-    snap = db.get(session_ref(session_id))
-    data = snap.to_dict() if snap.exists else None
-    return _record(session_id, data) if data else None
+    return db.load(SESSIONS, session_id, SessionRecord)
 
 
 def get_session(session_id: str, owner_id: str) -> SessionRecord:
@@ -101,7 +93,7 @@ def list_sessions(
             last_id = str(after["i"])
         except (KeyError, ValueError):
             raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        if not _valid_id(last_id):
+        if not db.is_valid_doc_id(last_id):
             raise BadRequest("invalid cursor", code="invalid_cursor")
         query = query.start_after({"created_at": created, "__name__": session_ref(last_id)})
     snaps = db.query(query.limit(limit + 1))
@@ -126,7 +118,7 @@ def delete_session(session_id: str, owner_id: str) -> None:
             raise Conflict("the session has a run in progress", code="session_busy")
         tx.delete(session_ref(session_id))
 
-    if not _valid_id(session_id):
+    if not db.is_valid_doc_id(session_id):
         raise not_found(session_id)
     db.run_transaction(mark)
     # The chunks are unreachable once the session document is gone; remove them too.
@@ -150,7 +142,7 @@ def acquire_lease(
     session_id: str, owner_id: str, agent_id: str, run_id: str, seconds: float
 ) -> SessionRecord:
     """Hold the session for ``run_id``: 404 if not the caller's, 409 if another run holds it."""
-    if not _valid_id(session_id):
+    if not db.is_valid_doc_id(session_id):
         raise not_found(session_id)
     now = datetime.now(UTC)
 
