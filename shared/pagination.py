@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -43,3 +45,52 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise BadRequest("invalid cursor", code="invalid_cursor")
     return value  # pyright: ignore[reportUnknownVariableType]
+
+
+def newest_first(
+    collection: Any,
+    *,
+    equals: Mapping[str, object],
+    limit: int,
+    cursor: str | None,
+    parse: Callable[[str, dict[str, Any]], ItemT],
+    position: Callable[[ItemT], tuple[datetime, str]],
+    order_field: str = "created_at",
+    cursor_key: str = "c",
+) -> tuple[list[ItemT], str | None]:
+    """One page of ``collection`` (a Firestore collection reference), newest first.
+
+    The query is ``field == value`` for each of ``equals`` whose value is not None, then
+    ``order_field`` desc, ``__name__`` desc — the shape the composite indexes in
+    infra/firestore.indexes.json declare. ``parse(doc_id, data)`` makes an item and
+    ``position(item)`` gives its ``(order_field value, doc id)``; the cursor encodes them as
+    ``{cursor_key: <ISO time>, "i": <doc id>}``. A cursor we could not have issued is a 400.
+    """
+    from google.cloud.firestore import FieldFilter, Query
+
+    from shared import db
+
+    query: Any = collection
+    for field, value in equals.items():
+        if value is not None:
+            query = query.where(filter=FieldFilter(field, "==", value))
+    query = query.order_by(order_field, direction=Query.DESCENDING).order_by(
+        "__name__", direction=Query.DESCENDING
+    )
+    after = decode_cursor(cursor)
+    if after is not None:
+        try:
+            at = datetime.fromisoformat(str(after[cursor_key]))
+            last_id = str(after["i"])
+        except (KeyError, ValueError):
+            raise BadRequest("invalid cursor", code="invalid_cursor") from None
+        if not db.is_valid_doc_id(last_id):
+            raise BadRequest("invalid cursor", code="invalid_cursor")
+        query = query.start_after({order_field: at, "__name__": collection.document(last_id)})
+    snaps = db.query(query.limit(limit + 1))
+    items = [parse(s.id, s.to_dict() or {}) for s in snaps[:limit]]
+    next_cursor = None
+    if len(snaps) > limit and items:
+        last_at, last_id = position(items[-1])
+        next_cursor = encode_cursor({cursor_key: last_at.isoformat(), "i": last_id})
+    return items, next_cursor

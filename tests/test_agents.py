@@ -319,6 +319,15 @@ def test_bad_list_queries(agents_api: ApiClient, user: TestUser, query: str) -> 
     assert agents_api.get(f"/agents?{query}", token=user.token).status_code in (400, 422)
 
 
+@pytest.mark.parametrize("last_id", ["a/b", "", ".", "..", "x" * 129])
+def test_cursor_naming_no_document_is_invalid(agents_api: ApiClient, user: TestUser, last_id: str) -> None:
+    from shared.pagination import encode_cursor
+
+    cursor = encode_cursor({"c": "2024-01-01T00:00:00+00:00", "i": last_id})
+    response = agents_api.get(f"/agents?cursor={cursor}", token=user.token)
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_cursor"
+
+
 # -- validation --------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from shared import db
 from shared.agents.definition import AgentDefinition
 from shared.errors import Conflict, Forbidden, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import decode_cursor, encode_cursor, newest_first
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -281,32 +281,14 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
 
 def list_agents(owner_id: str, *, limit: int, cursor: str | None) -> tuple[list[AgentRecord], str | None]:
     """The owner's agents, newest first (index: owner_id, deleted, created_at desc)."""
-    from google.cloud.firestore import Query
-
-    agents: Any = db.collection(AGENTS)
-    query: Any = (
-        agents.where(filter=_field_filter("owner_id", "==", owner_id))
-        .where(filter=_field_filter("deleted", "==", False))
-        .order_by("created_at", direction=Query.DESCENDING)
-        .order_by("__name__", direction=Query.DESCENDING)
+    return newest_first(
+        db.collection(AGENTS),
+        equals={"owner_id": owner_id, "deleted": False},
+        limit=limit,
+        cursor=cursor,
+        parse=_record,
+        position=lambda agent: (agent.created_at, agent.id),
     )
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            created = datetime.fromisoformat(str(after["c"]))
-            last_id = str(after["i"])
-        except (KeyError, ValueError):
-            from shared.errors import BadRequest
-
-            raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        query = query.start_after({"created_at": created, "__name__": _agent_ref(last_id)})
-    snaps = db.query(query.limit(limit + 1))
-    records = [_record(s.id, s.to_dict() or {}) for s in snaps[:limit]]
-    next_cursor = None
-    if len(snaps) > limit and records:
-        last = records[-1]
-        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": last.id})
-    return records, next_cursor
 
 
 def list_versions(
@@ -329,9 +311,3 @@ def list_versions(
     records = [_record(agent_id, s.to_dict() or {}) for s in snaps[:limit]]
     next_cursor = encode_cursor({"v": records[-1].version}) if len(snaps) > limit and records else None
     return records, next_cursor
-
-
-def _field_filter(field: str, op: str, value: Any) -> Any:
-    from google.cloud.firestore import FieldFilter
-
-    return FieldFilter(field, op, value)

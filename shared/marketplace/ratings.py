@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared import db
-from shared.errors import BadRequest, Forbidden
+from shared.errors import Forbidden
 from shared.marketplace import stats
 from shared.marketplace.repository import get_listing, has_installed, listing_ref
 from shared.marketplace.schemas import RatingPublic, RatingPut
-from shared.pagination import decode_cursor, encode_cursor
+from shared.pagination import newest_first
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -68,26 +68,14 @@ def rate(listing_id: str, principal: Principal, body: RatingPut) -> RatingPublic
 
 def list_ratings(listing_id: str, *, limit: int, cursor: str | None) -> tuple[list[RatingPublic], str | None]:
     """A live listing's ratings, most recently changed first."""
-    from google.cloud.firestore import Query
-
     get_listing(listing_id)
-    query: Any = (
-        listing_ref(listing_id)
-        .collection(RATINGS)
-        .order_by("updated_at", direction=Query.DESCENDING)
-        .order_by("__name__", direction=Query.DESCENDING)
+    return newest_first(
+        listing_ref(listing_id).collection(RATINGS),
+        equals={},
+        order_field="updated_at",
+        cursor_key="u",
+        limit=limit,
+        cursor=cursor,
+        parse=lambda _user_id, data: _public(listing_id, data),
+        position=lambda rating: (rating.updated_at, rating.user_id),
     )
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            updated = datetime.fromisoformat(str(after["u"]))
-            user_id = str(after["i"])
-        except (KeyError, ValueError):
-            raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        query = query.start_after({"updated_at": updated, "__name__": _rating_ref(listing_id, user_id)})
-    snaps = db.query(query.limit(limit + 1))
-    items = [_public(listing_id, s.to_dict() or {}) for s in snaps[:limit]]
-    next_cursor = None
-    if len(snaps) > limit and items:
-        next_cursor = encode_cursor({"u": items[-1].updated_at.isoformat(), "i": items[-1].user_id})
-    return items, next_cursor

@@ -7,12 +7,11 @@ in the same transaction, so a retry returns the first run and never creates a se
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from typing import Any
 
 from shared import db
-from shared.errors import BadRequest, Conflict, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.errors import Conflict, NotFound
+from shared.pagination import newest_first
 from shared.runs.schemas import RunRecord
 
 RUNS = "runs"
@@ -115,31 +114,11 @@ def list_runs(
     owner_id: str, *, agent_id: str | None, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[RunRecord], str | None]:
     """The owner's runs, newest first (indexes: owner_id[, agent_id][, status], created_at desc)."""
-    from google.cloud.firestore import FieldFilter, Query
-
-    collection: Any = db.collection(RUNS)
-    query: Any = collection.where(filter=FieldFilter("owner_id", "==", owner_id))
-    if agent_id is not None:
-        query = query.where(filter=FieldFilter("agent_id", "==", agent_id))
-    if status is not None:
-        query = query.where(filter=FieldFilter("status", "==", status))
-    query = query.order_by("created_at", direction=Query.DESCENDING).order_by(
-        "__name__", direction=Query.DESCENDING
+    return newest_first(
+        db.collection(RUNS),
+        equals={"owner_id": owner_id, "agent_id": agent_id, "status": status},
+        limit=limit,
+        cursor=cursor,
+        parse=_record,
+        position=lambda run: (run.created_at, run.id),
     )
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            created = datetime.fromisoformat(str(after["c"]))
-            last_id = str(after["i"])
-        except (KeyError, ValueError):
-            raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        if not db.is_valid_doc_id(last_id):
-            raise BadRequest("invalid cursor", code="invalid_cursor")
-        query = query.start_after({"created_at": created, "__name__": run_ref(last_id)})
-    snaps = db.query(query.limit(limit + 1))
-    records = [_record(s.id, s.to_dict() or {}) for s in snaps[:limit]]
-    next_cursor = None
-    if len(snaps) > limit and records:
-        last = records[-1]
-        next_cursor = encode_cursor({"c": last.created_at.isoformat(), "i": last.id})
-    return records, next_cursor

@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import db
-from shared.errors import BadRequest, Conflict, NotFound
-from shared.pagination import decode_cursor, encode_cursor
+from shared.errors import Conflict, NotFound
+from shared.pagination import newest_first
 from shared.sessions.schemas import SessionRecord
 from shared.settings import get_settings
 
@@ -77,31 +77,14 @@ def list_sessions(
     owner_id: str, *, agent_id: str | None, limit: int, cursor: str | None
 ) -> tuple[list[SessionRecord], str | None]:
     """The owner's sessions, newest first (indexes: owner_id[, agent_id], created_at desc)."""
-    from google.cloud.firestore import FieldFilter, Query
-
-    collection: Any = db.collection(SESSIONS)
-    query: Any = collection.where(filter=FieldFilter("owner_id", "==", owner_id))
-    if agent_id is not None:
-        query = query.where(filter=FieldFilter("agent_id", "==", agent_id))
-    query = query.order_by("created_at", direction=Query.DESCENDING).order_by(
-        "__name__", direction=Query.DESCENDING
+    return newest_first(
+        db.collection(SESSIONS),
+        equals={"owner_id": owner_id, "agent_id": agent_id},
+        limit=limit,
+        cursor=cursor,
+        parse=_record,
+        position=lambda session: (session.created_at, session.id),
     )
-    after = decode_cursor(cursor)
-    if after is not None:
-        try:
-            created = datetime.fromisoformat(str(after["c"]))
-            last_id = str(after["i"])
-        except (KeyError, ValueError):
-            raise BadRequest("invalid cursor", code="invalid_cursor") from None
-        if not db.is_valid_doc_id(last_id):
-            raise BadRequest("invalid cursor", code="invalid_cursor")
-        query = query.start_after({"created_at": created, "__name__": session_ref(last_id)})
-    snaps = db.query(query.limit(limit + 1))
-    records = [_record(s.id, s.to_dict() or {}) for s in snaps[:limit]]
-    next_cursor = None
-    if len(snaps) > limit and records:
-        next_cursor = encode_cursor({"c": records[-1].created_at.isoformat(), "i": records[-1].id})
-    return records, next_cursor
 
 
 def delete_session(session_id: str, owner_id: str) -> None:
