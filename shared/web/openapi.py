@@ -62,8 +62,9 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {403}
     if route.body is not None:
         statuses |= {400, 413, 415, 422}
-    if route.query is not None or route.path_params:
-        statuses |= {422} if route.query is not None else set()
+    if route.query is not None:
+        # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
+        statuses |= {400, 422}
     statuses |= {503}
     return sorted(statuses)
 
