@@ -1,9 +1,11 @@
 """Figure 5 — async throughput: 300 async runs through Pub/Sub and the worker.
 
-The service: ``POST /runs`` (``mode: async``, offline model) through the runs function's
-app in this process publishes each run to a run-requests topic whose push subscription
-delivers to the worker, a real functions-framework process (gunicorn). Enqueue → finished
-is the run record's ``finished_at`` minus the wall-clock time just before the POST.
+The service: ``POST /runs`` (``mode: async``, offline model) from ``CLIENTS`` concurrent
+HTTP clients to the runs function, a real functions-framework process (gunicorn), which
+publishes each run to a run-requests topic whose push subscription delivers to the worker,
+another such process. Enqueue → finished is the run record's ``finished_at`` minus the
+wall-clock time just before the POST. (The floor publishes all its messages at once, so a
+single sequential client would measure one client's request latency, not the service.)
 
 The floor: the same number of messages published to a topic on the same emulator whose
 push subscription delivers to a trivial functions-framework CloudEvent function that acks
@@ -35,6 +37,8 @@ from tools import localstack
 from tools.functions import spec
 
 RUNS = 300
+CLIENTS = 8
+SLOW_HANDLER_SECONDS = 0.03
 TARGET = 0.5
 TIMEOUT = 240.0
 
@@ -43,12 +47,17 @@ import json, os, time
 import functions_framework
 
 LOG = os.environ["BENCH_NOOP_LOG"]
+SLEEP = float(os.environ.get("BENCH_NOOP_SLEEP", "0"))
 
 
 @functions_framework.cloud_event
 def noop(event):
+    got = time.time()
+    if SLEEP:
+        time.sleep(SLEEP)
     with open(LOG, "a") as out:
-        out.write(json.dumps({"id": event.data["message"]["attributes"]["n"], "t": time.time()}) + "\\n")
+        entry = {"id": event.data["message"]["attributes"]["n"], "t": got, "done": time.time()}
+        out.write(json.dumps(entry) + "\\n")
 """
 
 
@@ -63,8 +72,9 @@ class _NoopSpec:
         return self.path
 
 
-def _floor(stack: Stack) -> tuple[float, list[float]]:
-    """(messages per second, latencies) of the no-op push function."""
+def _floor(stack: Stack, *, messages: int = RUNS, sleep: float = 0.0) -> tuple[float, list[float], int]:
+    """(messages per second, latencies, most pushes in flight at once) of the no-op push function
+    (which sleeps ``sleep`` seconds per message, to show the emulator's push concurrency)."""
     from google.cloud import pubsub_v1
 
     folder = Path(tempfile.mkdtemp(prefix="bench-noop-"))
@@ -74,25 +84,43 @@ def _floor(stack: Stack) -> tuple[float, list[float]]:
     noop.path = folder / "main.py"
     port = localstack.free_port()
     topology = localstack.Topology(*(f"bench-noop-{uuid.uuid4().hex[:8]}-{k}" for k in ("req", "res", "dlq")))
-    process = localstack.start_function(noop, port, {**stack.env, "BENCH_NOOP_LOG": str(log)}, None)  # type: ignore[arg-type]
+    env = {**stack.env, "BENCH_NOOP_LOG": str(log), "BENCH_NOOP_SLEEP": str(sleep)}
+    process = localstack.start_function(noop, port, env, None)  # type: ignore[arg-type]
     try:
         localstack.ensure_topology(PROJECT, topology, f"http://127.0.0.1:{port}")
         publisher = pubsub_v1.PublisherClient()
         topic = publisher.topic_path(PROJECT, topology.run_requests)
         sent: dict[str, float] = {}
         futures = []
-        for n in range(RUNS):
+        for n in range(messages):
             sent[str(n)] = time.time()
             futures.append(publisher.publish(topic, b"{}", n=str(n)))
         for future in futures:
             future.result(timeout=60)
-        received = _wait_for_lines(log, RUNS)
+        received = _wait_for_lines(log, messages)
+        in_flight = _most_in_flight(log)
     finally:
         process.stop()
     first = min(sent.values())
     last = max(received.values())
     latencies = [received[n] - sent[n] for n in received]
-    return len(received) / (last - first), latencies
+    return len(received) / (last - first), latencies, in_flight
+
+
+def _most_in_flight(log: Path) -> int:
+    """The most deliveries the emulator had outstanding at once (handler entry → exit).
+
+    With a handler that takes a while, this is the emulator's push concurrency.
+    """
+    edges: list[tuple[float, int]] = []
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        edges += [(entry["t"], 1), (entry["done"], -1)]
+    current = most = 0
+    for _, step in sorted(edges):
+        current += step
+        most = max(most, current)
+    return most
 
 
 def _wait_for_lines(log: Path, count: int) -> dict[str, float]:
@@ -111,35 +139,55 @@ def _wait_for_lines(log: Path, count: int) -> dict[str, float]:
 
 
 def _service(stack: Stack) -> tuple[float, list[float], int, float]:
-    """(runs per second, latencies, failed runs) through the runs function and the worker."""
+    """(runs per second, latencies, failed runs, enqueue rate) through the runs function and the worker."""
     import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
 
     from shared import db
 
-    worker = spec("worker")
-    port = localstack.free_port()
+    worker_port, runs_port = localstack.free_port(), localstack.free_port()
     topology = localstack.Topology(*(f"bench-runs-{uuid.uuid4().hex[:8]}-{k}" for k in ("req", "res", "dlq")))
     saved = {k: os.environ.get(k) for k in topology.env()}
     os.environ.update(topology.env())
     reset_caches()
-    process = localstack.start_function(worker, port, {**stack.env, **topology.env()}, None)
+    env = {**stack.env, **topology.env()}
+    processes = [
+        localstack.start_function(spec("worker"), worker_port, env, None),
+        localstack.start_function(spec("runs"), runs_port, env, None),
+    ]
     try:
-        localstack.ensure_topology(PROJECT, topology, f"http://127.0.0.1:{port}")
-        agents, runs = Api("agents"), Api("runs")
+        localstack.ensure_topology(PROJECT, topology, f"http://127.0.0.1:{worker_port}")
+        agents = Api("agents")
         user = make_user()
         response = agents.call("POST", "/agents", token=user.token, json=agent_definition())
         agent_id = expect(response, 201).get_json()["id"]
-        enqueued: dict[str, float] = {}
-        enqueue_started = time.time()
-        for n in range(RUNS):
+        client = httpx.Client(
+            base_url=f"http://127.0.0.1:{runs_port}",
+            headers={"Authorization": f"Bearer {user.token}"},
+            limits=httpx.Limits(max_connections=CLIENTS),
+            timeout=60,
+        )
+
+        def enqueue(n: int) -> tuple[str, float]:
             before = time.time()
             body = {"agent_id": agent_id, "input": f"hello {n}", "mode": "async"}
-            run = expect(runs.call("POST", "/runs", token=user.token, json=body), 202).get_json()
-            enqueued[run["id"]] = before
+            reply = client.post("/runs", json=body)
+            if reply.status_code != 202:
+                raise RuntimeError(f"POST /runs → {reply.status_code}: {reply.text[:300]}")
+            return reply.json()["id"], before
+
+        enqueue(-1)  # warm the runs process (imports, clients) outside the measurement
+        enqueue_started = time.time()
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            enqueued = dict(pool.map(enqueue, range(RUNS)))
         enqueue_seconds = time.time() - enqueue_started
+        client.close()
         finished = _wait_for_runs(db, list(enqueued))
     finally:
-        process.stop()
+        for process in processes:
+            process.stop()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -151,6 +199,50 @@ def _service(stack: Stack) -> tuple[float, list[float], int, float]:
     latencies = [finished[run_id][0] - enqueued[run_id] for run_id in finished]
     failed = sum(1 for _, status in finished.values() if status != "succeeded")
     return len(finished) / (last - first), latencies, failed, RUNS / enqueue_seconds
+
+
+def _firestore_floor(threads: int) -> float:
+    """Runs per second the emulator sustains for the bare Firestore work of one async run.
+
+    The same operations the service makes per run, done bare from ``threads`` threads (the
+    emulator's push concurrency, so this is what the worker could reach at best):
+    enqueue (caller and agent gets, the rate-limit increment, the run create) and the worker
+    (the claim transaction, one events commit of three documents, the final update).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared import db
+
+    scratch = db.collection("bench_async_floor")
+    user_ref, agent_ref = scratch.document("user"), scratch.document("agent")
+    db.set(user_ref, {"name": "bench"})
+    db.set(agent_ref, {"name": "bench"})
+
+    def one_run(n: int) -> None:
+        db.get(user_ref)
+        db.get(agent_ref)
+        db.increment_and_get(scratch.document(f"quota-{n % 4}"), "count", 1, {"scope": "bench"})
+        ref = scratch.document(uuid.uuid4().hex)
+        db.create(ref, {"status": "queued", "n": n})
+
+        def claim(tx: db.Tx) -> None:
+            tx.get(ref)
+            tx.update(ref, {"status": "running"})
+
+        db.run_transaction(claim)
+        events = ref.collection("events")
+
+        def write_events(batch: db.CountingWrites) -> None:
+            for seq in range(1, 4):
+                batch.set(events.document(str(seq)), {"seq": seq, "type": "event"})
+
+        db.commit_batch(write_events)
+        db.update(ref, {"status": "succeeded"})
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one_run, range(RUNS)))
+    return RUNS / (time.perf_counter() - started)
 
 
 def _wait_for_runs(db: Any, run_ids: list[str]) -> dict[str, tuple[float, str]]:
@@ -171,7 +263,9 @@ def _wait_for_runs(db: Any, run_ids: list[str]) -> dict[str, tuple[float, str]]:
 
 
 def run(stack: Stack) -> Figure:
-    floor_rate, floor_latencies = _floor(stack)
+    floor_rate, floor_latencies, _ = _floor(stack)
+    slow_rate, _, push_limit = _floor(stack, messages=100, sleep=SLOW_HANDLER_SECONDS)
+    firestore_rate = _firestore_floor(max(1, push_limit))
     rate, latencies, failed, enqueue_rate = _service(stack)
     figure = Figure(
         f"5. Async throughput ({RUNS} runs through Pub/Sub push)",
@@ -197,14 +291,50 @@ def run(stack: Stack) -> Figure:
             f"≥ {TARGET}x {verdict(rate >= TARGET * floor_rate)}",
         ]
     )
-    figure.notes.append(
-        f"- Enqueue alone (`POST /runs` async, one client in this process): {enqueue_rate:.1f} runs/s; the "
-        "throughput above is the end-to-end rate, bounded by the slower of enqueue and the worker. The "
-        "worker does a claim transaction, lease renewal, event writes and the final update per run against "
-        "the emulator (slow transactions under concurrency); the no-op floor does no Firestore work."
+    worker_ms = push_limit / rate * 1000 if rate > 0 else float("nan")
+    budget_ms = push_limit / (TARGET * floor_rate) * 1000
+    figure.rows.append(
+        [
+            f"push function sleeping {SLOW_HANDLER_SECONDS * 1000:.0f} ms per message",
+            f"{slow_rate:.1f}",
+            "—",
+            "—",
+            f"{slow_rate / floor_rate:.2f}x",
+            "—",
+        ]
+    )
+    figure.rows.append(
+        [
+            f"bare Firestore work of a run, {push_limit} at a time (no Pub/Sub, no agent)",
+            f"{firestore_rate:.1f}",
+            "—",
+            "—",
+            f"{firestore_rate / floor_rate:.2f}x",
+            "—",
+        ]
     )
     figure.notes.append(
-        f"- Runs that did not succeed: {failed}. Both subjects are served by functions-framework's gunicorn "
+        f"- Why the target is out of reach on the emulator: it pushes at most {push_limit} messages at a "
+        f"time to a push endpoint (most in flight with the {SLOW_HANDLER_SECONDS * 1000:.0f} ms handler, "
+        f"whatever the endpoint's threads), so push throughput is about {push_limit} / handler time. The "
+        f"no-op floor acks in about a millisecond; 0.5x of it would need a whole run in "
+        f"~{budget_ms:.0f} ms. The bare Firestore work of a run alone, {push_limit} at a time, reaches "
+        f"{firestore_rate:.0f} runs/s (last row) on this emulator: that, not the service code, is the "
+        f"ceiling, and the service reaches {rate / firestore_rate:.2f}x of it (~{worker_ms:.0f} ms per run "
+        "in the worker, including the agent run and the result publish). Real Pub/Sub push raises its "
+        "concurrency with the endpoint's success rate and Cloud Run adds instances, so in the cloud the "
+        "rate scales with instances instead."
+    )
+    figure.notes.append(
+        f"- Enqueue alone (`POST /runs` async from {CLIENTS} concurrent HTTP clients to the runs function "
+        f"process): {enqueue_rate:.1f} runs/s; the end-to-end rate is bounded by the slower of enqueue and "
+        "the worker. Per run the worker makes 1 claim transaction (read + write), reads the pinned agent "
+        "version once per instance (versions are immutable, cached), writes the events in one or two "
+        "commits and the final update, and publishes the result; a first attempt skips the event-sequence "
+        "lookup and the first cancel check."
+    )
+    figure.notes.append(
+        f"- Runs that did not succeed: {failed}. All push endpoints are functions-framework's gunicorn "
         "server (one worker process, its default threads) behind the Pub/Sub emulator's push delivery."
     )
     return figure

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import logging
 import re
@@ -137,7 +138,13 @@ def handle_message(message: PushedMessage) -> None:
     if claim.kind == "closed" and claim.record is not None:
         _announce(claim.record)
     elif claim.kind == "claimed" and claim.record is not None and claim.token is not None:
-        _execute(message, claim.record, claim.token, final_attempt=claim.final_attempt)
+        _execute(
+            message,
+            claim.record,
+            claim.token,
+            final_attempt=claim.final_attempt,
+            first_claim=claim.first_claim,
+        )
 
 
 # -- finding the run ------------------------------------------------------------------------
@@ -227,12 +234,20 @@ def _fail(record: RunRecord, token: str, code: str, message: str) -> None:
 
 
 def _definition(record: RunRecord) -> AgentDefinition | None:
-    from shared.agents.repository import get_agent_version
-
     try:
-        return get_agent_version(record.agent_id, record.agent_version).definition
+        return _version_definition(record.agent_id, record.agent_version)
     except NotFound:
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _version_definition(agent_id: str, version: int) -> AgentDefinition:
+    """A pinned agent version's definition, cached: versions are immutable once written (an
+    edit creates version n+1; deleting an agent keeps its versions), so an instance reads
+    each at most once. Missing versions raise NotFound and are not cached."""
+    from shared.agents.repository import get_agent_version
+
+    return get_agent_version(agent_id, version).definition
 
 
 def _hold_session(record: RunRecord) -> int | None:
@@ -258,7 +273,9 @@ def _hold_session(record: RunRecord) -> int | None:
             time.sleep(1.0)
 
 
-def _execute(message: PushedMessage, record: RunRecord, token: str, *, final_attempt: bool) -> None:
+def _execute(
+    message: PushedMessage, record: RunRecord, token: str, *, final_attempt: bool, first_claim: bool = False
+) -> None:
     from shared import aio
 
     definition = _definition(record)
@@ -279,7 +296,7 @@ def _execute(message: PushedMessage, record: RunRecord, token: str, *, final_att
         except ServiceError as exc:  # 422: the session now belongs to another agent
             _fail(record, token, exc.error_code, exc.message)
             return
-    transient = aio.run(_attempt(record, token, definition, revision))
+    transient = aio.run(_attempt(record, token, definition, revision, first_claim=first_claim))
     if transient is not None:
         _retry_or_give_up(message, record, token, transient, final_attempt)
 
@@ -331,7 +348,12 @@ def _forward_to_dead_letter(
 
 
 async def _attempt(
-    record: RunRecord, token: str, definition: AgentDefinition, session_revision: int | None
+    record: RunRecord,
+    token: str,
+    definition: AgentDefinition,
+    session_revision: int | None,
+    *,
+    first_claim: bool = False,
 ) -> dict[str, str] | None:
     """Run one attempt; returns the transient error if it should be retried, else None."""
     import asyncio
@@ -345,7 +367,8 @@ async def _attempt(
     async def should_cancel() -> bool:
         return keeper.lost or await cancel_requested()
 
-    start = await asyncio.to_thread(last_event_seq, record.id)
+    # A retried or taken-over run continues its event sequence; a first attempt has none.
+    start = 0 if first_claim else await asyncio.to_thread(last_event_seq, record.id)
     retry: dict[str, str] | None = None
     keeper.start()
     try:

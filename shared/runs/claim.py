@@ -38,6 +38,8 @@ class Claim:
     attempt: int = 0
     final_attempt: bool = False
     lease_expires_at: datetime | None = None
+    # No earlier attempt ran (the run was never claimed), so it has no stored events yet.
+    first_claim: bool = False
 
 
 def _as_utc(value: Any) -> datetime | None:
@@ -116,6 +118,7 @@ def claim_run(
             attempt=attempt,
             final_attempt=attempt >= max_attempts,
             lease_expires_at=expires,
+            first_claim=record.attempts == 0,
         )
 
     return db.run_transaction(claim)
