@@ -49,11 +49,12 @@ EXPECTED: dict[str, Cost] = {
         3, 2, "the caller, the agent and its version slot (transaction); writes: agent + version n+1"
     ),
     "sync run": Cost(
-        4,
+        2,
         6,
-        "reads: caller, agent, the run (reloaded by the executor), "
-        "the agent's listing source (stats); writes: rate-limit increment (returns the new count), "
-        "run created, events, run finished",
+        "reads: caller, agent (the run carries the agent's listing id for the stats, and the first "
+        "cancel check waits one poll interval, so neither is re-read); writes: rate-limit increment "
+        "(returns the new count), run created, 3 events (started, text, completed; queued events "
+        "share a commit), run finished",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(

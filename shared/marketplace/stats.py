@@ -201,17 +201,19 @@ class FinishedRun(Protocol):
     def cost_usd(self) -> float | None: ...
 
 
-def record_run_for_listing(run: FinishedRun) -> None:
+def record_run_for_listing(run: FinishedRun, listing_id: str | None = None) -> None:
     """Count a finished run in its listing's stats when the agent was installed from one.
 
-    Called by the runs service as each run is finalised: one read (the agent's ``source``)
-    for every run, one shard write more for installed copies. Never raises — stats must
-    not fail a run.
+    Called by the runs service as each run is finalised. ``listing_id`` is the one the run
+    record carries (copied from the agent when the run was created): "" = none, nothing to
+    do; None = unknown (older runs), so the agent's ``source`` is read. One shard write for
+    installed copies. Never raises — stats must not fail a run.
     """
     try:
-        snap = db.get(db.collection("agents").document(run.agent_id))
-        source: dict[str, Any] | None = (snap.to_dict() or {}).get("source") if snap.exists else None
-        listing_id = source.get("listing_id") if source else None
+        if listing_id is None:
+            snap = db.get(db.collection("agents").document(run.agent_id))
+            source: dict[str, Any] | None = (snap.to_dict() or {}).get("source") if snap.exists else None
+            listing_id = str(source.get("listing_id") or "") if source else ""
         if not listing_id or run.status not in ("succeeded", "failed"):
             return
         latency_ms = None

@@ -35,7 +35,7 @@ def check_session(session_id: str, owner_id: str, agent_id: str) -> None:
 def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) -> StartedRun:
     """Validate, store the run ``queued`` and publish its message (see the module docstring)."""
     from shared.agents.repository import runnable_agent
-    from shared.runs.service import StartedRun, new_run_record
+    from shared.runs.service import StartedRun, listing_of, new_run_record
 
     agent = runnable_agent(body.agent_id, principal)
     if body.session_id is not None:
@@ -47,6 +47,7 @@ def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) 
         body=body,
         status="queued",
         idempotency_key=idempotency_key,
+        listing_id=listing_of(agent),
     )
     stored, created = repository.create_run(record)
     if not created:

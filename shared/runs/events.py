@@ -29,6 +29,7 @@ _log = logging.getLogger(__name__)
 EVENTS = "events"
 SEQ_WIDTH = 10
 MAX_READ = 1000
+MAX_BATCH = 400  # events per commit (Firestore allows 500 writes)
 
 
 def event_doc_id(seq: int) -> str:
@@ -82,68 +83,69 @@ class RunEventWriter:
         await asyncio.shield(self._task)
 
     async def _drain(self) -> None:
-        settings = get_settings()
-        window, max_chars = settings.run_event_flush_seconds, settings.run_event_flush_chars
         carry: _Pending | None = None
         done = False
         while not done:
             item = carry if carry is not None else await self._queue.get()
             carry = None
-            if item is None:
-                break
             docs: list[tuple[int, dict[str, Any]]] = []
-            if item.type == "text.delta":
-                text = str(item.data.get("delta", ""))
-                offsets: list[list[int]] = [[item.seq, 0]]
-                last = item.seq
-                deadline = item.at + window
-                while len(text) < max_chars:
-                    remaining = deadline - time.monotonic()
-                    try:
-                        nxt = (
-                            self._queue.get_nowait()
-                            if remaining <= 0
-                            else await asyncio.wait_for(self._queue.get(), remaining)
-                        )
-                    except (asyncio.QueueEmpty, TimeoutError):
-                        break
-                    if nxt is None:
-                        done = True
-                        break
-                    # Deltas of different workflow steps (``step`` tag) are never merged.
-                    if nxt.type != "text.delta" or nxt.data.get("step") != item.data.get("step"):
-                        carry = nxt
-                        break
-                    offsets.append([nxt.seq, len(text)])
-                    text += str(nxt.data.get("delta", ""))
-                    last = nxt.seq
-                docs.append(
-                    (
-                        item.seq,
-                        {
-                            "seq_first": item.seq,
-                            "seq": last,
-                            "type": "text.delta",
-                            "data": {**item.data, "delta": text},
-                            "offsets": [o for pair in offsets for o in pair],
-                            "created_at": datetime.now(UTC),
-                        },
-                    )
-                )
+            # Everything already queued goes into the same commit (one round trip, not one
+            # per event); a text delta first gathers the deltas of its flush window.
+            while item is not None and len(docs) < MAX_BATCH:
+                if item.type == "text.delta":
+                    doc, carry, done = await self._coalesce(item)
+                else:
+                    doc = _stored(item.seq, item.seq, item.type, item.data)
+                docs.append((item.seq, doc))
+                if done:
+                    break
+                if carry is not None:
+                    item, carry = carry, None
+                elif self._queue.empty():
+                    break
+                else:
+                    item = self._queue.get_nowait()
             else:
-                docs.append(
-                    (
-                        item.seq,
-                        {
-                            "seq_first": item.seq,
-                            "seq": item.seq,
-                            "type": item.type,
-                            "data": item.data,
-                            "created_at": datetime.now(UTC),
-                        },
-                    )
+                if item is None:
+                    done = True
+                elif len(docs) >= MAX_BATCH:
+                    carry = item
+            if docs:
+                await self._write(docs)
+
+    async def _coalesce(self, item: _Pending) -> tuple[dict[str, Any], _Pending | None, bool]:
+        """One stored delta from ``item`` and the deltas after it: (doc, next item, queue closed)."""
+        settings = get_settings()
+        window, max_chars = settings.run_event_flush_seconds, settings.run_event_flush_chars
+        text = str(item.data.get("delta", ""))
+        offsets: list[list[int]] = [[item.seq, 0]]
+        last = item.seq
+        deadline = item.at + window
+        carry: _Pending | None = None
+        done = False
+        while len(text) < max_chars:
+            remaining = deadline - time.monotonic()
+            try:
+                nxt = (
+                    self._queue.get_nowait()
+                    if remaining <= 0
+                    else await asyncio.wait_for(self._queue.get(), remaining)
                 )
-            await self._write(docs)
+            except (asyncio.QueueEmpty, TimeoutError):
+                break
+            if nxt is None:
+                done = True
+                break
+            # Deltas of different workflow steps (``step`` tag) are never merged.
+            if nxt.type != "text.delta" or nxt.data.get("step") != item.data.get("step"):
+                carry = nxt
+                break
+            offsets.append([nxt.seq, len(text)])
+            text += str(nxt.data.get("delta", ""))
+            last = nxt.seq
+        doc = _stored(item.seq, last, "text.delta", {**item.data, "delta": text})
+        doc["offsets"] = [o for pair in offsets for o in pair]
+        return doc, carry, done
 
     async def _write(self, docs: list[tuple[int, dict[str, Any]]]) -> None:
         collection = _events(self.run_id)
@@ -158,6 +160,16 @@ class RunEventWriter:
             # The run record stays the source of truth; a lost event only affects replay.
             self.failed_writes += 1
             _log.warning("could not store run events", extra={"run_id": self.run_id}, exc_info=True)
+
+
+def _stored(seq_first: int, seq: int, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "seq_first": seq_first,
+        "seq": seq,
+        "type": event_type,
+        "data": data,
+        "created_at": datetime.now(UTC),
+    }
 
 
 def _slice_delta(doc: dict[str, Any], after: int) -> dict[str, Any]:

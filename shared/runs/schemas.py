@@ -117,6 +117,10 @@ class RunRecord(RunPublic):
     limits: Limits | None = None
     idempotency_key: str | None = None
     request_hash: str | None = None
+    # The agent's marketplace listing, copied when the run is created so finishing the run
+    # needs no agent read for the listing's stats: "" = not installed from a listing,
+    # None = not recorded (older runs; looked up when the run finishes).
+    listing_id: str | None = None
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}

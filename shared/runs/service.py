@@ -27,6 +27,7 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from shared.agents.definition import AgentDefinition
+    from shared.agents.repository import AgentRecord
     from shared.auth.principal import Principal
     from shared.execution.executor import Execution, ExecutionSpec
     from shared.runs.artifacts import ArtifactRecorder
@@ -78,6 +79,7 @@ def new_run_record(
     status: str,
     idempotency_key: str | None,
     run_id: str | None = None,
+    listing_id: str | None = None,
 ) -> RunRecord:
     now = datetime.now(UTC)
     running = status == "running"
@@ -96,7 +98,13 @@ def new_run_record(
         limits=body.limits,
         idempotency_key=idempotency_key,
         request_hash=_request_hash(owner_id, body),
+        listing_id=listing_id,
     )
+
+
+def listing_of(agent: AgentRecord) -> str:
+    """The listing an agent record was installed from ("" if none), for ``new_run_record``."""
+    return agent.source.listing_id if agent.source is not None else ""
 
 
 def enqueue_async(principal: Principal, body: RunCreate, idempotency_key: str | None) -> StartedRun:
@@ -135,6 +143,7 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
         body=body,
         status="running",
         idempotency_key=key,
+        listing_id=listing_of(agent),
     )
     revision: int | None = None
     if body.session_id is not None:
@@ -171,7 +180,9 @@ def cancel_requested_check(run_id: str) -> CancelCheck:
     """A ``should_cancel`` that reads the run's ``cancel_requested`` flag (at most once a second)."""
     import asyncio
 
-    last = {"at": 0.0, "value": False}
+    # The caller has just created or claimed the run (not cancelled then): the first read
+    # can wait a poll interval, so a short run costs no read for this.
+    last = {"at": time.monotonic(), "value": False}
 
     async def check() -> bool:
         now = time.monotonic()
@@ -251,11 +262,16 @@ async def execute_run(
             data = {"error": outcome.error.as_dict(), "attempt": record.attempts}
             yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
             return
-        final = await _finish(record, execution, history_revision, artifacts)
+        terminal: list[StreamItem] = []
+
+        def store_terminal(final: RunPublic) -> None:
+            event_type = "run.completed" if final.status == "succeeded" else "run.failed"
+            data = {"run": final.model_dump(mode="json")}
+            terminal.append(StreamItem(writer.add(event_type, data), event_type, data))
+
+        await _finish(record, execution, history_revision, artifacts, on_stored=store_terminal)
         finished = True
-        event_type = "run.completed" if final.status == "succeeded" else "run.failed"
-        data = {"run": final.model_dump(mode="json")}
-        yield StreamItem(writer.add(event_type, data), event_type, data)
+        yield terminal[0]
     finally:
         if not finished:
             # The consumer went away (or setup failed): never leave the run 'running'.
@@ -281,8 +297,14 @@ async def _finish(
     execution: Execution | None,
     session_revision: int | None,
     artifacts: ArtifactRecorder | None = None,
+    *,
+    on_stored: Callable[[RunPublic], None] | None = None,
 ) -> RunPublic:
-    """Write the outcome to the run record (and the session history on success)."""
+    """Write the outcome to the run record (and the session history on success).
+
+    ``on_stored`` runs as soon as the record is written (the terminal event is queued there,
+    so its write overlaps the stats and the results publish).
+    """
     import asyncio
 
     from shared.execution.errors import RunError
@@ -321,9 +343,12 @@ async def _finish(
         fields["artifacts"] = await asyncio.to_thread(artifacts.snapshot)
     await asyncio.to_thread(repository.update_run, record.id, fields)
     updated = record.model_copy(update=fields)
-    from shared.marketplace.stats import record_run_for_listing
+    if on_stored is not None:
+        on_stored(updated.public())
+    if updated.listing_id != "":  # "" = known not to come from a listing: nothing to count
+        from shared.marketplace.stats import record_run_for_listing
 
-    await asyncio.to_thread(record_run_for_listing, updated)
+        await asyncio.to_thread(record_run_for_listing, updated, updated.listing_id)
     from shared.runs.queue import publish_result
 
     await asyncio.to_thread(publish_result, updated.public())

@@ -57,7 +57,7 @@ def create_trusted_run(payload: dict[str, Any], message_id: str) -> str | None:
         fields = ", ".join(sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()}))
         return _failed_run(run_id, owner_id, payload, "invalid_input", f"invalid run request: {fields}")
     principal = Principal(user_id=user.id, username=user.username, role=user.role)
-    from shared.runs.service import new_run_record
+    from shared.runs.service import listing_of, new_run_record
 
     key = body.idempotency_key
     try:
@@ -80,6 +80,7 @@ def create_trusted_run(payload: dict[str, Any], message_id: str) -> str | None:
         status="queued",
         idempotency_key=key,
         run_id=run_id,
+        listing_id=listing_of(agent),
     )
     if key is not None:
         try:
