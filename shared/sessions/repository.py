@@ -87,16 +87,22 @@ def list_sessions(
     )
 
 
+def _owned_in(tx: db.Tx, session_id: str, owner_id: str) -> SessionRecord:
+    """The owner's session read in ``tx``; anyone else's (or a missing one) is 404."""
+    snap = tx.get(session_ref(session_id))
+    data = snap.to_dict() if snap.exists else None
+    record = _record(session_id, data) if data else None
+    if record is None or record.owner_id != owner_id:
+        raise not_found(session_id)
+    return record
+
+
 def delete_session(session_id: str, owner_id: str) -> None:
     """Delete a session and its history; 409 while a run holds it."""
     now = datetime.now(UTC)
 
     def mark(tx: db.Tx) -> None:
-        snap = tx.get(session_ref(session_id))
-        data = snap.to_dict() if snap.exists else None
-        record = _record(session_id, data) if data else None
-        if record is None or record.owner_id != owner_id:
-            raise not_found(session_id)
+        record = _owned_in(tx, session_id, owner_id)
         if record.busy_at(now):
             raise Conflict("the session has a run in progress", code="session_busy")
         tx.delete(session_ref(session_id))
@@ -130,11 +136,7 @@ def acquire_lease(
     now = datetime.now(UTC)
 
     def acquire(tx: db.Tx) -> SessionRecord:
-        snap = tx.get(session_ref(session_id))
-        data = snap.to_dict() if snap.exists else None
-        record = _record(session_id, data) if data else None
-        if record is None or record.owner_id != owner_id:
-            raise not_found(session_id)
+        record = _owned_in(tx, session_id, owner_id)
         if record.agent_id != agent_id:
             from shared.errors import ValidationFailed
 
