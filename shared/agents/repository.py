@@ -219,12 +219,17 @@ def _check_version(record: AgentRecord, expected_version: int | None) -> None:
         )
 
 
-def _writable(agent_id: str, data: dict[str, Any] | None, principal: Principal) -> AgentRecord:
+def _writable(tx: db.Tx, agent_id: str, principal: Principal, expected_version: int | None) -> AgentRecord:
+    """The agent read in ``tx`` for a change: 404 as for reads, 403 for a non-owner who
+    may read it (admin), 409 if it is not at ``expected_version``."""
+    snap = tx.get(_agent_ref(agent_id))
+    data = snap.to_dict() if snap.exists else None
     record = _record(agent_id, data) if data else None
     if record is None or record.deleted or not _can_read(record, principal):
         raise _not_found(agent_id)
     if record.owner_id != principal.user_id:
         raise Forbidden("only the owner can change an agent")
+    _check_version(record, expected_version)
     return record
 
 
@@ -241,9 +246,7 @@ def update_agent(
     ref = _agent_ref(agent_id)
 
     def update(tx: db.Tx) -> AgentRecord:
-        snap = tx.get(ref)
-        current = _writable(agent_id, snap.to_dict() if snap.exists else None, principal)
-        _check_version(current, expected_version)
+        current = _writable(tx, agent_id, principal, expected_version)
         updated = current.model_copy(
             update={"version": current.version + 1, "definition": definition, "updated_at": datetime.now(UTC)}
         )
@@ -270,9 +273,7 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
     ref = _agent_ref(agent_id)
 
     def delete(tx: db.Tx) -> None:
-        snap = tx.get(ref)
-        current = _writable(agent_id, snap.to_dict() if snap.exists else None, principal)
-        _check_version(current, expected_version)
+        _writable(tx, agent_id, principal, expected_version)
         now = datetime.now(UTC)
         tx.update(ref, {"deleted": True, "deleted_at": now, "updated_at": now})
 
