@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest
 
@@ -24,6 +24,10 @@ class Page(BaseModel, Generic[ItemT]):
 
 
 class PageQuery(BaseModel):
+    """``?limit=&cursor=`` of a list route that takes no other parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(default=None, max_length=2048)
 

@@ -10,12 +10,12 @@ from shared.agents.catalog import ModelPublic, list_models
 from shared.agents.schemas import (
     AgentCreate,
     AgentFromTemplate,
-    AgentListQuery,
     AgentPage,
     AgentPublic,
     AgentUpdate,
 )
 from shared.health import HealthReport, health_report
+from shared.pagination import PageQuery
 from shared.templates.catalog import TemplatePublic
 from shared.tools.schemas import ToolPublic, list_tool_metadata
 from shared.web import Reply, RequestContext, Router, serve
@@ -72,7 +72,7 @@ def create_agent(ctx: RequestContext) -> Reply:
     return _agent_reply(record, 201)
 
 
-@router.route("GET", "/agents", query=AgentListQuery, response=AgentPage)
+@router.route("GET", "/agents", query=PageQuery, response=AgentPage)
 def list_agents(ctx: RequestContext) -> AgentPage:
     """My agents, newest first (cursor-paginated)."""
     records, cursor = repository.list_agents(
@@ -100,7 +100,7 @@ def delete_agent(ctx: RequestContext) -> None:
     service.delete(ctx.params["agent_id"], ctx.principal, if_match=ctx.header("If-Match"))
 
 
-@router.route("GET", "/agents/{agent_id}/versions", query=AgentListQuery, response=AgentPage, errors=(404,))
+@router.route("GET", "/agents/{agent_id}/versions", query=PageQuery, response=AgentPage, errors=(404,))
 def list_agent_versions(ctx: RequestContext) -> AgentPage:
     """Every stored version of an agent, newest first (cursor-paginated)."""
     records, cursor = repository.list_versions(

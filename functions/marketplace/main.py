@@ -14,11 +14,11 @@ from shared.marketplace.schemas import (
     ListingPage,
     ListingPublic,
     ListingQuery,
-    PageParams,
     RatingPage,
     RatingPublic,
     RatingPut,
 )
+from shared.pagination import PageQuery
 from shared.web import Reply, RequestContext, Router, serve
 
 router = Router("marketplace", ("/marketplace",))
@@ -128,7 +128,7 @@ def rate_listing(ctx: RequestContext) -> RatingPublic:
     "GET",
     "/marketplace/listings/{listing_id}/ratings",
     auth="public",
-    query=PageParams,
+    query=PageQuery,
     response=RatingPage,
     errors=(404,),
 )

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from shared.agents.definition import NAME_PATTERN, AgentDefinition
 from shared.agents.repository import AgentRecord, AgentSource
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 
 class AgentFromTemplate(BaseModel):
@@ -75,10 +74,3 @@ class AgentPublic(AgentDefinition):
 class AgentPage(BaseModel):
     items: list[AgentPublic]
     next_cursor: str | None = None
-
-
-class AgentListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)

@@ -182,13 +182,6 @@ class RatingPage(BaseModel):
     next_cursor: str | None = None
 
 
-class PageParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
-
-
 # -- bundles and categories ------------------------------------------------------------------
 
 
