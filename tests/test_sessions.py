@@ -19,6 +19,21 @@ def new_session(runs_api: ApiClient, user: TestUser, agent_id: str, title: str |
     return str(body["id"])
 
 
+def stream_held_run(runs_api: ApiClient, user: TestUser, agent_id: str, session_id: str, gate: str) -> Any:
+    """A streaming run in the session that the offline model holds open until ``gate`` opens."""
+    return runs_api.post(
+        "/runs",
+        token=user.token,
+        json={
+            "agent_id": agent_id,
+            "input": f"long\ngate {gate}",
+            "mode": "stream",
+            "session_id": session_id,
+        },
+        buffered=False,
+    )
+
+
 def test_session_continues_across_three_runs(
     agents_api: ApiClient, runs_api: ApiClient, user: TestUser
 ) -> None:
@@ -64,17 +79,7 @@ def test_busy_session_is_409_and_released_after_the_run(
     agent_id = create_agent(agents_api, user)
     session_id = new_session(runs_api, user, agent_id)
     gate = uuid.uuid4().hex
-    streaming = runs_api.post(
-        "/runs",
-        token=user.token,
-        json={
-            "agent_id": agent_id,
-            "input": f"long\ngate {gate}",
-            "mode": "stream",
-            "session_id": session_id,
-        },
-        buffered=False,
-    )
+    streaming = stream_held_run(runs_api, user, agent_id, session_id, gate)
     events = iter_events(streaming)
     assert next(events).event == "run.started"
     assert next(events).event == "text.delta"
@@ -110,17 +115,7 @@ def test_lease_is_released_when_the_client_disconnects(
 ) -> None:
     agent_id = create_agent(agents_api, user)
     session_id = new_session(runs_api, user, agent_id)
-    response = runs_api.post(
-        "/runs",
-        token=user.token,
-        json={
-            "agent_id": agent_id,
-            "input": f"long\ngate {uuid.uuid4().hex}",
-            "mode": "stream",
-            "session_id": session_id,
-        },
-        buffered=False,
-    )
+    response = stream_held_run(runs_api, user, agent_id, session_id, uuid.uuid4().hex)
     events = iter_events(response)
     next(events)
     next(events)
