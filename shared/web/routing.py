@@ -74,7 +74,8 @@ def _addressable(route: Route, params: dict[str, str]) -> bool:
     ``..``, ``__x__`` and ids over 1500 bytes with an error that would otherwise be a 500)."""
     file_paths = set(_FILE_PATH_PARAM.findall(route.path))
     return all(
-        name in file_paths or (not _RESERVED_ID.match(value) and len(value.encode("utf-8", "replace")) <= 1500)
+        name in file_paths
+        or (not _RESERVED_ID.match(value) and len(value.encode("utf-8", "replace")) <= 1500)
         for name, value in params.items()
     )
 
