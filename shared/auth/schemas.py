@@ -26,9 +26,7 @@ _EMAIL = re.compile(
 )
 
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
-RefreshTokenText = Annotated[
-    str, Field(min_length=1, max_length=MAX_REFRESH_TOKEN_LENGTH)
-]
+RefreshTokenText = Annotated[str, Field(min_length=1, max_length=MAX_REFRESH_TOKEN_LENGTH)]
 
 
 def normalise_email(value: str) -> str:
