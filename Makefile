@@ -18,7 +18,7 @@ $(FIREBASE): tools/firebase/package.json tools/firebase/package-lock.json
 	cd tools/firebase && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: .venv/.synced $(FIREBASE) chromium
+install: .venv/.synced $(FIREBASE)
 
 # Headless Chromium for the browser tests (Debian's package; never `playwright install`).
 chromium:
@@ -31,7 +31,7 @@ dev: install
 	$(PY) -m tools.localstack
 
 ## Run the test suite against the real emulators (started and stopped by the suite)
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: .venv/.synced
