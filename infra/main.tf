@@ -29,6 +29,10 @@ locals {
   # expires, or the message is redelivered while the first attempt still runs.
   run_ack_deadline_seconds = 600
   worker_timeout_seconds   = 540
+  # The worker renews its run lease every third of this while it runs, so the lease need
+  # not cover a whole run: it only bounds how long a crashed worker's run waits before a
+  # redelivery takes it over (shared/runs/claim.py). The settings default.
+  run_lease_seconds = 60
 
   # Path prefixes per HTTP function (API.md routing). Each prefix P is routed as P and P/*.
   routes = {
@@ -145,7 +149,7 @@ locals {
     RUN_MAX_DELIVERY_ATTEMPTS = tostring(var.run_max_delivery_attempts)
     # The HTTPS load balancer appends one X-Forwarded-For entry after Google's front end.
     TRUSTED_PROXY_HOPS   = "2"
-    RUN_LEASE_SECONDS    = tostring(local.run_ack_deadline_seconds)
+    RUN_LEASE_SECONDS    = tostring(local.run_lease_seconds)
     JWT_SECRET_NAME      = local.jwt_secret_id
     CORS_ALLOWED_ORIGINS = var.cors_allowed_origins
   }

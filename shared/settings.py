@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     run_message_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     # How long a request waits for Pub/Sub to accept a run message before answering 503.
     run_publish_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # GET /runs/{id} republishes a queued async run whose message was never confirmed sent
+    # (its request died between storing and publishing) once it is this old.
+    run_republish_after_seconds: float = Field(default=30.0, ge=0, le=3600)
     # A delivery that finds another worker's lease waits at most this long for it to prove alive.
     run_duplicate_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     # A worker waits this long for a session held by another run before asking for redelivery.

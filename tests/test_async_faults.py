@@ -14,15 +14,18 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import PROJECT, LiveStack, TestUser
-from tests.test_async_runs import push_body
+from tests.conftest import PROJECT, ApiClient, LiveStack, TestUser
+from tests.test_async_runs import Queue, Worker, get_run, push_body, queue_run
+from tests.test_async_runs import queue as queue
+from tests.test_async_runs import worker as worker
+from tests.test_runs import create_agent, error_code, run
 from tests.test_worker_live import Api
 
 RUNS = 500
@@ -141,3 +144,153 @@ def test_an_async_run_over_its_time_limit_fails_with_a_code_without_retry(
     types = [e["type"] for e in api.wait_events(queued["id"])]
     assert types.count("run.started") == 1 and types[-1] == "run.failed", types
     assert "run.attempt_failed" not in types
+
+
+# -- a request that dies between storing the run and publishing it ---------------------------
+
+
+class _Crash(Exception):
+    """Stands for the instance dying mid-request: not a publish failure the code handles."""
+
+
+@pytest.fixture
+def dies_before_publishing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next async POST /runs stores its run, then dies instead of publishing it."""
+    from shared.runs import async_runs
+
+    real = async_runs.publish_run
+    calls = {"n": 0}
+
+    def publish_run(message: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _Crash("instance killed")
+        real(message)
+
+    monkeypatch.setattr(async_runs, "publish_run", publish_run)
+
+
+def _published(queue: Queue) -> list[Any]:
+    """Run messages published since the last pull (a short pull: none may be the answer)."""
+    from google.api_core import exceptions
+
+    try:
+        response = queue.subscriber.pull(
+            request={"subscription": queue.requests_sub, "max_messages": 100}, timeout=3
+        )
+    except exceptions.DeadlineExceeded:
+        return []
+    if response.received_messages:
+        queue.subscriber.acknowledge(
+            request={
+                "subscription": queue.requests_sub,
+                "ack_ids": [m.ack_id for m in response.received_messages],
+            }
+        )
+    return [m.message for m in response.received_messages]
+
+
+def _stored_run(runs_api: ApiClient, user: TestUser) -> dict[str, Any]:
+    items = runs_api.get("/runs", token=user.token).get_json()["items"]
+    assert len(items) == 1, items
+    return items[0]
+
+
+@pytest.mark.usefixtures("dies_before_publishing")
+def test_an_idempotent_retry_republishes_a_run_whose_request_died_before_publishing(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, queue: Queue, worker: Worker
+) -> None:
+    agent_id = create_agent(agents_api, user)
+    crashed = run(runs_api, user, agent_id, "say recovered", mode="async", idempotency_key="k-crash")
+    assert crashed.status_code == 500
+    stranded = _stored_run(runs_api, user)
+    assert stranded["status"] == "queued"
+    assert _published(queue) == []  # nothing was published
+    retry = run(runs_api, user, agent_id, "say recovered", mode="async", idempotency_key="k-crash")
+    assert retry.status_code == 202, retry.get_data(as_text=True)
+    assert retry.get_json()["id"] == stranded["id"]
+    messages = queue.run_messages()
+    assert [json.loads(m.data) for m in messages] == [{"run_id": stranded["id"]}]
+    # A second retry finds it published: no further message.
+    again = run(runs_api, user, agent_id, "say recovered", mode="async", idempotency_key="k-crash")
+    assert again.status_code == 202 and again.get_json()["id"] == stranded["id"]
+    assert _published(queue) == []
+    assert worker.deliver(messages[0]) == 200
+    final = get_run(runs_api, user, stranded["id"])
+    assert final["status"] == "succeeded" and final["output"] == "recovered" and final["attempts"] == 1
+
+
+@pytest.mark.usefixtures("dies_before_publishing")
+def test_reading_a_stranded_run_republishes_it_once_it_is_old_enough(
+    agents_api: ApiClient,
+    runs_api: ApiClient,
+    user: TestUser,
+    queue: Queue,
+    worker: Worker,
+    env: Callable[..., None],
+) -> None:
+    agent_id = create_agent(agents_api, user)
+    assert run(runs_api, user, agent_id, "say found again", mode="async").status_code == 500
+    stranded = _stored_run(runs_api, user)
+    # Younger than RUN_REPUBLISH_AFTER_SECONDS (default 30 s): its request may still be publishing.
+    assert get_run(runs_api, user, stranded["id"])["status"] == "queued"
+    assert _published(queue) == []
+    env(RUN_REPUBLISH_AFTER_SECONDS="0")
+    assert get_run(runs_api, user, stranded["id"])["status"] == "queued"
+    messages = queue.run_messages()
+    assert [json.loads(m.data) for m in messages] == [{"run_id": stranded["id"]}]
+    get_run(runs_api, user, stranded["id"])  # already republished: no second message
+    assert _published(queue) == []
+    assert worker.deliver(messages[0]) == 200
+    assert get_run(runs_api, user, stranded["id"])["status"] == "succeeded"
+
+
+def test_a_normally_queued_run_is_never_republished(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, queue: Queue, env: Callable[..., None]
+) -> None:
+    env(RUN_REPUBLISH_AFTER_SECONDS="0")
+    agent_id = create_agent(agents_api, user)
+    queued = queue_run(runs_api, user, agent_id, "say once")
+    get_run(runs_api, user, queued["id"])
+    retry = run(runs_api, user, agent_id, "say once", mode="async")
+    assert retry.status_code == 202
+    messages = queue.pull(queue.requests_sub, expected=3, attempts=3)
+    # Two requests without a key = two runs, one message each; the GET sent nothing.
+    assert sorted(json.loads(m.data)["run_id"] for m in messages) == sorted(
+        [queued["id"], retry.get_json()["id"]]
+    )
+
+
+# -- batches spend the run quota --------------------------------------------------------------
+
+
+def test_batches_spend_one_run_of_quota_per_input_before_writing_anything(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, queue: Queue, env: Callable[..., None]
+) -> None:
+    env(RUN_RATE_LIMIT_PER_MINUTE="5")
+    agent_id = create_agent(agents_api, user)
+    body = {"agent_id": agent_id, "inputs": ["one", "two", "three"], "idempotency_key": "b-1"}
+    first = runs_api.post("/batches", token=user.token, json=body)
+    assert first.status_code == 202, first.get_data(as_text=True)
+    # An idempotent retry returns the same batch and spends nothing.
+    retry = runs_api.post("/batches", token=user.token, json=body)
+    assert retry.status_code == 202 and retry.get_json()["id"] == first.get_json()["id"]
+    # 3 of 5 spent; a single run fits (4 of 5); a batch of 2 more is over → 429, nothing written.
+    assert run(runs_api, user, agent_id, "say fits", mode="async").status_code == 202
+    over = runs_api.post("/batches", token=user.token, json={"agent_id": agent_id, "inputs": ["a", "b"]})
+    assert error_code(over, 429) == "rate_limited" and int(over.headers["Retry-After"]) >= 1
+    runs = runs_api.get("/runs", token=user.token, query_string={"limit": 100}).get_json()["items"]
+    assert len(runs) == 4
+    assert sorted(str(r["batch_id"]) for r in runs) == ["None"] + [first.get_json()["id"]] * 3
+
+
+def test_a_batch_larger_than_the_whole_minute_quota_is_invalid(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, env: Callable[..., None]
+) -> None:
+    env(RUN_RATE_LIMIT_PER_MINUTE="2")
+    agent_id = create_agent(agents_api, user)
+    response = runs_api.post(
+        "/batches", token=user.token, json={"agent_id": agent_id, "inputs": ["a", "b", "c"]}
+    )
+    assert error_code(response, 422) == "validation_error"
+    assert runs_api.get("/runs", token=user.token).get_json()["items"] == []

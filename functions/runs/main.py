@@ -43,7 +43,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     query=RunStreamQuery,
     response=RunPublic,
     streams=True,
-    errors=(404, 409),
+    errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
@@ -134,7 +134,7 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409))
+@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409, 429))
 def create_batch(ctx: RequestContext) -> Reply:
     """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
     batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)

@@ -3,17 +3,24 @@
 The request waits until Pub/Sub has accepted the message. If it does not (in
 ``RUN_PUBLISH_TIMEOUT_SECONDS``), the run and its idempotency key are withdrawn and the caller
 gets 503, so nothing stays queued without a message and a retry can start afresh.
+
+If the request dies between storing the run and publishing (instance killed), the run keeps
+``publish_pending``: a retry with the same idempotency key republishes it at once, and
+``GET /runs/{id}`` republishes it once it is ``RUN_REPUBLISH_AFTER_SECONDS`` old. A message
+sent twice (the first request was only slow) is harmless: the worker's claim runs it once.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared import db
 from shared.errors import ServiceUnavailable, ValidationFailed
 from shared.runs import repository
 from shared.runs.queue import RunMessage, publish_run
+from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -48,16 +55,52 @@ def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) 
         status="queued",
         idempotency_key=idempotency_key,
         listing_id=listing_of(agent),
-    )
+    ).model_copy(update={"publish_pending": True})
     stored, created = repository.create_run(record)
     if not created:
-        return StartedRun(stored, created=False)
+        return StartedRun(republish_if_pending(stored, min_age_seconds=0.0), created=False)
     try:
         publish_run(RunMessage(stored.id, ordering_key=stored.session_id or ""))
     except ServiceUnavailable:
         withdraw(stored)
         raise
-    return StartedRun(stored, created=True)
+    return StartedRun(_mark_published(stored), created=True)
+
+
+def _mark_published(record: RunRecord) -> RunRecord:
+    fields = {"publish_pending": False, "published_at": datetime.now(UTC)}
+    try:
+        repository.update_run(record.id, fields)
+    except Exception:
+        # The message is out; at worst a later GET sends it again (the claim dedupes).
+        _log.warning("could not mark a run published", extra={"run_id": record.id}, exc_info=True)
+        return record
+    return record.model_copy(update=fields)
+
+
+def republish_if_pending(record: RunRecord, *, min_age_seconds: float | None = None) -> RunRecord:
+    """Send the message of a queued async run whose request died before publishing it.
+
+    ``min_age_seconds`` None = ``RUN_REPUBLISH_AFTER_SECONDS`` (GET /runs/{id}: a younger run's
+    request may still be publishing; a failure is logged, the read still answers). 0 = an
+    idempotent retry of that request: publish now; ``ServiceUnavailable`` if Pub/Sub refuses.
+    """
+    if record.status != "queued" or not record.publish_pending:
+        return record
+    retrying = min_age_seconds == 0.0
+    if min_age_seconds is None:
+        min_age_seconds = get_settings().run_republish_after_seconds
+    if (datetime.now(UTC) - record.created_at).total_seconds() < min_age_seconds:
+        return record
+    _log.warning("republishing a run whose message was never sent", extra={"run_id": record.id})
+    try:
+        publish_run(RunMessage(record.id, ordering_key=record.session_id or ""))
+    except ServiceUnavailable:
+        if retrying:
+            raise
+        _log.warning("could not republish a run", extra={"run_id": record.id})
+        return record
+    return _mark_published(record)
 
 
 def withdraw(record: RunRecord) -> None:

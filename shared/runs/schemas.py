@@ -121,6 +121,10 @@ class RunRecord(RunPublic):
     # needs no agent read for the listing's stats: "" = not installed from a listing,
     # None = not recorded (older runs; looked up when the run finishes).
     listing_id: str | None = None
+    # Async runs from POST /runs: True from storing the run until Pub/Sub accepted its
+    # message (then ``published_at`` is set). Still True later = the request died in between.
+    publish_pending: bool = False
+    published_at: datetime | None = None
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}

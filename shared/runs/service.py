@@ -130,6 +130,10 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
             principal.user_id, key, _request_hash(principal.user_id, body)
         )
         if existing is not None:
+            if existing.publish_pending:
+                from shared.runs.async_runs import republish_if_pending
+
+                existing = republish_if_pending(existing, min_age_seconds=0.0)
             return StartedRun(existing, created=False)
     # Every mode counts against the per-user limit; idempotent retries above do not.
     consume_run_quota(principal.user_id)
@@ -385,7 +389,12 @@ def run_sync(started: StartedRun) -> RunPublic:
 
 
 def get(principal: Principal, run_id: str) -> RunPublic:
-    return repository.get_run(run_id, principal.user_id).public()
+    record = repository.get_run(run_id, principal.user_id)
+    if record.publish_pending:
+        from shared.runs.async_runs import republish_if_pending
+
+        record = republish_if_pending(record)
+    return record.public()
 
 
 def list_mine(
