@@ -3,7 +3,8 @@
 - ``GET /agents/{id}`` through the agents function's functions-framework app (in this
   process, so no socket hop is counted) vs a bare Firestore get of the same document.
 - A sync run (``POST /runs``, offline model) vs pydantic-ai called directly with the same
-  model plus the same number of Firestore reads and writes, done bare.
+  model plus the same number of Firestore reads and writes, done bare, and the one Pub/Sub
+  publish every finished run makes (the run-results topic, API decision in async.md).
 
 Subject and floor calls alternate, so load from elsewhere on the machine hits both alike.
 """
@@ -68,6 +69,11 @@ def run(stack: Stack) -> Figure:
     run_reads, run_writes = cost(expect(runs.call("POST", "/runs", token=user.token, json=run_body)))
     direct_agent = _direct_agent()
     scratch = db.collection("bench_scratch")
+    from shared.clients import publisher, topic_path
+    from shared.settings import get_settings
+
+    results: Any = publisher()
+    results_topic = topic_path(get_settings().run_results_topic)
 
     def service_run() -> None:
         body = expect(runs.call("POST", "/runs", token=user.token, json=run_body)).get_json()
@@ -82,6 +88,7 @@ def run(stack: Stack) -> Figure:
         result = aio.run(direct_agent.run("hello there"))
         for _ in range(run_writes):
             db.set(scratch.document(uuid.uuid4().hex), {"output": result.output, "status": "succeeded"})
+        results.publish(results_topic, b"{}", run_id="floor").result(timeout=10)
 
     run_samples = interleaved({"service": service_run, "floor": direct_run}, RUN_ROUNDS, warmup=5)
 
@@ -123,7 +130,7 @@ def run(stack: Stack) -> Figure:
             "POST /runs (sync, offline)",
             ms(run_p50),
             ms(run_p99),
-            f"pydantic-ai run + {run_reads} gets + {run_writes} sets",
+            f"pydantic-ai run + {run_reads} gets + {run_writes} sets + 1 result publish",
             ms(floor_p50),
             ms(floor_p99),
             ratio(run_p50, floor_p50),
