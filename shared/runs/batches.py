@@ -28,7 +28,6 @@ from shared.agents.definition import Limits
 from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from shared.runs import repository
 from shared.runs.schemas import MAX_TEXT_CHARS, InputPart, RunCreate, RunPage, RunRecord
-from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -153,7 +152,7 @@ def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | N
     if key is not None and len(key) > 200:
         raise ValidationFailed.field("idempotency_key", "at most 200 characters")
     request_hash = _request_hash(principal.user_id, body)
-    _consume_quota(principal.user_id, key, len(body.inputs))
+    _consume_quota(principal.user_id, key)
     agent = runnable_agent(body.agent_id, principal)
     record = BatchRecord(
         id=uuid.uuid4().hex,
@@ -171,20 +170,18 @@ def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | N
     return _public(stored)
 
 
-def _consume_quota(owner_id: str, key: str | None, runs: int) -> None:
-    """Each input counts as one run against the per-user run quota (before anything is written).
+def _consume_quota(owner_id: str, key: str | None) -> None:
+    """A batch is one run-creating request against the per-user limit (before anything is written).
 
-    A retry of a batch already stored (same key) spends nothing, as for runs. A batch larger
-    than a whole minute's quota could never pass, so it is refused as invalid, not 429.
+    Its size is bounded by the contract (1 to 1000 inputs), not by the per-minute limit: counting
+    each input would make every batch above the limit impossible with default settings. A
+    retry of a batch already stored (same key) spends nothing, as for runs.
     """
     from shared.runs.rate_limit import consume_run_quota
 
-    limit = get_settings().run_rate_limit_per_minute
-    if limit > 0 and runs > limit:
-        raise ValidationFailed.field("inputs", f"at most {limit} inputs (your run quota per minute)")
     if key is not None and db.get(_key_ref(owner_id, key)).exists:
         return
-    consume_run_quota(owner_id, runs=runs)
+    consume_run_quota(owner_id)
 
 
 def _store(record: BatchRecord) -> BatchRecord:
