@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared import db
+from shared import db, idempotency
 from shared.agents.definition import Limits
-from shared.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from shared.errors import BadRequest, NotFound, ValidationFailed
 from shared.runs import repository
 from shared.runs.schemas import MAX_TEXT_CHARS, InputPart, RunCreate, RunPage, RunRecord
 
@@ -131,8 +131,7 @@ def _request_hash(owner_id: str, body: BatchCreate) -> str:
 
 
 def _key_ref(owner_id: str, key: str) -> Any:
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return db.collection(repository.IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{digest}")
+    return idempotency.key_ref(owner_id, _IDEMPOTENCY_SCOPE, key)
 
 
 def _doc(record: BatchRecord) -> dict[str, Any]:
@@ -188,36 +187,20 @@ def _store(record: BatchRecord) -> BatchRecord:
     if record.idempotency_key is None:
         db.create(_ref(record.id), _doc(record))
         return record
-    key_ref = _key_ref(record.owner_id, record.idempotency_key)
-
-    def store(tx: db.Tx) -> BatchRecord:
-        snap = tx.get(key_ref)
-        data = snap.to_dict() if snap.exists else None
-        if data:
-            if data.get("request_hash") != record.request_hash:
-                raise Conflict(
-                    "this idempotency key was already used with a different request",
-                    code="idempotency_key_reused",
-                )
-            first = tx.get(_ref(str(data["batch_id"])))
-            first_data = first.to_dict() if first.exists else None
-            if not first_data:
-                raise Conflict("the batch created with this idempotency key no longer exists")
-            return BatchRecord.model_validate({**first_data, "id": first.id})
-        tx.create(_ref(record.id), _doc(record))
-        tx.create(
-            key_ref,
-            {
-                "owner_id": record.owner_id,
-                "scope": _IDEMPOTENCY_SCOPE,
-                "batch_id": record.id,
-                "request_hash": record.request_hash,
-                "created_at": record.created_at,
-            },
-        )
+    first = idempotency.create_once(
+        _ref(record.id),
+        _doc(record),
+        owner_id=record.owner_id,
+        scope=_IDEMPOTENCY_SCOPE,
+        key=record.idempotency_key,
+        request_hash=record.request_hash,
+        id_field="batch_id",
+        what="batch",
+        created_at=record.created_at,
+    )
+    if first is None:
         return record
-
-    return db.run_transaction(store)
+    return BatchRecord.model_validate({**first[1], "id": first[0]})
 
 
 def _run_records(batch: BatchRecord, body: BatchCreate) -> list[RunRecord]:

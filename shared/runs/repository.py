@@ -6,16 +6,14 @@ in the same transaction, so a retry returns the first run and never creates a se
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from shared import db
+from shared import db, idempotency
 from shared.errors import Conflict, NotFound
 from shared.pagination import newest_first
 from shared.runs.schemas import RunRecord
 
 RUNS = "runs"
-IDEMPOTENCY = "idempotency"
 _IDEMPOTENCY_SCOPE = "runs.create"
 
 
@@ -52,8 +50,7 @@ def get_run(run_id: str, owner_id: str) -> RunRecord:
 
 
 def idempotency_ref(owner_id: str, key: str) -> Any:
-    key_hash = hashlib.sha256(key.encode()).hexdigest()
-    return db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
+    return idempotency.key_ref(owner_id, _IDEMPOTENCY_SCOPE, key)
 
 
 def find_idempotent_run(owner_id: str, key: str, request_hash: str) -> RunRecord | None:
@@ -74,36 +71,20 @@ def create_run(record: RunRecord) -> tuple[RunRecord, bool]:
     if record.idempotency_key is None:
         db.create(run_ref(record.id), to_doc(record))
         return record, True
-    key_ref = idempotency_ref(record.owner_id, record.idempotency_key)
-
-    def create(tx: db.Tx) -> tuple[RunRecord, bool]:
-        existing = tx.get(key_ref)
-        data = existing.to_dict() if existing.exists else None
-        if data:
-            if data.get("request_hash") != record.request_hash:
-                raise Conflict(
-                    "this idempotency key was already used with a different request",
-                    code="idempotency_key_reused",
-                )
-            first = tx.get(run_ref(str(data["run_id"])))
-            first_data = first.to_dict() if first.exists else None
-            if not first_data:
-                raise Conflict("the run created with this idempotency key no longer exists")
-            return _record(str(data["run_id"]), first_data), False
-        tx.create(run_ref(record.id), to_doc(record))
-        tx.create(
-            key_ref,
-            {
-                "owner_id": record.owner_id,
-                "scope": _IDEMPOTENCY_SCOPE,
-                "run_id": record.id,
-                "request_hash": record.request_hash,
-                "created_at": record.created_at,
-            },
-        )
+    first = idempotency.create_once(
+        run_ref(record.id),
+        to_doc(record),
+        owner_id=record.owner_id,
+        scope=_IDEMPOTENCY_SCOPE,
+        key=record.idempotency_key,
+        request_hash=record.request_hash,
+        id_field="run_id",
+        what="run",
+        created_at=record.created_at,
+    )
+    if first is None:
         return record, True
-
-    return db.run_transaction(create)
+    return _record(*first), False
 
 
 def update_run(run_id: str, fields: dict[str, Any]) -> None:
