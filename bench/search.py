@@ -14,14 +14,12 @@ watch: both should stay flat as the collection grows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench._stack import Api, Figure, Stack, cost, expect, interleaved, ms, percentile
 
 SIZES = (100, 1_000, 10_000)
 ROUNDS = 9
-CHUNK = 500
 LIMIT = 20
 QUERIES = {
     "newest (no filter)": f"/marketplace/listings?limit={LIMIT}",
@@ -31,56 +29,10 @@ QUERIES = {
 }
 
 
-def _listing(i: int, base: datetime, category: str) -> dict[str, Any]:
-    from shared.marketplace.tokens import listing_keys
-
-    name = f"agent-{i:05d}"
-    tags = [f"t{i % 20}", "common"]
-    description = f"Helpful assistant number {i}"
-    return {
-        "agent_id": f"agent{i}",
-        "owner_id": "seed-owner",
-        "owner_username": "seeder",
-        "name": name,
-        "display_name": None,
-        "description": description,
-        "summary": "",
-        "category": category,
-        "tags": tags,
-        "version": 1,
-        "definition": {
-            "name": name,
-            "model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash"},
-            "system_prompt": "You help.",
-        },
-        "published_at": base + timedelta(seconds=i),
-        "updated_at": base + timedelta(seconds=i),
-        "search_keys": listing_keys(
-            name=name, display_name=None, description=description, summary="", tags=tags
-        ),
-        "deleted": False,
-        "removed_by_moderation": False,
-        "rating_avg": (i % 50) / 10,
-        "rating_count": i % 7,
-        "installs": i % 997,
-        "stats": {"rating_avg": (i % 50) / 10 or None, "rating_count": i % 7, "installs": i % 997},
-    }
-
-
 def _seed(start: int, stop: int, categories: list[str]) -> None:
-    from shared import db
+    from tools.seed_listings import seed
 
-    base = datetime(2025, 1, 1, tzinfo=UTC)
-    listings = db.collection("listings")
-    for chunk in range(start, stop, CHUNK):
-
-        def build(batch: db.CountingWrites, chunk: int = chunk) -> None:
-            for i in range(chunk, min(chunk + CHUNK, stop)):
-                batch.set(
-                    listings.document(f"seed{i:05d}"), _listing(i, base, categories[i % len(categories)])
-                )
-
-        db.commit_batch(build)
+    seed(start, stop, categories)
 
 
 def _floor_query(name: str, category: str) -> Any:

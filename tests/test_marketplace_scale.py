@@ -2,68 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from shared import db
 from shared.marketplace.categories import CATEGORIES
-from shared.marketplace.tokens import listing_keys
 from shared.settings import get_settings
 from tests.conftest import ApiClient
+from tools.seed_listings import seed
 
 TOTAL = 10_000
-CHUNK = 500
-DEFINITION = {
-    "name": "seeded",
-    "model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash"},
-    "system_prompt": "You help.",
-}
-
-
-def _listing(i: int, base: datetime) -> dict[str, Any]:
-    name = f"agent-{i:05d}"
-    tags = [f"t{i % 20}", "common"]
-    description = f"Helpful assistant number {i} marker{i}"
-    category = CATEGORIES[i % len(CATEGORIES)].id
-    return {
-        "agent_id": f"agent{i}",
-        "owner_id": "seed-owner",
-        "owner_username": "seeder",
-        "name": name,
-        "display_name": None,
-        "description": description,
-        "summary": "",
-        "category": category,
-        "tags": tags,
-        "version": 1,
-        "definition": {**DEFINITION, "name": name},
-        "published_at": base + timedelta(seconds=i),
-        "updated_at": base + timedelta(seconds=i),
-        "search_keys": listing_keys(
-            name=name, display_name=None, description=description, summary="", tags=tags
-        ),
-        "deleted": i % 100 == 0,
-        "removed_by_moderation": False,
-        "rating_avg": (i % 50) / 10,
-        "rating_count": i % 7,
-        "installs": i % 997,
-        "stats": {"rating_avg": (i % 50) / 10 or None, "rating_count": i % 7, "installs": i % 997},
-    }
 
 
 @pytest.fixture
 def seeded() -> None:
-    base = datetime(2025, 1, 1, tzinfo=UTC)
-    listings = db.collection("listings")
-    for start in range(0, TOTAL, CHUNK):
-
-        def build(batch: db.CountingWrites, start: int = start) -> None:
-            for i in range(start, min(start + CHUNK, TOTAL)):
-                batch.set(listings.document(f"seed{i:05d}"), _listing(i, base))
-
-        db.commit_batch(build)
+    seed(0, TOTAL, [c.id for c in CATEGORIES], marker=True, deleted=lambda i: i % 100 == 0)
 
 
 def _page(api: ApiClient, **params: Any) -> tuple[dict[str, Any], int]:
