@@ -137,7 +137,7 @@ def make_user(role: str = "user") -> User:
 
     name = f"bench_{uuid.uuid4().hex[:10]}"
     record = create_user(username=name, email=f"{name}@example.com", password_hash=None, role=role)  # type: ignore[arg-type]
-    token, _ = issue_access_token(record.id, record.role)
+    token, _ = issue_access_token(record.id, record.role, record.username)
     return User(record.id, token)
 
 

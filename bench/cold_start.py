@@ -76,7 +76,7 @@ runs = functions_framework.create_app(target="runs_api", source={runs!r}).test_c
 before = "anthropic" in sys.modules
 name = "cold_" + uuid.uuid4().hex[:8]
 user = create_user(username=name, email=name + "@example.com", password_hash=None, role="user")
-token, _ = issue_access_token(user.id, user.role)
+token, _ = issue_access_token(user.id, user.role, user.username)
 headers = {{"Authorization": "Bearer " + token}}
 body = {{"name": "cold", "display_name": "Cold", "description": "d",
         "model": {{"provider": "vertex-gemini", "name": "gemini-2.5-flash"}},

@@ -73,13 +73,14 @@ def _dyn(obj: object) -> Any:
 
 
 def _add(reads: int = 0, writes: int = 0) -> None:
+    counter = _current.get()
+    # Locked: a request's counter may be shared with a helper thread (the principal re-read).
     with _lock:
         PROCESS_TOTALS.reads += reads
         PROCESS_TOTALS.writes += writes
-    counter = _current.get()
-    if counter is not None:
-        counter.reads += reads
-        counter.writes += writes
+        if counter is not None:
+            counter.reads += reads
+            counter.writes += writes
 
 
 @contextlib.contextmanager  # pyright: ignore[reportDeprecated]

@@ -231,7 +231,7 @@ def make_user() -> Callable[..., TestUser]:
     def factory(role: str = "user", username: str | None = None) -> TestUser:
         name = username or f"user_{uuid.uuid4().hex[:10]}"
         record = create_user(username=name, email=f"{name}@example.com", password_hash=None, role=role)  # type: ignore[arg-type]
-        token, _ = issue_access_token(record.id, record.role)
+        token, _ = issue_access_token(record.id, record.role, record.username)
         return TestUser(record.id, record.username, record.email, record.role, token)
 
     return factory

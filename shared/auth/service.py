@@ -45,7 +45,7 @@ def _find_login_user(identifier: str) -> UserRecord | None:
 
 
 def _issue_pair(user: UserRecord) -> TokenPair:
-    access_token, expires_in = issue_access_token(user.id, user.role)
+    access_token, expires_in = issue_access_token(user.id, user.role, user.username)
     return TokenPair(
         access_token=access_token,
         refresh_token=refresh.issue_refresh_token(user.id),
@@ -89,7 +89,7 @@ def refresh_tokens(refresh_token: str) -> TokenPair:
     user = get_user(rotation.user_id)
     if user is None or not user.is_active:
         raise Unauthorized("invalid or expired refresh token")
-    access_token, expires_in = issue_access_token(user.id, user.role)
+    access_token, expires_in = issue_access_token(user.id, user.role, user.username)
     return TokenPair(access_token=access_token, refresh_token=rotation.refresh_token, expires_in=expires_in)
 
 

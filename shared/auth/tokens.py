@@ -16,8 +16,12 @@ ACCESS_TOKEN_TYPE = "access"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "nbf", "jti", "role", "typ"]
 
 
-def issue_access_token(user_id: str, role: str) -> tuple[str, int]:
-    """A signed access token for ``user_id`` and its lifetime in seconds."""
+def issue_access_token(user_id: str, role: str, username: str | None = None) -> tuple[str, int]:
+    """A signed access token for ``user_id`` and its lifetime in seconds.
+
+    With ``username`` (claim ``name``), read-only requests can start from the token's claims
+    while the user is re-read concurrently (see ``shared.auth.current.start_principal_check``).
+    """
     settings = get_settings()
     now = int(time.time())
     ttl = settings.access_token_ttl_seconds
@@ -32,6 +36,8 @@ def issue_access_token(user_id: str, role: str) -> tuple[str, int]:
         "role": role,
         "typ": ACCESS_TOKEN_TYPE,
     }
+    if username is not None:
+        claims["name"] = username
     return jwt.encode(claims, settings.jwt_signing_key(), algorithm=ALGORITHM), ttl
 
 

@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import flask
 from pydantic import BaseModel
@@ -18,6 +18,9 @@ from shared.web.context import RequestContext
 from shared.web.parsing import parse_json_body, parse_query, read_body
 from shared.web.responses import Reply, json_response, no_content
 from shared.web.routing import Router
+
+if TYPE_CHECKING:
+    from shared.auth.current import PendingPrincipal
 
 _log = logging.getLogger("shared.web")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -79,19 +82,52 @@ def _preflight(request: flask.Request) -> flask.Response:
     return response
 
 
-def dispatch(request: flask.Request, router: Router, request_id: str) -> flask.Response:
-    route, params = router.match(request.method, request.path)
-    ctx = RequestContext(request, route, params, request_id)
+def _handle(ctx: RequestContext) -> flask.Response:
+    route = ctx.route
     if route.auth == "user":
         principal = ctx.principal
         if route.roles and principal.role not in route.roles:
             raise Forbidden("this action needs one of the roles: " + ", ".join(sorted(route.roles)))
     limit = get_settings().max_body_bytes
     if route.query is not None:
-        ctx.query = parse_query(request, route.query)
+        ctx.query = parse_query(ctx.request, route.query)
     if route.body is not None and route.body_kind == "json":
-        ctx.body = parse_json_body(request, route.body, limit, form_ok=route.form_ok)
+        ctx.body = parse_json_body(ctx.request, route.body, limit, form_ok=route.form_ok)
     return _render(route.handler(ctx), route.status)
+
+
+def _handle_read(ctx: RequestContext, pending: PendingPrincipal) -> flask.Response:
+    """A read-only request served from the token's claims while the user is re-read.
+
+    The re-read still decides: nothing is sent before it confirms the user is active (else
+    401, whatever the handler did), and if the role or name changed since the token was
+    issued the request is handled again with the current principal (reads have no effects).
+    """
+    ctx.set_principal(pending.claimed)
+    try:
+        response = _handle(ctx)
+    except Exception:
+        confirmed = pending.confirmed.result()  # a 401 here supersedes the handler's error
+        if confirmed == pending.claimed:
+            raise
+    else:
+        confirmed = pending.confirmed.result()
+        if confirmed == pending.claimed:
+            return response
+    ctx.set_principal(confirmed)
+    return _handle(ctx)
+
+
+def dispatch(request: flask.Request, router: Router, request_id: str) -> flask.Response:
+    route, params = router.match(request.method, request.path)
+    ctx = RequestContext(request, route, params, request_id)
+    if route.auth == "user" and request.method in ("GET", "HEAD"):
+        from shared.auth.current import start_principal_check
+
+        pending = start_principal_check(request)
+        if pending is not None:
+            return _handle_read(ctx, pending)
+    return _handle(ctx)
 
 
 def serve(request: flask.Request, router: Router) -> flask.Response:

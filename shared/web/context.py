@@ -37,6 +37,9 @@ class RequestContext:
 
         return current_user_or_none(self.request)
 
+    def set_principal(self, principal: Principal | None) -> None:
+        self.__dict__["principal_or_none"] = principal
+
     @property
     def principal(self) -> Principal:
         principal = self.principal_or_none
