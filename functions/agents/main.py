@@ -21,16 +21,7 @@ from shared.tools.schemas import ToolPublic, list_tool_metadata
 from shared.web import Reply, RequestContext, Router, serve
 from shared.workspace.schemas import WorkspaceFileListQuery, WorkspaceFilePage, WorkspaceFilePublic
 
-router = Router(
-    "agents",
-    (
-        "/agents",
-        "/models",
-        "/tools",
-        "/templates",
-        "/workspace",
-    ),
-)
+router = Router("agents", ("/agents", "/models", "/tools", "/templates", "/workspace"))
 
 
 @router.route("GET", "/agents/health", auth="public", response=HealthReport)

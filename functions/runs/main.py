@@ -14,26 +14,13 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router(
-    "runs",
-    (
-        "/runs",
-        "/sessions",
-        "/batches",
-    ),
-)
+router = Router("runs", ("/runs", "/sessions", "/batches"))
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
 def health(ctx: RequestContext) -> dict[str, object]:
     """Which backends this function reaches (503 when one is down)."""
-    return health_report(
-        "runs",
-        (
-            "firestore",
-            "pubsub",
-        ),
-    )
+    return health_report("runs", ("firestore", "pubsub"))
 
 
 @router.route(
