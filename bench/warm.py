@@ -145,10 +145,10 @@ def run(stack: Stack) -> Figure:
         f"- `GET /agents/{{id}}` makes {get_reads} reads: the caller's user document (re-read on every "
         "request so a deactivated user is refused at once, API.md) and the agent. For reads the "
         "service overlaps the two (the user re-read runs on a helper thread while the handler "
-        "reads the agent, and must confirm before the response is sent), which took the ratio to "
-        "one bare get from ~2.9x to ~2.2x; the rest is two concurrent RPCs on one gRPC channel "
-        "and the interpreter (HTTP parsing, JWT check, validation, JSON), so the second row (the "
-        "same two reads, done bare) is the floor that applies."
+        "reads the agent, and must confirm before the response is sent); what remains above one "
+        "bare get is the second RPC sharing the channel and the interpreter (HTTP parsing, JWT "
+        "check, validation, JSON), so the second row (the same two reads, done bare) is the floor "
+        "that applies."
     )
     return figure
 
