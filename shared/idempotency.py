@@ -28,18 +28,21 @@ def create_once(
     *,
     owner_id: str,
     scope: str,
-    key: str,
+    key: str | None,
     request_hash: str | None,
     id_field: str,
     what: str,
     created_at: datetime,
 ) -> tuple[str, dict[str, Any]] | None:
-    """Create ``doc`` at ``ref`` unless ``key`` was used before.
+    """Create ``doc`` at ``ref``; with a ``key``, only unless that key was used before.
 
     Returns None when this call created it, or the id and data of the document the first
     request with this key created. ``id_field`` names where the key document keeps that id
     (e.g. ``run_id``); ``what`` names the resource in error messages.
     """
+    if key is None:
+        db.create(ref, doc)
+        return None
     reserved = key_ref(owner_id, scope, key)
 
     def create(tx: db.Tx) -> tuple[str, dict[str, Any]] | None:

@@ -184,9 +184,6 @@ def _consume_quota(owner_id: str, key: str | None) -> None:
 
 
 def _store(record: BatchRecord) -> BatchRecord:
-    if record.idempotency_key is None:
-        db.create(_ref(record.id), _doc(record))
-        return record
     first = idempotency.create_once(
         _ref(record.id),
         _doc(record),

@@ -68,9 +68,6 @@ def find_idempotent_run(owner_id: str, key: str, request_hash: str) -> RunRecord
 
 def create_run(record: RunRecord) -> tuple[RunRecord, bool]:
     """Store a new run; with an idempotency key, a retry returns (first run, False)."""
-    if record.idempotency_key is None:
-        db.create(run_ref(record.id), to_doc(record))
-        return record, True
     first = idempotency.create_once(
         run_ref(record.id),
         to_doc(record),
