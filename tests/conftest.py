@@ -7,6 +7,7 @@ test that needs Pub/Sub gets uniquely named topics.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -296,6 +297,22 @@ class LiveStack:
         self.processes[name] = localstack.start_function(
             function, port, self.env, _ARTIFACTS / "function-logs"
         )
+
+    @contextlib.contextmanager
+    def override_env(self, name: str, **values: str) -> Iterator[None]:
+        """Restart function ``name`` with these settings; restore and restart it afterwards."""
+        saved = {key: self.env.get(key) for key in values}
+        self.env.update(values)
+        self.restart(name)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    self.env.pop(key, None)
+                else:
+                    self.env[key] = value
+            self.restart(name)
 
 
 @pytest.fixture(scope="session")

@@ -36,13 +36,8 @@ WAIT_SECONDS = 240.0
 @pytest.fixture
 def no_run_quota(live_stack: LiveStack) -> Iterator[None]:
     """The runs function without the per-user run quota (500 runs from one user), restored after."""
-    live_stack.env["RUN_RATE_LIMIT_PER_MINUTE"] = "0"
-    live_stack.restart("runs")
-    try:
+    with live_stack.override_env("runs", RUN_RATE_LIMIT_PER_MINUTE="0"):
         yield
-    finally:
-        live_stack.env.pop("RUN_RATE_LIMIT_PER_MINUTE", None)
-        live_stack.restart("runs")
 
 
 def _all_runs(api: Api) -> dict[str, dict[str, Any]]:

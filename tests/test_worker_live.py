@@ -113,13 +113,8 @@ def publish(stack: LiveStack, data: dict[str, Any], **attributes: str) -> None:
 @pytest.fixture
 def short_lease(live_stack: LiveStack) -> Iterator[None]:
     """The worker with a 6 s lease (renewed every 2 s), restored afterwards."""
-    live_stack.env["RUN_LEASE_SECONDS"] = "6"
-    live_stack.restart("worker")
-    try:
+    with live_stack.override_env("worker", RUN_LEASE_SECONDS="6"):
         yield
-    finally:
-        live_stack.env.pop("RUN_LEASE_SECONDS", None)
-        live_stack.restart("worker")
 
 
 # -- tests -----------------------------------------------------------------------------------
