@@ -78,6 +78,7 @@ def test_health_recovers_after_emulator_restart(
         env(FIRESTORE_EMULATOR_HOST=f"127.0.0.1:{port}")  # type: ignore[operator]
         assert _health_becomes(apps["auth"], 200) == 200
         emulator.stop()
+        assert not localstack.port_open(port), "the emulator's group outlived stop()"
         assert_error(apps["auth"].get("/auth/health"), 503, "unavailable")
         emulator = localstack.start_firestore(port, tmp_path)
         assert _health_becomes(apps["auth"], 200) == 200

@@ -71,16 +71,51 @@ class Process:
     log_path: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is not None:
-            return
+        """Stop the whole group and return only once none of it is left running.
+
+        The ``gcloud`` wrapper exits on SIGTERM before its Java emulator has shut down,
+        so waiting for the leader alone returns while the port still answers.
+        """
+        pgid = self.proc.pid
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.proc.poll()
+            if not _group_running(pgid):
+                break
+            time.sleep(0.05)
+        else:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        kill_deadline = time.monotonic() + 5
+        while _group_running(pgid) and time.monotonic() < kill_deadline:
+            time.sleep(0.05)
+
+
+def _group_running(pgid: int) -> bool:
+    """Whether any non-zombie process is still in process group ``pgid``.
+
+    Zombies are skipped: orphans re-parented to a container's PID 1 may never be reaped.
+    """
+    proc_root = Path("/proc")
+    if not proc_root.is_dir():  # not Linux: a signal probe is the best there is
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc_root.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command name: state, ppid, pgrp, ...
+        if len(fields) > 2 and fields[0] not in {"Z", "X"} and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def spawn(
