@@ -98,6 +98,18 @@ def current_counter() -> OpCounter | None:
     return _current.get()
 
 
+QueryObserver = Callable[["Query | CollectionReference", "str | None"], None]
+# Called with every query before it runs (and the summed field, for sums). The test suite
+# records each query's shape to check it against infra/firestore.indexes.json: the emulator
+# serves any query, Firestore refuses one whose composite index is not declared.
+query_observers: list[QueryObserver] = []
+
+
+def _observe(q: Query | CollectionReference, summed_field: str | None = None) -> None:
+    for observer in query_observers:
+        observer(q, summed_field)
+
+
 def _is_unavailable(exc: BaseException) -> bool:
     from google.api_core import exceptions as gexc
 
@@ -180,6 +192,7 @@ def get_all(refs: Sequence[DocumentReference], *, transaction: Transaction | Non
 
 @guard
 def query(q: Query | CollectionReference, *, transaction: Transaction | None = None) -> list[Snapshot]:
+    _observe(q)
     snaps = cast(
         list[Snapshot], list(q.stream(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS))
     )
@@ -190,6 +203,7 @@ def query(q: Query | CollectionReference, *, transaction: Transaction | None = N
 
 @guard
 def count(q: Query | CollectionReference) -> int:
+    _observe(q)
     result = _dyn(q).count(alias="n").get(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(reads=1)
     return int(result[0][0].value)
@@ -198,6 +212,7 @@ def count(q: Query | CollectionReference) -> int:
 @guard
 def sum_of(q: Query | CollectionReference, field: str) -> float:
     """Server-side sum of a numeric field over a query (non-numeric values are skipped)."""
+    _observe(q, field)
     result = _dyn(q).sum(field, alias="s").get(retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(reads=1)
     return float(result[0][0].value or 0)

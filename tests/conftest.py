@@ -278,6 +278,14 @@ def artifacts_dir() -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     tempfile.tempdir = None
+    from tests import query_shapes
+
+    query_shapes.install()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Stable sort: tests marked after_all keep their order, behind everything else.
+    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 
 
 @dataclass

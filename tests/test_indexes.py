@@ -1,7 +1,9 @@
 """Every query the code makes is backed by an index declared in infra/ (the emulator never checks).
 
-Query shapes come from the modules that build the queries (``query_shapes()``), so a new
-parameter combination or sort is checked as soon as the planner can produce it.
+Two sources of query shapes: the marketplace planner enumerates every search it can build
+(``query_shapes()``), so a new parameter combination is checked even before a test runs
+it; and the data layer reports every query the suite actually runs (``tests/query_shapes``),
+checked after all other tests, so no query anywhere escapes the check.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from shared.marketplace.search import QueryShape, query_shapes
+from tests import query_shapes as observed_queries
 
 INDEXES_FILE = Path(__file__).resolve().parent.parent / "infra" / "firestore.indexes.json"
 
@@ -111,3 +114,60 @@ def test_declared_indexes_are_well_formed() -> None:
         assert index["collectionGroup"] and index["fields"]
         for field in index["fields"]:
             assert ("order" in field) != ("arrayConfig" in field), field
+
+
+def _query(collection: str = "runs") -> Any:
+    from google.cloud import firestore
+
+    # Building a query needs no server; it is only inspected.
+    return firestore.Client(project="index-shapes").collection(collection)
+
+
+def test_shape_of_follows_firestore_index_rules() -> None:
+    from google.cloud.firestore import FieldFilter, Query
+
+    runs = _query()
+    page = (
+        runs.where(filter=FieldFilter("owner_id", "==", "u"))
+        .where(filter=FieldFilter("status", "==", "queued"))
+        .order_by("created_at", direction=Query.DESCENDING)
+        .order_by("__name__", direction=Query.DESCENDING)
+    )
+    assert observed_queries.shape_of(page) == QueryShape(
+        "runs",
+        equalities=("owner_id", "status"),
+        orders=(("created_at", "DESCENDING"), ("__name__", "DESCENDING")),
+    )
+    # An inequality is an implicit ascending order on its field; a sum reads its field from the index.
+    overdue = runs.where(filter=FieldFilter("publish_pending", "==", True)).where(
+        filter=FieldFilter("created_at", "<=", 5)
+    )
+    assert observed_queries.shape_of(overdue).orders == (("created_at", "ASCENDING"),)
+    summed = runs.where(filter=FieldFilter("batch_id", "==", "b"))
+    assert observed_queries.shape_of(summed, "cost_usd") == QueryShape(
+        "runs", equalities=("batch_id",), orders=(("cost_usd", "ASCENDING"),)
+    )
+    events = runs.document("r").collection("events").order_by("seq")
+    assert observed_queries.shape_of(events) == QueryShape("events", orders=(("seq", "ASCENDING"),))
+    assert observed_queries.shape_of(_query("users")) == QueryShape("users")
+
+
+def test_an_observed_query_without_its_index_is_reported() -> None:
+    from google.cloud.firestore import FieldFilter
+
+    unindexed = _query().where(filter=FieldFilter("agent_id", "==", "a")).order_by("cost_usd")
+    assert uncovered([observed_queries.shape_of(unindexed)], declared_indexes())
+    summed = _query().where(filter=FieldFilter("batch_id", "==", "b"))
+    without_sum_index = [
+        i for i in declared_indexes() if [f["fieldPath"] for f in i["fields"]] != ["batch_id", "cost_usd"]
+    ]
+    assert uncovered([observed_queries.shape_of(summed, "cost_usd")], without_sum_index)
+
+
+@pytest.mark.after_all
+def test_every_query_the_suite_ran_has_a_declared_index() -> None:
+    """After all other tests: each query shape the data layer saw is served by a declared index."""
+    observed = sorted(observed_queries.OBSERVED, key=repr)
+    if not observed:
+        pytest.skip("no test that queries Firestore ran in this session")
+    assert uncovered(observed, declared_indexes()) == []
