@@ -4,7 +4,8 @@ locals {
     "artifactregistry.googleapis.com", # images built from the function sources
     "cloudbuild.googleapis.com",       # builds the functions; runs cloudbuild.yaml
     "cloudfunctions.googleapis.com",
-    "compute.googleapis.com", # the HTTPS load balancer
+    "cloudscheduler.googleapis.com", # the sweep (scheduler.tf)
+    "compute.googleapis.com",        # the HTTPS load balancer
     "firestore.googleapis.com",
     "iam.googleapis.com",
     "iamcredentials.googleapis.com",  # OIDC tokens for the Pub/Sub push subscription

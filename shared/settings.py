@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # GET /runs/{id} republishes a queued async run whose message was never confirmed sent
     # (its request died between storing and publishing) once it is this old.
     run_republish_after_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # The sweep repairs a batch whose creating request has not finished its fan-out in this
+    # long (its request died). A request that was only slow still wins (see recover_batch).
+    batch_recover_after_seconds: float = Field(default=600.0, ge=0, le=86400)
     # A delivery that finds another worker's lease waits at most this long for it to prove alive.
     run_duplicate_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     # A worker waits this long for a session held by another run before asking for redelivery.

@@ -8,6 +8,8 @@ For each delivery:
 
 1. Decode the pushed message (emulator push, Eventarc or an OIDC push subscription all arrive
    as a ``google.cloud.pubsub.topic.v1.messagePublished`` CloudEvent). Undecodable → ack.
+   A sweep message (attribute ``kind=sweep``, from Cloud Scheduler) runs the sweep instead
+   (``shared.runs.sweep``: republish runs and batches whose request died) and is acked.
 2. Find the run: ``{"run_id"}`` from ``POST /runs``/batches, or a trusted publisher's full
    request ``{agent_id, input, owner_id, session_id?, idempotency_key?}``, whose run record is
    created idempotently (keyed by the idempotency key, else by the message id).
@@ -126,6 +128,11 @@ def handle_message(message: PushedMessage) -> None:
     if message.topic is not None and message.topic == settings.run_dead_letter_topic:
         _dead_lettered(message)
         return
+    from shared.runs import sweep
+
+    if sweep.is_sweep_message(message.attributes):
+        _sweep(message)
+        return
     run_id = _resolve_run(message)
     if run_id is None:
         return
@@ -145,6 +152,16 @@ def handle_message(message: PushedMessage) -> None:
             final_attempt=claim.final_attempt,
             first_claim=claim.first_claim,
         )
+
+
+def _sweep(message: PushedMessage) -> None:
+    """A scheduled sweep (``shared.runs.sweep``). Always acked: the next tick retries what failed."""
+    from shared.runs import sweep
+
+    try:
+        sweep.sweep()
+    except ServiceError:
+        _log.warning("sweep failed; the next one retries", extra={"message_id": message.message_id})
 
 
 # -- finding the run ------------------------------------------------------------------------

@@ -448,6 +448,20 @@ def test_terraform_pubsub_matches_topology_and_settings(terraform: dict[str, Any
             assert topic in topics, f"{name} publishes to unknown topic {topic}"
 
 
+def test_terraform_schedules_the_sweep_on_the_run_requests_topic(terraform: dict[str, Any]) -> None:
+    from shared.runs.sweep import is_sweep_message
+
+    job = _resource(terraform, "google_cloud_scheduler_job", "run_sweep")
+    target = job["pubsub_target"][0]
+    assert target["topic_name"] == '${google_pubsub_topic.topic["run_requests"].id}'
+    # The message the job sends is the one the worker recognises as a sweep.
+    assert is_sweep_message({str(k): str(v) for k, v in target["attributes"].items()})
+    assert job["schedule"].startswith("*/")
+    grant = _resource(terraform, "google_pubsub_topic_iam_member", "scheduler_publisher")
+    assert grant["topic"] == target["topic_name"] and grant["role"] == "roles/pubsub.publisher"
+    assert "cloudscheduler.googleapis.com" in terraform["locals"]["services"]
+
+
 def test_terraform_settings_and_secrets_exist_in_the_code(terraform: dict[str, Any]) -> None:
     from shared.settings import Settings
 

@@ -320,6 +320,34 @@ class Stack:
         self.processes.clear()
 
 
+class Sweeper:
+    """``make dev``'s stand-in for the Cloud Scheduler job: a sweep message every ``interval``."""
+
+    def __init__(self, project: str, topic: str, interval: float = 60.0) -> None:
+        import threading
+
+        self.project, self.topic, self.interval = project, topic, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        from google.cloud import pubsub_v1
+
+        publisher = pubsub_v1.PublisherClient()
+        path = publisher.topic_path(self.project, self.topic)
+        while not self._stop.wait(self.interval):
+            try:  # same message as infra/scheduler.tf's job
+                publisher.publish(path, b"{}", kind="sweep").result(timeout=10)
+            except Exception as exc:  # the emulator may be restarting: try at the next tick
+                print(f"sweeper: could not publish a sweep message: {exc}", file=sys.stderr)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
 def service_env(
     *, project: str, firestore: str, pubsub: str, auth: str | None, extra: dict[str, str]
 ) -> dict[str, str]:
@@ -394,7 +422,14 @@ def dev_stack(gateway_port: int = 8080, project: str = "demo-agents") -> Iterato
             if port_open(function.dev_port):
                 raise RuntimeError(f"port {function.dev_port} (function {function.name}) is already in use")
             stack.processes.append(start_function(function, function.dev_port, env, log_dir))
-        yield stack
+        sweeper = Sweeper(
+            project, Topology().run_requests, float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60"))
+        )
+        sweeper.start()
+        try:
+            yield stack
+        finally:
+            sweeper.stop()
     finally:
         stack.stop()
 

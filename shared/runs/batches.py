@@ -87,6 +87,9 @@ class BatchPublic(BaseModel):
     status: BatchStatus
     cost_usd: float
     created_at: datetime
+    # Inputs the creating request never stored (it died part-way through; counted as failed).
+    # POST the batch again with the same idempotency key to run them.
+    inputs_lost: int = 0
 
 
 class BatchRecord(BaseModel):
@@ -104,6 +107,9 @@ class BatchRecord(BaseModel):
     request_hash: str | None = None
     # All run records written and their messages published (a retried create resumes otherwise).
     fanned_out: bool = False
+    # Set by the sweep for a batch whose request died before storing every run; cleared
+    # when a retry with the same key stores them.
+    inputs_lost: int = 0
 
 
 class BatchRunsQuery(BaseModel):
@@ -164,7 +170,7 @@ def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | N
         request_hash=request_hash,
     )
     stored = _store(record)
-    if not stored.fanned_out:
+    if not stored.fanned_out or stored.inputs_lost:
         _fan_out(stored, body, resumed=stored.id != record.id)
     return _public(stored)
 
@@ -260,8 +266,44 @@ def _fan_out(batch: BatchRecord, body: BatchCreate, *, resumed: bool) -> None:
         close_run(run_id, "failed", {"code": "enqueue_failed", "message": "the run could not be queued"})
     if failed:
         _log.warning("batch runs could not be queued", extra={"batch_id": batch.id, "failed": len(failed)})
-    db.update(_ref(batch.id), {"fanned_out": True})
+    db.update(_ref(batch.id), {"fanned_out": True, "inputs_lost": 0})
     batch.fanned_out = True
+    batch.inputs_lost = 0
+
+
+def recover_batch(batch: BatchRecord) -> int | None:
+    """The sweep's repair of a batch whose request died before it had fanned out.
+
+    Publishes the runs it stored that are still queued (duplicates are harmless: the
+    worker's claim runs each once) and records how many inputs it never stored: those
+    count as failed until a retry with the same idempotency key stores and runs them.
+    Returns that number, or None if Pub/Sub refused (the next sweep tries again).
+    """
+    from shared.runs.queue import RunMessage, publish_runs
+
+    refs = [repository.run_ref(run_id_for(batch.id, index)) for index in range(batch.total)]
+    stored: list[db.Snapshot] = []
+    for start in range(0, len(refs), _WRITE_CHUNK):
+        stored.extend(s for s in db.get_all(refs[start : start + _WRITE_CHUNK]) if s.exists)
+    queued = [s.id for s in stored if (s.to_dict() or {}).get("status") == "queued"]
+    if publish_runs([RunMessage(run_id) for run_id in queued]):
+        return None
+    lost = batch.total - len(stored)
+    ref = _ref(batch.id)
+
+    def mark(tx: db.Tx) -> None:
+        snap = tx.get(ref)
+        # A request that was only slow may have finished the fan-out meanwhile: it wins.
+        if snap.exists and not (snap.to_dict() or {}).get("fanned_out"):
+            tx.update(ref, {"fanned_out": True, "inputs_lost": lost})
+
+    db.run_transaction(mark)
+    if lost:
+        _log.warning(
+            "batch request died before storing all its inputs",
+            extra={"batch_id": batch.id, "inputs_lost": lost},
+        )
+    return lost
 
 
 # -- read -----------------------------------------------------------------------------------
@@ -295,6 +337,7 @@ def _public(batch: BatchRecord) -> BatchPublic:
         }
         values = {name: future.result() for name, future in futures.items()}
     counts = BatchCounts(**{status: int(values[status]) for status in _COUNTED})
+    counts.failed += batch.inputs_lost
     finished = counts.succeeded + counts.failed + counts.cancelled
     counts.queued = max(0, batch.total - finished - counts.running)
     status: BatchStatus = (
@@ -310,6 +353,7 @@ def _public(batch: BatchRecord) -> BatchPublic:
         status=status,
         cost_usd=round(float(values["cost"]), 8),
         created_at=batch.created_at,
+        inputs_lost=batch.inputs_lost,
     )
 
 
