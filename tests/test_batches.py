@@ -152,3 +152,29 @@ def test_a_batch_of_50_completes_through_pubsub(live_stack: LiveStack, user: Tes
     assert [r["output"] for r in runs] == [f"item {n}" for n in range(50)]
     assert all(r["attempts"] == 1 for r in runs)
     assert abs(batch["cost_usd"] - sum(r["cost_usd"] for r in runs)) < 1e-9
+
+
+def test_batch_runs_of_an_installed_agent_count_for_its_listing(
+    apps: dict[str, ApiClient],
+    user: TestUser,
+    other_user: TestUser,
+    queue: Queue,
+    worker: Worker,
+    env: Any,
+) -> None:
+    """Each batch run carries the listing id (no agent read when it finishes) and counts in its stats."""
+    from shared.runs import repository
+    from tests.test_marketplace import install, publish
+
+    env(MARKETPLACE_STATS_FOLD_SECONDS="0")
+    agent_id = create_agent(apps["agents"], user)
+    listing_id = publish(apps, user, agent_id)["id"]
+    copy_id = install(apps, other_user, listing_id)["id"]
+    batch = create_batch(apps["runs"], other_user, {"agent_id": copy_id, "inputs": ["say a", "say b"]})
+    own = create_batch(apps["runs"], user, {"agent_id": agent_id, "inputs": ["say mine"]})
+    runs = [repository.load_run(f"{b['id']}-{i:04d}") for b, i in ((batch, 0), (batch, 1), (own, 0))]
+    assert [r.listing_id for r in runs if r is not None] == [listing_id, listing_id, ""]
+    for message in queue.run_messages(3):
+        assert worker.deliver(message) == 200
+    stats = apps["marketplace"].get(f"/marketplace/listings/{listing_id}").get_json()["stats"]
+    assert stats["runs"] == 2 and stats["success_rate"] == 1.0

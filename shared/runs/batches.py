@@ -110,6 +110,8 @@ class BatchRecord(BaseModel):
     # Set by the sweep for a batch whose request died before storing every run; cleared
     # when a retry with the same key stores them.
     inputs_lost: int = 0
+    # The agent's marketplace listing, copied onto every run (see RunRecord.listing_id).
+    listing_id: str | None = None
 
 
 class BatchRunsQuery(BaseModel):
@@ -150,6 +152,7 @@ def _doc(record: BatchRecord) -> dict[str, Any]:
 def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | None) -> BatchPublic:
     """Store the batch and fan out its runs (a retry with the same key returns the same batch)."""
     from shared.agents.repository import runnable_agent
+    from shared.runs.service import listing_of
 
     if body.idempotency_key and header_key and body.idempotency_key != header_key:
         raise ValidationFailed.field("idempotency_key", "differs from the Idempotency-Key header")
@@ -168,6 +171,7 @@ def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | N
         created_at=datetime.now(UTC),
         idempotency_key=key,
         request_hash=request_hash,
+        listing_id=listing_of(agent),
     )
     stored = _store(record)
     if not stored.fanned_out or stored.inputs_lost:
@@ -227,6 +231,7 @@ def _run_records(batch: BatchRecord, body: BatchCreate) -> list[RunRecord]:
             status="queued",
             idempotency_key=None,
             run_id=run_id_for(batch.id, index),
+            listing_id=batch.listing_id,
         )
         run.batch_id = batch.id
         run.created_at = batch.created_at
