@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import ApiClient, LiveStack, TestUser
-from tests.test_runs import create_agent, iter_events, ok_run, read_all
+from tests.test_runs import create_agent, iter_events, ok_run, read_all, run
 
 
 def workflow(name: str, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -208,6 +208,41 @@ def test_workflow_limits_bound_the_total(agents_api: ApiClient, runs_api: ApiCli
     run = ok_run(runs_api, user, workflow_id, "go")
     assert run["status"] == "failed" and run["error"]["code"] == "usage_limit_exceeded"
     assert "max_requests" in run["error"]["message"] and run["usage"]["requests"] == 2
+
+
+def test_a_workflow_keeps_a_session_conversation(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser
+) -> None:
+    """Each turn is the run's input and the workflow's output; the first step sees the history."""
+    from tests.test_sessions import new_session
+
+    answer, sign = (create_agent(agents_api, user, name) for name in ("answerer", "signer"))
+    steps = [
+        {"agent_id": answer, "name": "answer", "input_template": "{{input}}"},
+        {"agent_id": sign, "name": "sign", "input_template": "say {{steps[0].output}} -- signed"},
+    ]
+    workflow_id = create_workflow(agents_api, user, "chat-pipeline", steps)
+    session_id = new_session(runs_api, user, workflow_id)
+    outputs = [
+        ok_run(runs_api, user, workflow_id, f"turn {n}", session_id=session_id)["output"] for n in (1, 2)
+    ]
+    # The offline model counts the user messages it was sent: turn 2's first step saw turn 1.
+    assert outputs[0].startswith('Offline reply to "turn 1". (message 1 of this conversation)')
+    assert outputs[1].startswith('Offline reply to "turn 2". (message 2 of this conversation)')
+    assert all(output.endswith(" -- signed") for output in outputs)
+    detail = runs_api.get(f"/sessions/{session_id}", token=user.token).get_json()
+    assert [(m["role"], m["content"]) for m in detail["messages"]] == [
+        ("user", "turn 1"),
+        ("assistant", outputs[0]),
+        ("user", "turn 2"),
+        ("assistant", outputs[1]),
+    ]
+    # A failed turn is not part of the conversation.
+    failed = run(runs_api, user, workflow_id, "fail 400", session_id=session_id).get_json()
+    assert failed["status"] == "failed"
+    assert (
+        runs_api.get(f"/sessions/{session_id}", token=user.token).get_json()["session"]["message_count"] == 4
+    )
 
 
 def test_cancel_stops_between_steps(

@@ -16,6 +16,11 @@ Outcome: the last step's output; usage and cost summed over the steps; the workf
 ``limits`` (tightened by the request's) bound the *total* — each step gets what is left.
 A failing step fails the run with ``error.code = "step_failed"`` naming the step; a cancelled
 step (or a cancellation noticed between steps) cancels the run.
+
+Sessions: the conversation is between the user and the workflow — each turn is the run's
+input and the workflow's final output. The first step receives it as message history (so a
+follow-up like "shorter, please" has its context); later steps get only what their templates
+pass them. A succeeded run appends its turn.
 """
 
 from __future__ import annotations
@@ -227,6 +232,7 @@ class WorkflowExecution(Execution):
                     owner_id=self.spec.owner_id,
                     definition=record.definition,
                     input=step_input,
+                    history=self.spec.history if index == 0 else None,
                     requested_limits=step_limits,
                     on_file_written=self.spec.on_file_written,
                 ),
@@ -278,3 +284,24 @@ class WorkflowExecution(Execution):
             yield ExecutionEvent("step.completed", summary)
             outputs.append(outcome.output)
         self.finish("succeeded", output=outputs[-1] if outputs else None)
+        if self.result is not None and outputs:
+            self.result.new_messages_json = _turn_json(self.spec.input, outputs[-1])
+
+
+def _turn_json(run_input: str | Sequence[dict[str, Any]], output: Any) -> bytes:
+    """The session's record of one workflow turn: the run's input and the final output."""
+    from pydantic_ai.messages import (
+        ModelMessagesTypeAdapter,
+        ModelRequest,
+        ModelResponse,
+        TextPart,
+        UserPromptPart,
+    )
+
+    from shared.execution.executor import prompt_from_input
+
+    turn = [
+        ModelRequest(parts=[UserPromptPart(content=prompt_from_input(run_input))]),
+        ModelResponse(parts=[TextPart(content=output_text(output))]),
+    ]
+    return ModelMessagesTypeAdapter.dump_json(turn)
