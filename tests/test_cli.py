@@ -308,3 +308,16 @@ def test_base_url_flag_beats_env_and_config(make_cli: Any) -> None:
         flagged.code == 1
         and flagged.err == "error: cannot reach http://127.0.0.1:1 (is the service running?)\n"
     )
+
+
+def test_batch_progress_line_reports_lost_inputs() -> None:
+    from client.agentctl.cli import _batch_line  # pyright: ignore[reportPrivateUsage]
+
+    batch: dict[str, Any] = {
+        "id": "b1",
+        "total": 5,
+        "counts": {"queued": 0, "running": 0, "succeeded": 2, "failed": 3, "cancelled": 0},
+        "inputs_lost": 0,
+    }
+    assert "lost" not in _batch_line(batch) and "5/5" in _batch_line(batch)
+    assert _batch_line({**batch, "inputs_lost": 3}).endswith("(inputs lost 3)")

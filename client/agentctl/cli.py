@@ -531,11 +531,16 @@ def _batch_line(batch: dict[str, Any]) -> str:
     counts = batch.get("counts") or {}
     total = int(batch.get("total") or 0)
     finished = sum(int(counts.get(key) or 0) for key in ("succeeded", "failed", "cancelled"))
-    return (
+    line = (
         f"batch {batch['id']} {render.bar(finished, total)} {finished}/{total}  "
         f"succeeded {counts.get('succeeded', 0)}  failed {counts.get('failed', 0)}  "
         f"running {counts.get('running', 0)}  queued {counts.get('queued', 0)}"
     )
+    if batch.get("inputs_lost"):
+        # Counted in `failed`: the creating request died before storing them (a resubmit with
+        # the same --idempotency-key stores and runs them).
+        line += f"  (inputs lost {batch['inputs_lost']})"
+    return line
 
 
 def _write_results(client: Client, batch_id: str, output: str) -> int:
