@@ -191,6 +191,15 @@ def _stored_run(runs_api: ApiClient, user: TestUser) -> dict[str, Any]:
     return items[0]
 
 
+def strand_a_run(agents_api: ApiClient, runs_api: ApiClient, user: TestUser, prompt: str) -> dict[str, Any]:
+    """An async POST /runs that dies before publishing (``dies_before_publishing``): its stored run."""
+    agent_id = create_agent(agents_api, user)
+    assert run(runs_api, user, agent_id, prompt, mode="async").status_code == 500
+    stranded = _stored_run(runs_api, user)
+    assert stranded["status"] == "queued"
+    return stranded
+
+
 @pytest.mark.usefixtures("dies_before_publishing")
 def test_an_idempotent_retry_republishes_a_run_whose_request_died_before_publishing(
     agents_api: ApiClient, runs_api: ApiClient, user: TestUser, queue: Queue, worker: Worker
@@ -224,9 +233,7 @@ def test_reading_a_stranded_run_republishes_it_once_it_is_old_enough(
     worker: Worker,
     env: Callable[..., None],
 ) -> None:
-    agent_id = create_agent(agents_api, user)
-    assert run(runs_api, user, agent_id, "say found again", mode="async").status_code == 500
-    stranded = _stored_run(runs_api, user)
+    stranded = strand_a_run(agents_api, runs_api, user, "say found again")
     # Younger than RUN_REPUBLISH_AFTER_SECONDS (default 30 s): its request may still be publishing.
     assert get_run(runs_api, user, stranded["id"])["status"] == "queued"
     assert _published(queue) == []

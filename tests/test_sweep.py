@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PROJECT, ApiClient, LiveStack, TestUser
-from tests.test_async_faults import _Crash, _published, _stored_run
+from tests.test_async_faults import _Crash, _published, strand_a_run
 from tests.test_async_faults import dies_before_publishing as dies_before_publishing
 from tests.test_async_runs import Queue, Worker, get_run, push_body
 from tests.test_async_runs import queue as queue
@@ -48,9 +48,7 @@ def test_the_sweep_republishes_a_run_whose_request_died_and_nobody_came_back(
     worker: Worker,
     env: Callable[..., None],
 ) -> None:
-    agent_id = create_agent(agents_api, user)
-    assert run(runs_api, user, agent_id, "say swept up", mode="async").status_code == 500
-    stranded = _stored_run(runs_api, user)
+    stranded = strand_a_run(agents_api, runs_api, user, "say swept up")
     # Younger than RUN_REPUBLISH_AFTER_SECONDS: its request may still be publishing.
     sweep(worker)
     assert _published(queue) == []
