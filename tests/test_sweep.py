@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from shared.runs.sweep import SWEEP_ATTRIBUTES
 from tests.conftest import PROJECT, ApiClient, LiveStack, TestUser
 from tests.test_async_faults import _Crash, _published, strand_a_run
 from tests.test_async_faults import dies_before_publishing as dies_before_publishing
@@ -30,7 +31,7 @@ from tools import localstack
 
 def sweep(worker: Worker) -> None:
     """Deliver a sweep message like Cloud Scheduler's job (infra/scheduler.tf) sends it."""
-    assert worker.push(push_body(b"{}", kind="sweep")) == 200
+    assert worker.push(push_body(b"{}", **SWEEP_ATTRIBUTES)) == 200
 
 
 def get_batch(runs_api: ApiClient, user: TestUser, batch_id: str) -> dict[str, Any]:
@@ -166,7 +167,7 @@ def test_a_sweep_message_is_never_taken_for_a_run_message(
     queued = run(runs_api, user, agent_id, "say not yet", mode="async").get_json()
     queue.run_messages()
     body = json.dumps({"run_id": queued["id"]}).encode()
-    assert worker.push(push_body(body, run_id=queued["id"], kind="sweep")) == 200
+    assert worker.push(push_body(body, run_id=queued["id"], **SWEEP_ATTRIBUTES)) == 200
     assert get_run(runs_api, user, queued["id"])["status"] == "queued"
 
 

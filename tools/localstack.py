@@ -79,20 +79,19 @@ class Process:
         pgid = self.proc.pid
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.proc.poll()
-            if not _group_running(pgid):
-                break
-            time.sleep(0.05)
-        else:
+        if not self._wait_group_gone(timeout):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        kill_deadline = time.monotonic() + 5
-        while _group_running(pgid) and time.monotonic() < kill_deadline:
+            self._wait_group_gone(5)
+
+    def _wait_group_gone(self, timeout: float) -> bool:
+        """Wait until no process of the group runs (reaping the leader, our child, meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None or _group_running(self.proc.pid):
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.05)
+        return True
 
 
 def _group_running(pgid: int) -> bool:
@@ -336,11 +335,13 @@ class Sweeper:
     def _loop(self) -> None:
         from google.cloud import pubsub_v1
 
+        from shared.runs.sweep import SWEEP_ATTRIBUTES
+
         publisher = pubsub_v1.PublisherClient()
         path = publisher.topic_path(self.project, self.topic)
         while not self._stop.wait(self.interval):
-            try:  # same message as infra/scheduler.tf's job
-                publisher.publish(path, b"{}", kind="sweep").result(timeout=10)
+            try:  # the message infra/scheduler.tf's job sends
+                publisher.publish(path, b"{}", **SWEEP_ATTRIBUTES).result(timeout=10)
             except Exception as exc:  # the emulator may be restarting: try at the next tick
                 print(f"sweeper: could not publish a sweep message: {exc}", file=sys.stderr)
 

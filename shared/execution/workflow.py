@@ -283,9 +283,9 @@ class WorkflowExecution(Execution):
                 return
             yield ExecutionEvent("step.completed", summary)
             outputs.append(outcome.output)
-        self.finish("succeeded", output=outputs[-1] if outputs else None)
-        if self.result is not None and outputs:
-            self.result.new_messages_json = _turn_json(self.spec.input, outputs[-1])
+        result = self.finish("succeeded", output=outputs[-1] if outputs else None)
+        if outputs:
+            result.new_messages_json = _turn_json(self.spec.input, outputs[-1])
 
 
 def _turn_json(run_input: str | Sequence[dict[str, Any]], output: Any) -> bytes:

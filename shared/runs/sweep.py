@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from shared.runs.schemas import RunRecord
 from shared.settings import get_settings
 
 SWEEP_KIND = "sweep"
+# The attributes of a sweep message (Cloud Scheduler's job, make dev's sweeper, the tests).
+SWEEP_ATTRIBUTES = {"kind": SWEEP_KIND}
 # Enough to drain a backlog in one sweep while staying well inside the worker's timeout.
 _PAGE = 100
 _TIME_BUDGET_SECONDS = 120.0
@@ -52,10 +55,10 @@ def is_sweep_message(attributes: dict[str, str]) -> bool:
     return attributes.get("kind") == SWEEP_KIND
 
 
-def sweep(now: datetime | None = None) -> SweepReport:
+def sweep() -> SweepReport:
     """Recover stranded runs and batches older than their thresholds (see the module docstring)."""
     settings = get_settings()
-    now = now or datetime.now(UTC)
+    now = datetime.now(UTC)
     deadline = time.monotonic() + _TIME_BUDGET_SECONDS
     report = SweepReport()
     _sweep_runs(now - timedelta(seconds=settings.run_republish_after_seconds), report, deadline)
@@ -65,63 +68,57 @@ def sweep(now: datetime | None = None) -> SweepReport:
     return report
 
 
-def _field(name: str, op: str, value: Any) -> Any:
+def _overdue(collection: str, flag: str, value: bool, cutoff: datetime, deadline: float) -> Iterator[Any]:
+    """Documents with ``flag == value`` created by ``cutoff``, each once, page by page.
+
+    Handled documents leave the query; one whose update failed would come back first in
+    every page, so it is skipped, and the sweep ends when a page holds nothing new.
+    """
     from google.cloud.firestore import FieldFilter
 
-    return FieldFilter(name, op, value)
+    base: Any = db.collection(collection)
+    query = (
+        base.where(filter=FieldFilter(flag, "==", value))
+        .where(filter=FieldFilter("created_at", "<=", cutoff))
+        .limit(_PAGE)
+    )
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        snaps = [snap for snap in db.query(query) if snap.id not in seen]
+        if not snaps:
+            return
+        for snap in snaps:
+            seen.add(snap.id)
+            yield snap
 
 
 def _sweep_runs(cutoff: datetime, report: SweepReport, deadline: float) -> None:
     from shared.runs.async_runs import republish_if_pending
 
-    runs: Any = db.collection(repository.RUNS)
-    pending = (
-        runs.where(filter=_field("publish_pending", "==", True))
-        .where(filter=_field("created_at", "<=", cutoff))
-        .limit(_PAGE)
-    )
-    seen: set[str] = set()
-    while time.monotonic() < deadline:
-        snaps = [s for s in db.query(pending) if s.id not in seen]
-        if not snaps:
-            return  # none left, or only ones whose flag could not be updated (next sweep)
-        for snap in snaps:
-            seen.add(snap.id)
-            record = RunRecord.model_validate({**(snap.to_dict() or {}), "id": snap.id})
-            if record.status != "queued":
-                # Published after all (only marking it failed): nothing to send, just the flag.
-                repository.update_run(record.id, {"publish_pending": False})
-                report.runs_cleared += 1
-                continue
-            try:
-                # Old enough by the query; 0 = publish now and raise if Pub/Sub refuses.
-                republish_if_pending(record, min_age_seconds=0.0)
-            except ServiceUnavailable:
-                report.interrupted = True
-                return
-            report.runs_republished += 1
+    for snap in _overdue(repository.RUNS, "publish_pending", True, cutoff, deadline):
+        record = RunRecord.model_validate({**(snap.to_dict() or {}), "id": snap.id})
+        if record.status != "queued":
+            # Published after all (only marking it failed): nothing to send, just the flag.
+            repository.update_run(record.id, {"publish_pending": False})
+            report.runs_cleared += 1
+            continue
+        try:
+            # Old enough by the query; 0 = publish now and raise if Pub/Sub refuses.
+            republish_if_pending(record, min_age_seconds=0.0)
+        except ServiceUnavailable:
+            report.interrupted = True
+            return
+        report.runs_republished += 1
 
 
 def _sweep_batches(cutoff: datetime, report: SweepReport, deadline: float) -> None:
     from shared.runs.batches import BATCHES, BatchRecord, recover_batch
 
-    batches: Any = db.collection(BATCHES)
-    stranded = (
-        batches.where(filter=_field("fanned_out", "==", False))
-        .where(filter=_field("created_at", "<=", cutoff))
-        .limit(_PAGE)
-    )
-    seen: set[str] = set()
-    while time.monotonic() < deadline:
-        snaps = [s for s in db.query(stranded) if s.id not in seen]
-        if not snaps:
+    for snap in _overdue(BATCHES, "fanned_out", False, cutoff, deadline):
+        batch = BatchRecord.model_validate({**(snap.to_dict() or {}), "id": snap.id})
+        lost = recover_batch(batch)
+        if lost is None:
+            report.interrupted = True
             return
-        for snap in snaps:
-            seen.add(snap.id)
-            batch = BatchRecord.model_validate({**(snap.to_dict() or {}), "id": snap.id})
-            lost = recover_batch(batch)
-            if lost is None:
-                report.interrupted = True
-                return
-            report.batches_recovered += 1
-            report.batch_inputs_lost += lost
+        report.batches_recovered += 1
+        report.batch_inputs_lost += lost
