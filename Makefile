@@ -18,7 +18,14 @@ $(FIREBASE): tools/firebase/package.json tools/firebase/package-lock.json
 	cd tools/firebase && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: .venv/.synced $(FIREBASE)
+# pydantic-evals pins an older pydantic-ai than ours: its own environment, for the interchange
+# tests (docs/api-decisions/evals.md).
+EVALS_COMPAT := tools/evals_compat/.venv/.synced
+$(EVALS_COMPAT): tools/evals_compat/pyproject.toml tools/evals_compat/uv.lock | $(UV)
+	cd tools/evals_compat && $(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced $(FIREBASE) $(EVALS_COMPAT)
 
 # Headless Chromium for the browser tests (Debian's package; never `playwright install`).
 chromium:

@@ -90,6 +90,12 @@ class World:
         )
 
     @cached_property
+    def dataset(self) -> str:
+        body = {"name": "matrix", "cases": [{"name": "one", "input": "hi"}]}
+        response = self.apps["runs"].post("/eval-datasets", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
     def listing(self) -> str:
         body = {"agent_id": self.agent, "category": "coding", "tags": ["matrix"]}
         response = self.apps["marketplace"].post(
@@ -156,6 +162,10 @@ def _agent(w: World) -> Mapping[str, str]:
     return {"agent_id": w.agent}
 
 
+def _dataset(w: World) -> Mapping[str, str]:
+    return {"dataset_id": w.dataset}
+
+
 def _listing(w: World) -> Mapping[str, str]:
     return {"listing_id": w.listing}
 
@@ -206,6 +216,16 @@ CASES: dict[str, Case] = {
     "POST /sessions": Case(body=lambda w, c: {"agent_id": w.agent}),
     "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     "DELETE /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
+    # eval datasets: private until attached to a listing (reads then need no account).
+    "POST /eval-datasets": Case(
+        body=lambda w, c: {"name": "d", "cases": [{"name": "a", "input": "x"}]}, others=201
+    ),
+    "POST /eval-datasets/import": Case(body=lambda w, c: {"content": "cases: [{inputs: hi}]"}, others=201),
+    "GET /eval-datasets/{dataset_id}": Case(params=_dataset, expect={"anonymous": 404}),
+    "GET /eval-datasets/{dataset_id}/export": Case(params=_dataset, expect={"anonymous": 404}),
+    "GET /eval-datasets/{dataset_id}/export.yaml": Case(params=_dataset, expect={"anonymous": 404}),
+    "PATCH /eval-datasets/{dataset_id}": Case(params=_dataset, body=lambda w, c: {"name": "renamed"}),
+    "DELETE /eval-datasets/{dataset_id}": Case(params=_dataset),
     # marketplace: listings are public, so non-owners see them exist (403 rather than 404).
     "POST /marketplace/listings": Case(
         body=lambda w, c: {"agent_id": w.agent, "category": "coding", "tags": []},
@@ -299,6 +319,8 @@ def expected_status(route: RouteRef, case: Case, caller: str) -> int:
     owner_status = case.owner if case.owner is not None else route.status
     if route.auth == "public":
         return case.expect.get(caller, owner_status)
+    if caller == "anonymous" and caller in case.expect:
+        return case.expect[caller]  # auth="optional": anonymous callers are served
     if caller in ("anonymous", "deactivated"):
         return 401
     if route.roles and ROLE_OF[caller] not in route.roles:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
 import functions_framework
 
+from shared.evals import datasets
+from shared.evals.datasets import (
+    DatasetListQuery,
+    EvalDatasetCreate,
+    EvalDatasetImport,
+    EvalDatasetPage,
+    EvalDatasetPublic,
+    EvalDatasetUpdate,
+)
 from shared.health import HealthReport, health_report
 from shared.runs import batches, cancel, events_api, service
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
@@ -14,7 +25,7 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router("runs", ("/runs", "/sessions", "/batches"))
+router = Router("runs", ("/runs", "/sessions", "/batches", "/eval-datasets", "/evals"))
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
@@ -165,6 +176,71 @@ def get_session(ctx: RequestContext) -> SessionDetail:
 def delete_session(ctx: RequestContext) -> None:
     """Delete a session and its history (409 while a run is using it)."""
     sessions.delete(ctx.principal, ctx.params["session_id"])
+
+
+@router.route("POST", "/eval-datasets", body=EvalDatasetCreate, response=EvalDatasetPublic, status=201)
+def create_dataset(ctx: RequestContext) -> Reply:
+    """Create an eval dataset: cases (input, expected output, evaluators) and evaluators for all."""
+    dataset = datasets.create(ctx.principal, ctx.body)
+    return Reply(dataset, status=201, headers={"Location": f"/eval-datasets/{dataset.id}"})
+
+
+@router.route("POST", "/eval-datasets/import", body=EvalDatasetImport, response=EvalDatasetPublic, status=201)
+def import_dataset(ctx: RequestContext) -> Reply:
+    """Create a dataset from a pydantic-evals dataset file (YAML or JSON text in `content`)."""
+    dataset = datasets.import_dataset(ctx.principal, ctx.body)
+    return Reply(dataset, status=201, headers={"Location": f"/eval-datasets/{dataset.id}"})
+
+
+@router.route("GET", "/eval-datasets", query=DatasetListQuery, response=EvalDatasetPage)
+def list_datasets(ctx: RequestContext) -> EvalDatasetPage:
+    """My eval datasets (without their cases), newest first."""
+    return datasets.list_mine(ctx.principal, limit=ctx.query.limit, cursor=ctx.query.cursor)
+
+
+@router.route(
+    "GET", "/eval-datasets/{dataset_id}", auth="optional", response=EvalDatasetPublic, errors=(404,)
+)
+def get_dataset(ctx: RequestContext) -> EvalDatasetPublic:
+    """One of my datasets, or a public one (attached to a marketplace listing)."""
+    return datasets.readable(ctx.principal_or_none, ctx.params["dataset_id"]).as_public()
+
+
+@router.route(
+    "GET", "/eval-datasets/{dataset_id}/export", auth="optional", response=dict[str, Any], errors=(404,)
+)
+def export_dataset(ctx: RequestContext) -> dict[str, Any]:
+    """The dataset as a pydantic-evals dataset file (JSON; `Dataset.from_file` reads it)."""
+    return datasets.export_dataset(ctx.principal_or_none, ctx.params["dataset_id"])
+
+
+@router.route(
+    "GET",
+    "/eval-datasets/{dataset_id}/export.yaml",
+    auth="optional",
+    errors=(404,),
+    response_media_type="application/yaml",
+)
+def export_dataset_yaml(ctx: RequestContext) -> flask.Response:
+    """The dataset as a pydantic-evals dataset file in YAML."""
+    from shared.evals.interchange import render
+
+    text = render(datasets.export_dataset(ctx.principal_or_none, ctx.params["dataset_id"]), "yaml")
+    return flask.Response(text, status=200, content_type="application/yaml; charset=utf-8")
+
+
+@router.route(
+    "PATCH", "/eval-datasets/{dataset_id}", body=EvalDatasetUpdate, response=EvalDatasetPublic, errors=(404,)
+)
+def update_dataset(ctx: RequestContext) -> EvalDatasetPublic:
+    """Replace some of a dataset's fields (name, description, cases, evaluators)."""
+    return datasets.update(ctx.principal, ctx.params["dataset_id"], ctx.body)
+
+
+@router.route("DELETE", "/eval-datasets/{dataset_id}", status=204, errors=(404, 409))
+def delete_dataset(ctx: RequestContext) -> None:
+    """Delete a dataset (409 while it verifies a marketplace listing). Its evals stay."""
+    datasets.delete(ctx.principal, ctx.params["dataset_id"])
 
 
 @functions_framework.http
