@@ -22,6 +22,8 @@ locals {
   subscriptions = {
     worker_push = "${local.topics.run_requests}-worker-push"
     results_tap = "${local.topics.run_results}-tap"
+    # Finished runs pushed back to the worker: evals score their cases (shared/evals/scoring.py).
+    results_push = "${local.topics.run_results}-worker-push"
     dead_letter = "${local.topics.dead_letter}-sub"
   }
 

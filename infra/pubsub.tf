@@ -54,6 +54,34 @@ resource "google_pubsub_subscription" "worker_push" {
   ]
 }
 
+# Finished runs -> the worker, which scores the runs of evals (once per run, whatever the
+# redeliveries); results of runs outside a batch are acked without a read.
+resource "google_pubsub_subscription" "results_push" {
+  name                       = local.subscriptions.results_push
+  topic                      = google_pubsub_topic.topic["run_results"].id
+  ack_deadline_seconds       = local.run_ack_deadline_seconds
+  message_retention_duration = "86400s"
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.function["worker"].service_config[0].uri}/projects/${var.project_id}/topics/${local.topics.run_results}"
+    oidc_token {
+      service_account_email = google_service_account.worker_invoker.email
+      audience              = google_cloudfunctions2_function.function["worker"].service_config[0].uri
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_cloud_run_service_iam_member.worker_invoker]
+}
+
 # Pull subscriptions so nothing published is lost before someone reads it.
 resource "google_pubsub_subscription" "results_tap" {
   name                       = local.subscriptions.results_tap

@@ -128,6 +128,12 @@ def handle_message(message: PushedMessage) -> None:
     if message.topic is not None and message.topic == settings.run_dead_letter_topic:
         _dead_lettered(message)
         return
+    if message.topic is not None and message.topic == settings.run_results_topic:
+        # A finished run (any mode): evals score their cases from here (shared.evals.scoring).
+        from shared.evals.scoring import handle_result_message
+
+        handle_result_message(message.data, message.attributes)
+        return
     from shared.runs import sweep
 
     if sweep.is_sweep_message(message.attributes):

@@ -96,6 +96,12 @@ class World:
         return str(self._ok(response, 201)["id"])
 
     @cached_property
+    def eval(self) -> str:
+        body = {"agent_id": self.agent, "dataset_id": self.dataset}
+        response = self.apps["runs"].post("/evals", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 202)["id"])
+
+    @cached_property
     def listing(self) -> str:
         body = {"agent_id": self.agent, "category": "coding", "tags": ["matrix"]}
         response = self.apps["marketplace"].post(
@@ -226,6 +232,13 @@ CASES: dict[str, Case] = {
     "GET /eval-datasets/{dataset_id}/export.yaml": Case(params=_dataset, expect={"anonymous": 404}),
     "PATCH /eval-datasets/{dataset_id}": Case(params=_dataset, body=lambda w, c: {"name": "renamed"}),
     "DELETE /eval-datasets/{dataset_id}": Case(params=_dataset),
+    "POST /evals": Case(body=lambda w, c: {"agent_id": w.agent, "dataset_id": w.dataset}),
+    "GET /evals/{eval_id}": Case(params=lambda w: {"eval_id": w.eval}, expect={"anonymous": 404}),
+    "GET /evals/{eval_id}/results": Case(params=lambda w: {"eval_id": w.eval}, expect={"anonymous": 404}),
+    # The matrix's eval is still running, so its owner meets 409.
+    "GET /evals/{eval_id}/compare/{base_id}": Case(
+        params=lambda w: {"eval_id": w.eval, "base_id": w.eval}, owner=409, expect={"anonymous": 404}
+    ),
     # marketplace: listings are public, so non-owners see them exist (403 rather than 404).
     "POST /marketplace/listings": Case(
         body=lambda w, c: {"agent_id": w.agent, "category": "coding", "tags": []},

@@ -241,6 +241,10 @@ class Topology:
         return f"{self.run_results}-tap"
 
     @property
+    def results_push_subscription(self) -> str:
+        return f"{self.run_results}-worker-push"
+
+    @property
     def dead_letter_subscription(self) -> str:
         return f"{self.dead_letter}-sub"
 
@@ -286,6 +290,14 @@ def ensure_topology(
             ack_deadline_seconds=ack_deadline,
             enable_message_ordering=True,
             dead_letter_policy={"dead_letter_topic": dlq_topic, "max_delivery_attempts": max_attempts},
+            retry_policy={"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+        )
+        # Finished runs back to the worker too: evals score their cases from them.
+        subscription(
+            topology.results_push_subscription,
+            results_topic,
+            push_config={"push_endpoint": f"{worker_url}/projects/{project}/topics/{topology.run_results}"},
+            ack_deadline_seconds=ack_deadline,
             retry_policy={"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
         )
 

@@ -8,6 +8,7 @@ import flask
 import functions_framework
 
 from shared.evals import datasets
+from shared.evals import service as evals
 from shared.evals.datasets import (
     DatasetListQuery,
     EvalDatasetCreate,
@@ -15,6 +16,15 @@ from shared.evals.datasets import (
     EvalDatasetPage,
     EvalDatasetPublic,
     EvalDatasetUpdate,
+)
+from shared.evals.schemas import (
+    EvalComparison,
+    EvalCreate,
+    EvalListQuery,
+    EvalPage,
+    EvalPublic,
+    EvalResultPage,
+    EvalResultsQuery,
 )
 from shared.health import HealthReport, health_report
 from shared.runs import batches, cancel, events_api, service
@@ -241,6 +251,55 @@ def update_dataset(ctx: RequestContext) -> EvalDatasetPublic:
 def delete_dataset(ctx: RequestContext) -> None:
     """Delete a dataset (409 while it verifies a marketplace listing). Its evals stay."""
     datasets.delete(ctx.principal, ctx.params["dataset_id"])
+
+
+@router.route("POST", "/evals", body=EvalCreate, response=EvalPublic, status=202, errors=(404, 429))
+def create_eval(ctx: RequestContext) -> Reply:
+    """Run every case of a dataset on an agent version (async, as a batch) and score the results."""
+    started = evals.create_eval(ctx.principal, ctx.body)
+    return Reply(started, status=202, headers={"Location": f"/evals/{started.id}"})
+
+
+@router.route("GET", "/evals", query=EvalListQuery, response=EvalPage)
+def list_evals(ctx: RequestContext) -> EvalPage:
+    """My evals, newest first; filter by `agent_id` and/or `dataset_id`."""
+    q: EvalListQuery = ctx.query
+    return evals.list_mine(
+        ctx.principal, agent_id=q.agent_id, dataset_id=q.dataset_id, limit=q.limit, cursor=q.cursor
+    )
+
+
+@router.route("GET", "/evals/{eval_id}", auth="optional", response=EvalPublic, errors=(404,))
+def get_eval(ctx: RequestContext) -> EvalPublic:
+    """An eval with live counts; `summary` (pass rate, cost, p50/p95 latency) once every run is scored."""
+    return evals.get_eval(ctx.principal_or_none, ctx.params["eval_id"])
+
+
+@router.route(
+    "GET",
+    "/evals/{eval_id}/results",
+    auth="optional",
+    query=EvalResultsQuery,
+    response=EvalResultPage,
+    errors=(400, 404),
+)
+def list_eval_results(ctx: RequestContext) -> EvalResultPage:
+    """Per case and repeat: pass/fail, score and each evaluator's verdict with its reason."""
+    q: EvalResultsQuery = ctx.query
+    return evals.list_results(ctx.principal_or_none, ctx.params["eval_id"], limit=q.limit, cursor=q.cursor)
+
+
+@router.route(
+    "GET",
+    "/evals/{eval_id}/compare/{base_id}",
+    auth="optional",
+    response=EvalComparison,
+    errors=(404, 409, 422),
+)
+def compare_evals(ctx: RequestContext) -> EvalComparison:
+    """This eval against an earlier one of the same dataset: cases fixed or regressed, cost and
+    latency deltas (409 until both are completed)."""
+    return evals.compare(ctx.principal_or_none, ctx.params["base_id"], ctx.params["eval_id"])
 
 
 @functions_framework.http

@@ -142,7 +142,7 @@ EvalDatasetPage = Page[EvalDatasetSummary]
 DatasetListQuery = PageQuery
 
 
-def _ref(dataset_id: str) -> Any:
+def dataset_ref(dataset_id: str) -> Any:
     return db.collection(DATASETS).document(dataset_id)
 
 
@@ -193,12 +193,12 @@ def create(principal: Principal, body: EvalDatasetCreate) -> EvalDatasetPublic:
         created_at=now,
         updated_at=now,
     )
-    db.create(_ref(record.id), _doc(record))
+    db.create(dataset_ref(record.id), _doc(record))
     return record.as_public()
 
 
 def update(principal: Principal, dataset_id: str, body: EvalDatasetUpdate) -> EvalDatasetPublic:
-    ref = _ref(dataset_id)
+    ref = dataset_ref(dataset_id)
     if not db.is_valid_doc_id(dataset_id):
         raise not_found(dataset_id)
 
@@ -227,7 +227,7 @@ def delete(principal: Principal, dataset_id: str) -> None:
             code="dataset_in_use",
             details={"listing_id": record.listing_id},
         )
-    db.delete(_ref(dataset_id))
+    db.delete(dataset_ref(dataset_id))
 
 
 def list_mine(principal: Principal, *, limit: int, cursor: str | None) -> EvalDatasetPage:

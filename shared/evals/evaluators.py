@@ -122,9 +122,20 @@ class LLMJudgeEvaluator(_Base):
 
     type: Literal["llm_judge"]
     rubric: str = Field(min_length=1, max_length=10_000)
-    model: str | None = Field(default=None, description="A catalog model id; default: the service's judge.")
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A catalog model as '<provider>:<name>'; default vertex-gemini:gemini-2.5-flash.",
+    )
     include_input: bool = False
     include_expected_output: bool = False
+
+    @field_validator("model")
+    @classmethod
+    def _catalog_model(cls, value: str | None) -> str | None:
+        from shared.evals.judge import check_model
+
+        return None if value is None else check_model(value)
 
 
 Evaluator = Annotated[

@@ -179,6 +179,40 @@ def create_batch(principal: Principal, body: BatchCreate, *, header_key: str | N
     return _public(stored)
 
 
+def create_pinned_batch(
+    *,
+    batch_id: str,
+    owner_id: str,
+    agent_id: str,
+    agent_version: int,
+    inputs: list[str | list[dict[str, Any]]],
+    listing_id: str | None = None,
+) -> BatchRecord:
+    """A batch of one agent *version* under a chosen id (evals: the id is the eval's).
+
+    No quota or access checks: the caller has made them. A retry with the same id resumes
+    the fan-out (runs already stored are kept, queued ones republished).
+    """
+    body = BatchCreate.model_validate({"agent_id": agent_id, "inputs": inputs})
+    record = BatchRecord(
+        id=batch_id,
+        owner_id=owner_id,
+        agent_id=agent_id,
+        agent_version=agent_version,
+        total=len(inputs),
+        created_at=datetime.now(UTC),
+        listing_id=listing_id,
+    )
+    snap = db.get(_ref(batch_id))
+    stored = BatchRecord.model_validate({**(snap.to_dict() or {}), "id": batch_id}) if snap.exists else None
+    if stored is None:
+        db.set(_ref(batch_id), _doc(record))
+        stored = record
+    if not stored.fanned_out:
+        _fan_out(stored, body, resumed=snap.exists)
+    return stored
+
+
 def _consume_quota(owner_id: str, key: str | None) -> None:
     """A batch is one run-creating request against the per-user limit (before anything is written).
 

@@ -1,0 +1,256 @@
+"""Evals: run a dataset's cases on one agent version (as a batch) and read the scores.
+
+``POST /evals`` stores ``evals/{id}`` and a snapshot of the dataset
+(``evals/{id}/snapshot/dataset``, so editing the dataset later changes nothing), then fans
+the cases out as a batch with the same id: run ``<id>-<n>`` is case ``n // repeat``. Each run's
+result is scored when it finishes (``shared.evals.scoring``, fed by the run-results topic);
+``GET /evals/{id}`` shows the live counts, and the summary once every case is scored.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared import db
+from shared.errors import NotFound, ValidationFailed
+from shared.evals import datasets
+from shared.evals.schemas import (
+    CaseChange,
+    CaseResult,
+    EvalComparison,
+    EvalCreate,
+    EvalPage,
+    EvalPublic,
+    EvalRecord,
+    EvalResultPage,
+)
+from shared.pagination import newest_first
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
+    from shared.evals.datasets import EvalDatasetRecord
+
+EVALS = "evals"
+MAX_RUNS = 1000
+
+
+def eval_ref(eval_id: str) -> Any:
+    return db.collection(EVALS).document(eval_id)
+
+
+def snapshot_ref(eval_id: str) -> Any:
+    return eval_ref(eval_id).collection("snapshot").document("dataset")
+
+
+def results_collection(eval_id: str) -> Any:
+    return eval_ref(eval_id).collection("results")
+
+
+def not_found(eval_id: str) -> NotFound:
+    return NotFound(f"eval '{eval_id}' not found", details={"eval_id": eval_id})
+
+
+def create_eval(principal: Principal, body: EvalCreate) -> EvalPublic:
+    from shared.agents.repository import get_agent_version, runnable_agent
+    from shared.runs.rate_limit import consume_run_quota
+
+    dataset = datasets.readable(principal, body.dataset_id)
+    agent = runnable_agent(body.agent_id, principal)
+    version = body.agent_version or agent.version
+    if version > agent.version:
+        raise NotFound(
+            f"agent '{agent.id}' has no version {version}", details={"agent_id": agent.id, "version": version}
+        )
+    get_agent_version(agent.id, version)
+    if len(dataset.cases) * body.repeat > MAX_RUNS:
+        raise ValidationFailed.field("repeat", f"cases x repeat must be at most {MAX_RUNS}")
+    consume_run_quota(principal.user_id)
+    return start_eval(
+        owner_id=principal.user_id, agent_id=agent.id, version=version, dataset=dataset, repeat=body.repeat
+    )
+
+
+def start_eval(
+    *,
+    owner_id: str,
+    agent_id: str,
+    version: int,
+    dataset: EvalDatasetRecord,
+    repeat: int = 1,
+    listing_id: str | None = None,
+    eval_id: str | None = None,
+) -> EvalPublic:
+    """Store the eval and its dataset snapshot, then fan the cases out as a pinned batch."""
+    from shared.runs.batches import create_pinned_batch
+
+    record = EvalRecord(
+        id=eval_id or uuid.uuid4().hex,
+        owner_id=owner_id,
+        agent_id=agent_id,
+        agent_version=version,
+        dataset_id=dataset.id,
+        dataset_name=dataset.name,
+        dataset_revision=dataset.revision,
+        repeat=repeat,
+        total=len(dataset.cases) * repeat,
+        case_names=[c.name for c in dataset.cases],
+        listing_id=listing_id,
+        created_at=datetime.now(UTC),
+    )
+    stored_dataset = dataset.model_dump(mode="json", by_alias=True)
+    snapshot = {"cases": stored_dataset["cases"], "evaluators": stored_dataset["evaluators"]}
+
+    def build(batch: db.CountingWrites) -> None:
+        batch.set(snapshot_ref(record.id), snapshot)
+        batch.set(eval_ref(record.id), record.model_dump(mode="python", exclude={"id"}))
+
+    db.commit_batch(build)
+    inputs: list[Any] = [case["input"] for case in snapshot["cases"] for _ in range(repeat)]
+    # Eval runs are not usage of a listing: "" keeps them out of its run statistics.
+    create_pinned_batch(
+        batch_id=record.id,
+        owner_id=owner_id,
+        agent_id=agent_id,
+        agent_version=version,
+        inputs=inputs,
+        listing_id="",
+    )
+    return record.public()
+
+
+def load(eval_id: str) -> EvalRecord | None:
+    return db.load(EVALS, eval_id, EvalRecord)
+
+
+def readable(principal: Principal | None, eval_id: str) -> EvalRecord:
+    """The caller's eval, or a listing's verification eval (public); 404 otherwise."""
+    record = load(eval_id)
+    if record is None or not (record.listing_id or (principal and record.owner_id == principal.user_id)):
+        raise not_found(eval_id)
+    return record
+
+
+def get_eval(principal: Principal | None, eval_id: str) -> EvalPublic:
+    record = readable(principal, eval_id)
+    if record.status == "running":
+        from shared.evals.scoring import reconcile
+
+        record = reconcile(record)
+    return record.public()
+
+
+def list_mine(
+    principal: Principal, *, agent_id: str | None, dataset_id: str | None, limit: int, cursor: str | None
+) -> EvalPage:
+    items, next_cursor = newest_first(
+        db.collection(EVALS),
+        equals={"owner_id": principal.user_id, "agent_id": agent_id, "dataset_id": dataset_id},
+        limit=limit,
+        cursor=cursor,
+        parse=lambda doc_id, data: EvalRecord.model_validate({**data, "id": doc_id}).public(),
+        position=lambda item: (item.created_at, item.id),
+    )
+    return EvalPage(items=items, next_cursor=next_cursor)
+
+
+def all_results(eval_id: str) -> list[CaseResult]:
+    snaps = db.query(results_collection(eval_id).order_by("__name__"))
+    return [CaseResult.model_validate(s.to_dict() or {}) for s in snaps]
+
+
+def list_results(
+    principal: Principal | None, eval_id: str, *, limit: int, cursor: str | None
+) -> EvalResultPage:
+    """Scored runs in case order (cursor = the last run id of the previous page)."""
+    from shared.errors import BadRequest
+
+    record = readable(principal, eval_id)
+    query = results_collection(record.id).order_by("__name__")
+    if cursor:
+        if not cursor.startswith(f"{record.id}-") or not db.is_valid_doc_id(cursor):
+            raise BadRequest("invalid cursor", code="invalid_cursor")
+        query = query.start_after({"__name__": results_collection(record.id).document(cursor)})
+    snaps = db.query(query.limit(limit + 1))
+    items = [CaseResult.model_validate(s.to_dict() or {}) for s in snaps[:limit]]
+    return EvalResultPage(items=items, next_cursor=items[-1].run_id if len(snaps) > limit and items else None)
+
+
+def _by_case(results: list[CaseResult]) -> dict[str, dict[str, float | bool | None]]:
+    """Per case: passed (every repeat passed), mean score, mean cost, mean latency."""
+    grouped: dict[str, list[CaseResult]] = {}
+    for r in results:
+        grouped.setdefault(r.case_name, []).append(r)
+    out: dict[str, dict[str, float | bool | None]] = {}
+    for name, rs in grouped.items():
+        latencies = [r.duration_ms for r in rs if r.duration_ms is not None]
+        out[name] = {
+            "passed": all(r.passed for r in rs),
+            "score": sum(r.score for r in rs) / len(rs),
+            "cost": sum(r.cost_usd for r in rs) / len(rs),
+            "latency": sum(latencies) / len(latencies) if latencies else None,
+        }
+    return out
+
+
+def _delta(head: float | None, base: float | None) -> float | None:
+    return None if head is None or base is None else round(head - base, 8)
+
+
+def compare(principal: Principal | None, base_id: str, head_id: str) -> EvalComparison:
+    """Which cases changed between two evals of the same dataset, and the cost/latency deltas."""
+    from shared.errors import Conflict
+
+    base, head = readable(principal, base_id), readable(principal, head_id)
+    if base.dataset_id != head.dataset_id:
+        raise ValidationFailed.field("head", "the two evals ran different datasets")
+    if base.status != "completed" or head.status != "completed":
+        raise Conflict("both evals must be completed", code="eval_running")
+    b, h = _by_case(all_results(base.id)), _by_case(all_results(head.id))
+    cases: list[CaseChange] = []
+    for name in list(dict.fromkeys([*base.case_names, *head.case_names])):
+        bc, hc = b.get(name), h.get(name)
+        bp = bool(bc["passed"]) if bc else None
+        hp = bool(hc["passed"]) if hc else None
+        if bp is None:
+            change = "added"
+        elif hp is None:
+            change = "removed"
+        elif bp != hp:
+            change = "fixed" if hp else "regressed"
+        else:
+            change = "unchanged_pass" if hp else "unchanged_fail"
+        cases.append(
+            CaseChange(
+                case_name=name,
+                base_passed=bp,
+                head_passed=hp,
+                change=change,
+                base_score=_f(bc, "score"),
+                head_score=_f(hc, "score"),
+                cost_delta_usd=_delta(_f(hc, "cost"), _f(bc, "cost")),
+                latency_delta_ms=_delta(_f(hc, "latency"), _f(bc, "latency")),
+            )
+        )
+    bs, hs = base.summary, head.summary
+    return EvalComparison(
+        base=base.public(),
+        head=head.public(),
+        pass_rate_delta=_delta(hs.pass_rate if hs else None, bs.pass_rate if bs else None),
+        cost_per_run_delta_usd=_delta(
+            hs.cost_per_run_usd if hs else None, bs.cost_per_run_usd if bs else None
+        ),
+        p50_latency_delta_ms=_delta(hs.p50_latency_ms if hs else None, bs.p50_latency_ms if bs else None),
+        p95_latency_delta_ms=_delta(hs.p95_latency_ms if hs else None, bs.p95_latency_ms if bs else None),
+        fixed=sum(1 for c in cases if c.change == "fixed"),
+        regressed=sum(1 for c in cases if c.change == "regressed"),
+        cases=cases,
+    )
+
+
+def _f(values: dict[str, float | bool | None] | None, key: str) -> float | None:
+    if values is None:
+        return None
+    value = values.get(key)
+    return None if value is None else float(value)
