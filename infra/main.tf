@@ -111,7 +111,7 @@ locals {
       verify_tokens = true
       workspace     = false
       vertex        = false
-      publishes_to  = []
+      publishes_to  = ["run_requests"] # verification evals of listings (shared/evals/verified.py)
       reads_topics  = []
     }
     worker = {

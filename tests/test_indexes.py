@@ -68,7 +68,7 @@ def uncovered(shapes: list[QueryShape], indexes: list[dict[str, Any]]) -> list[Q
 def test_every_marketplace_query_has_a_declared_index() -> None:
     shapes = query_shapes()
     # All search parameter kinds are enumerated: 2 category states x 2 array states x 3 sorts.
-    assert sum(1 for s in shapes if s.collection == "listings" and s.orders) == 12
+    assert sum(1 for s in shapes if s.collection == "listings" and s.orders) == 16
     assert uncovered(shapes, declared_indexes()) == []
 
 

@@ -50,7 +50,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("agents", "agents_api", "http", 8802, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
     FunctionSpec("runs", "runs_api", "http", 8803, requirements=(*_HTTP, *_AGENT_RUNTIME)),
     # Installing a listing creates an agent, so it validates definitions like `agents` does.
-    FunctionSpec("marketplace", "marketplace_api", "http", 8804, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
+    # Publishing a listing with an eval dataset fans its verification eval out as async runs.
+    FunctionSpec(
+        "marketplace",
+        "marketplace_api",
+        "http",
+        8804,
+        requirements=(*_HTTP, *_AGENT_DEFINITIONS, "google-cloud-pubsub"),
+    ),
     FunctionSpec("worker", "run_worker", "cloudevent", 8805, requirements=(*_BASE, *_AGENT_RUNTIME)),
 )
 

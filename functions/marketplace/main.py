@@ -14,6 +14,7 @@ from shared.marketplace.schemas import (
     ListingPage,
     ListingPublic,
     ListingQuery,
+    ListingVersionPublic,
     RatingPage,
     RatingPublic,
     RatingPut,
@@ -75,6 +76,20 @@ def get_listing(ctx: RequestContext) -> ListingDetail:
     from shared.marketplace import service
 
     return service.detail(ctx.params["listing_id"])
+
+
+@router.route(
+    "GET",
+    "/marketplace/listings/{listing_id}/versions",
+    auth="public",
+    response=list[ListingVersionPublic],
+    errors=(404,),
+)
+def list_listing_versions(ctx: RequestContext) -> list[ListingVersionPublic]:
+    """The listing's history: each published version with the service's eval of it (newest first)."""
+    from shared.marketplace import service
+
+    return service.versions(ctx.params["listing_id"])
 
 
 @router.route("DELETE", "/marketplace/listings/{listing_id}", status=204, errors=(403, 404))

@@ -171,3 +171,18 @@ class EvalComparison(BaseModel):
     fixed: int
     regressed: int
     cases: list[CaseChange]
+
+
+class VerifiedQuality(BaseModel):
+    """What the service measured on one version; the listing shows its newest evaluated one."""
+
+    pass_rate: float
+    cases: int
+    runs: int
+    cost_per_run_usd: float
+    p50_latency_ms: float | None = None
+    p95_latency_ms: float | None = None
+    version: int
+    eval_id: str
+    dataset_id: str
+    evaluated_at: datetime

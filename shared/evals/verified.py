@@ -13,31 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from shared import db
-from shared.evals.schemas import EvalSummary
+from shared.evals.schemas import EvalSummary, VerifiedQuality
 
 _log = logging.getLogger(__name__)
 UNVERIFIED = -1.0
-
-
-class VerifiedQuality(BaseModel):
-    """What the service measured on one version; the listing shows its newest evaluated one."""
-
-    pass_rate: float
-    cases: int
-    runs: int
-    cost_per_run_usd: float
-    p50_latency_ms: float | None = None
-    p95_latency_ms: float | None = None
-    version: int
-    eval_id: str
-    dataset_id: str
-    evaluated_at: datetime
 
 
 def verification_eval_id(listing_id: str, version: int, dataset_id: str, revision: int) -> str:

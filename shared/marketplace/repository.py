@@ -99,6 +99,7 @@ def publish(
             "version": agent.version,
             "definition": snapshot,
             "updated_at": now,
+            "eval_dataset_id": body.eval_dataset_id or (current.eval_dataset_id if current else None),
         }
         fields["search_keys"] = listing_keys(
             name=fields["name"],
@@ -178,3 +179,11 @@ def mark_installed(listing_id: str, user_id: str, agent_id: str) -> bool:
 def has_installed(listing_id: str, user_id: str) -> bool:
     snap = db.get(install_marker_ref(listing_id, user_id))
     return snap.exists
+
+
+def list_versions(listing_id: str) -> list[dict[str, Any]]:
+    """The listing's published versions, newest first (the history an installer compares)."""
+    from google.cloud.firestore import Query
+
+    query: Any = listing_ref(listing_id).collection(VERSIONS).order_by("version", direction=Query.DESCENDING)
+    return [s.to_dict() or {} for s in db.query(query)]

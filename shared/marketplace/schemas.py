@@ -9,13 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents.definition import AgentDefinition
+from shared.evals.schemas import VerifiedQuality
 from shared.marketplace.categories import CATEGORY_IDS
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 MAX_TAGS = 10
 MAX_SUMMARY = 280
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
-SortOrder = Literal["rating", "installs", "recent"]
+SortOrder = Literal["rating", "installs", "recent", "verified"]
 
 
 def _check_category(value: str) -> str:
@@ -46,6 +47,13 @@ class ListingCreate(BaseModel):
     category: str
     tags: list[str] = Field(default_factory=list[str], max_length=MAX_TAGS)
     summary: str | None = Field(default=None, max_length=MAX_SUMMARY)
+    eval_dataset_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="One of my eval datasets: published with the listing; the service evaluates every "
+        "published version with it (`verified`). Omitted on republish: the listing keeps its dataset.",
+    )
 
     _category = field_validator("category")(_check_category)
     _tags = field_validator("tags")(_normalize_tags)
@@ -88,6 +96,10 @@ class ListingRecord(BaseModel):
     rating_count: int = 0
     installs: int = 0
     stats: ListingStats = Field(default_factory=ListingStats)
+    eval_dataset_id: str | None = None
+    # Written only by shared.evals.verified when a verification eval completes.
+    verified: VerifiedQuality | None = None
+    verified_pass_rate: float = -1.0
 
 
 class ListingPublic(BaseModel):
@@ -107,6 +119,11 @@ class ListingPublic(BaseModel):
     published_at: datetime
     updated_at: datetime
     stats: ListingStats
+    eval_dataset_id: str | None = None
+    verified: VerifiedQuality | None = Field(
+        default=None,
+        description="Measured by the service on `verified.version`; null until an eval completed.",
+    )
 
     @classmethod
     def of(cls, record: ListingRecord, stats: ListingStats | None = None) -> ListingPublic:
@@ -139,6 +156,9 @@ class ListingQuery(BaseModel):
     tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
     category: str | None = None
     sort: SortOrder = "recent"
+    min_pass_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Only verified listings at least this good."
+    )
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = Field(default=None, max_length=2048)
 
@@ -197,6 +217,14 @@ class Manifest(BaseModel):
     tools: list[ManifestTool]
     permissions: list[str]
     model: str | None
+
+
+class ListingVersionPublic(BaseModel):
+    """One published version of a listing, with the service's eval of it (if any)."""
+
+    version: int
+    published_at: datetime
+    verified: VerifiedQuality | None = None
 
 
 class BundleListing(BaseModel):

@@ -19,7 +19,7 @@ the scan. Without a post-filter a page reads exactly ``limit + 1`` documents.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, cast
 
@@ -34,7 +34,13 @@ from shared.settings import get_settings
 Direction = Literal["ASCENDING", "DESCENDING"]
 ArrayOp = Literal["array_contains", "array_contains_any"]
 
-SORT_FIELDS: dict[SortOrder, str] = {"rating": "rating_avg", "installs": "installs", "recent": "published_at"}
+SORT_FIELDS: dict[SortOrder, str] = {
+    "rating": "rating_avg",
+    "installs": "installs",
+    "recent": "published_at",
+    # The service's eval of the newest evaluated version (-1 = not verified; shared.evals.verified).
+    "verified": "verified_pass_rate",
+}
 ARRAY_FIELD = "search_keys"
 
 
@@ -58,10 +64,12 @@ class SearchPlan:
     require_all: tuple[str, ...] = ()
     require_any: tuple[str, ...] = ()
     orders: tuple[tuple[str, Direction], ...] = field(default=())
+    # Checked on returned documents: the verified pass rate is at least this.
+    min_pass_rate: float | None = None
 
     @property
     def post_filtered(self) -> bool:
-        return bool(self.require_all or self.require_any)
+        return bool(self.require_all or self.require_any or self.min_pass_rate is not None)
 
     @property
     def shape(self) -> QueryShape:
@@ -137,6 +145,11 @@ def _base_query(search: SearchPlan) -> Any:
 
 
 def _matches(search: SearchPlan, data: dict[str, Any]) -> bool:
+    if (
+        search.min_pass_rate is not None
+        and float(data.get("verified_pass_rate", -1.0)) < search.min_pass_rate
+    ):
+        return False
     keys: set[str] = {str(k) for k in cast(list[Any], data.get(ARRAY_FIELD) or [])}
     if not all(k in keys for k in search.require_all):
         return False
@@ -174,6 +187,8 @@ def search(params: ListingQuery) -> tuple[list[ListingRecord], str | None]:
     if params.q is not None and params.q.strip() and not words:
         raise ValidationFailed.field("query.q", "needs at least one word of 2 or more letters or digits")
     search_plan = plan(words, params.tags or [], params.category, params.sort)
+    if params.min_pass_rate is not None:
+        search_plan = replace(search_plan, min_pass_rate=params.min_pass_rate)
     base = _base_query(search_plan)
     limit = params.limit
     budget = limit + 1 + (get_settings().marketplace_search_overfetch if search_plan.post_filtered else 0)

@@ -10,7 +10,13 @@ from shared.errors import Forbidden, ValidationFailed
 from shared.marketplace import repository, stats
 from shared.marketplace.bundle import bundle_of, publishable
 from shared.marketplace.categories import CATEGORIES
-from shared.marketplace.schemas import Bundle, CategoryPublic, ListingCreate, ListingDetail
+from shared.marketplace.schemas import (
+    Bundle,
+    CategoryPublic,
+    ListingCreate,
+    ListingDetail,
+    ListingVersionPublic,
+)
 
 if TYPE_CHECKING:
     from shared.agents.repository import AgentRecord
@@ -40,12 +46,28 @@ def publish(principal: Principal, body: ListingCreate) -> repository.Published:
     if agent.owner_id != principal.user_id:
         raise Forbidden("only the agent's owner can publish it")
     _self_contained(agent)
+    if body.eval_dataset_id is not None:
+        from shared.evals import datasets
+
+        datasets.owned(principal, body.eval_dataset_id)  # 404 before anything is written
     published = repository.publish(agent, publishable(agent.definition), body, principal)
+    if published.record.eval_dataset_id:
+        from shared.evals.verified import attach_and_verify
+
+        attach_and_verify(
+            published.record.id, agent.owner_id, agent.id, agent.version, published.record.eval_dataset_id
+        )
     _log.info(
         "listing published",
         extra={"listing_id": published.record.id, "agent_id": agent.id, "version": agent.version},
     )
     return published
+
+
+def versions(listing_id: str) -> list[ListingVersionPublic]:
+    """A live listing's published versions with the service's eval of each, newest first."""
+    repository.get_listing(listing_id)
+    return [ListingVersionPublic.model_validate(v) for v in repository.list_versions(listing_id)]
 
 
 def detail(listing_id: str) -> ListingDetail:
