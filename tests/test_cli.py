@@ -306,7 +306,7 @@ def test_base_url_flag_beats_env_and_config(make_cli: Any) -> None:
     flagged = cli("--base-url", "http://127.0.0.1:1", "market", "search", check=False)
     assert (
         flagged.code == 1
-        and flagged.err == "error: cannot reach http://127.0.0.1:1 (is the service running?)\n"
+        and flagged.err == "error: cannot reach http://127.0.0.1:1: connection refused\n"
     )
 
 
