@@ -128,4 +128,6 @@ async def chunks(
                     yield _sse({**base, "choices": [], "usage": _usage(run.usage)})
                 yield "data: [DONE]\n\n"
     finally:
-        await items.aclose()  # pyright: ignore[reportAttributeAccessIssue]
+        aclose: Any = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared import db
 from shared.errors import BadRequest, NotFound
@@ -102,12 +102,16 @@ def _text_of(content: Any, param: str, *, part_types: tuple[str, ...]) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
+        parts: list[Any] = list(content)  # pyright: ignore[reportUnknownArgumentType]
         texts: list[str] = []
-        for index, part in enumerate(content):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
-            if not isinstance(part, dict) or part.get("type") not in part_types:  # pyright: ignore[reportUnknownMemberType]
-                kind = part.get("type") if isinstance(part, dict) else type(part).__name__  # pyright: ignore[reportUnknownMemberType]
+        for index, part in enumerate(parts):
+            fields: dict[str, Any] = (
+                cast(dict[str, Any], part) if isinstance(part, dict) else {"type": type(part).__name__}
+            )
+            kind = fields.get("type")
+            if not isinstance(part, dict) or kind not in part_types:
                 raise unsupported(f"{param}[{index}]", f"content parts of type '{kind}' are not supported")
-            text = part.get("text")  # pyright: ignore[reportUnknownMemberType,reportUnknownVariableType]
+            text = fields.get("text")
             if not isinstance(text, str):
                 raise invalid(f"{param}[{index}].text", "must be a string")
             texts.append(text)

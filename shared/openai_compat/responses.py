@@ -341,7 +341,9 @@ async def assemble(assembler: Assembler, items: AsyncIterator[StreamItem]) -> As
             for event in assembler.feed(item):
                 yield event
     finally:
-        await items.aclose()  # pyright: ignore[reportAttributeAccessIssue]
+        aclose: Any = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def event_frames(assembler: Assembler, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
