@@ -27,6 +27,7 @@ from shared.evals.schemas import (
     EvalResultsQuery,
 )
 from shared.health import HealthReport, health_report
+from shared.openai_compat.schemas import ChatCompletionCreate, ModelList, ResponseCreate
 from shared.runs import batches, cancel, events_api, service
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
 from shared.runs.events_api import RunEventPage, RunEventsQuery
@@ -35,7 +36,7 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router("runs", ("/runs", "/sessions", "/batches", "/eval-datasets", "/evals"))
+router = Router("runs", ("/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1"))
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
@@ -53,6 +54,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    scope="runs",
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
     """Run an agent: `sync` → the finished run; `stream` (or `Accept: text/event-stream`) → SSE
@@ -86,7 +88,7 @@ def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str,
     return sse_response(streaming.sse_frames(streaming.drive(items)), headers)
 
 
-@router.route("GET", "/runs", query=RunListQuery, response=RunPage)
+@router.route("GET", "/runs", query=RunListQuery, response=RunPage, scope="runs")
 def list_runs(ctx: RequestContext) -> RunPage:
     """My runs, newest first; filter by `agent_id` and `status` (cursor-paginated)."""
     q: RunListQuery = ctx.query
@@ -95,7 +97,7 @@ def list_runs(ctx: RequestContext) -> RunPage:
     )
 
 
-@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,))
+@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,), scope="runs")
 def get_run(ctx: RequestContext) -> RunPublic:
     """One of my runs."""
     return service.get(ctx.principal, ctx.params["run_id"])
@@ -106,6 +108,7 @@ def get_run(ctx: RequestContext) -> RunPublic:
     "/runs/{run_id}/artifacts/{path:path}",
     errors=(404, 422),
     response_media_type="application/octet-stream",
+    scope="runs",
 )
 def get_run_artifact(ctx: RequestContext) -> flask.Response:
     """A file the run wrote, as it was when the run ended (see the run's `artifacts`)."""
@@ -116,7 +119,7 @@ def get_run_artifact(ctx: RequestContext) -> flask.Response:
     return file_response(data, str(artifact["path"]), str(artifact["sha256"]))
 
 
-@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409))
+@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409), scope="runs")
 def cancel_run(ctx: RequestContext) -> RunPublic:
     """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its
     next model/tool step (poll the run or its events); a finished run → 409."""
@@ -130,6 +133,7 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    scope="runs",
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     """The run's events so far (`{items, next_cursor}`), or with `Accept: text/event-stream` an SSE
@@ -142,74 +146,100 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409, 429))
+@router.route(
+    "POST",
+    "/batches",
+    body=BatchCreate,
+    response=BatchPublic,
+    status=202,
+    errors=(404, 409, 429),
+    scope="runs",
+)
 def create_batch(ctx: RequestContext) -> Reply:
     """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
     batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
     return Reply(batch, status=202, headers={"Location": f"/batches/{batch.id}"})
 
 
-@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,))
+@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,), scope="runs")
 def get_batch(ctx: RequestContext) -> BatchPublic:
     """One of my batches with live counts per run status, overall status and total cost."""
     return batches.get_batch(ctx.principal, ctx.params["batch_id"])
 
 
-@router.route("GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404))
+@router.route(
+    "GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404), scope="runs"
+)
 def list_batch_runs(ctx: RequestContext) -> RunPage:
     """The batch's runs in input order (cursor-paginated)."""
     q: BatchRunsQuery = ctx.query
     return batches.list_batch_runs(ctx.principal, ctx.params["batch_id"], limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,))
+@router.route(
+    "POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,), scope="runs"
+)
 def create_session(ctx: RequestContext) -> Reply:
     """Start a conversation with an agent; pass its id as `session_id` in runs."""
     session = sessions.create(ctx.principal, ctx.body)
     return Reply(session, status=201, headers={"Location": f"/sessions/{session.id}"})
 
 
-@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage)
+@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage, scope="runs")
 def list_sessions(ctx: RequestContext) -> SessionPage:
     """My sessions, newest first (cursor-paginated)."""
     q: SessionListQuery = ctx.query
     return sessions.list_mine(ctx.principal, agent_id=q.agent_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,))
+@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,), scope="runs")
 def get_session(ctx: RequestContext) -> SessionDetail:
     """A session with its conversation as readable messages."""
     return sessions.detail(ctx.principal, ctx.params["session_id"])
 
 
-@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409))
+@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409), scope="runs")
 def delete_session(ctx: RequestContext) -> None:
     """Delete a session and its history (409 while a run is using it)."""
     sessions.delete(ctx.principal, ctx.params["session_id"])
 
 
-@router.route("POST", "/eval-datasets", body=EvalDatasetCreate, response=EvalDatasetPublic, status=201)
+@router.route(
+    "POST", "/eval-datasets", body=EvalDatasetCreate, response=EvalDatasetPublic, status=201, scope="runs"
+)
 def create_dataset(ctx: RequestContext) -> Reply:
     """Create an eval dataset: cases (input, expected output, evaluators) and evaluators for all."""
     dataset = datasets.create(ctx.principal, ctx.body)
     return Reply(dataset, status=201, headers={"Location": f"/eval-datasets/{dataset.id}"})
 
 
-@router.route("POST", "/eval-datasets/import", body=EvalDatasetImport, response=EvalDatasetPublic, status=201)
+@router.route(
+    "POST",
+    "/eval-datasets/import",
+    body=EvalDatasetImport,
+    response=EvalDatasetPublic,
+    status=201,
+    scope="runs",
+)
 def import_dataset(ctx: RequestContext) -> Reply:
     """Create a dataset from a pydantic-evals dataset file (YAML or JSON text in `content`)."""
     dataset = datasets.import_dataset(ctx.principal, ctx.body)
     return Reply(dataset, status=201, headers={"Location": f"/eval-datasets/{dataset.id}"})
 
 
-@router.route("GET", "/eval-datasets", query=DatasetListQuery, response=EvalDatasetPage)
+@router.route("GET", "/eval-datasets", query=DatasetListQuery, response=EvalDatasetPage, scope="runs")
 def list_datasets(ctx: RequestContext) -> EvalDatasetPage:
     """My eval datasets (without their cases), newest first."""
     return datasets.list_mine(ctx.principal, limit=ctx.query.limit, cursor=ctx.query.cursor)
 
 
 @router.route(
-    "GET", "/eval-datasets/{dataset_id}", auth="optional", response=EvalDatasetPublic, errors=(404,)
+    "GET",
+    "/eval-datasets/{dataset_id}",
+    auth="optional",
+    response=EvalDatasetPublic,
+    errors=(404,),
+    scope="runs",
 )
 def get_dataset(ctx: RequestContext) -> EvalDatasetPublic:
     """One of my datasets, or a public one (attached to a marketplace listing)."""
@@ -217,7 +247,12 @@ def get_dataset(ctx: RequestContext) -> EvalDatasetPublic:
 
 
 @router.route(
-    "GET", "/eval-datasets/{dataset_id}/export", auth="optional", response=dict[str, Any], errors=(404,)
+    "GET",
+    "/eval-datasets/{dataset_id}/export",
+    auth="optional",
+    response=dict[str, Any],
+    errors=(404,),
+    scope="runs",
 )
 def export_dataset(ctx: RequestContext) -> dict[str, Any]:
     """The dataset as a pydantic-evals dataset file (JSON; `Dataset.from_file` reads it)."""
@@ -230,6 +265,7 @@ def export_dataset(ctx: RequestContext) -> dict[str, Any]:
     auth="optional",
     errors=(404,),
     response_media_type="application/yaml",
+    scope="runs",
 )
 def export_dataset_yaml(ctx: RequestContext) -> flask.Response:
     """The dataset as a pydantic-evals dataset file in YAML."""
@@ -240,27 +276,34 @@ def export_dataset_yaml(ctx: RequestContext) -> flask.Response:
 
 
 @router.route(
-    "PATCH", "/eval-datasets/{dataset_id}", body=EvalDatasetUpdate, response=EvalDatasetPublic, errors=(404,)
+    "PATCH",
+    "/eval-datasets/{dataset_id}",
+    body=EvalDatasetUpdate,
+    response=EvalDatasetPublic,
+    errors=(404,),
+    scope="runs",
 )
 def update_dataset(ctx: RequestContext) -> EvalDatasetPublic:
     """Replace some of a dataset's fields (name, description, cases, evaluators)."""
     return datasets.update(ctx.principal, ctx.params["dataset_id"], ctx.body)
 
 
-@router.route("DELETE", "/eval-datasets/{dataset_id}", status=204, errors=(404, 409))
+@router.route("DELETE", "/eval-datasets/{dataset_id}", status=204, errors=(404, 409), scope="runs")
 def delete_dataset(ctx: RequestContext) -> None:
     """Delete a dataset (409 while it verifies a marketplace listing). Its evals stay."""
     datasets.delete(ctx.principal, ctx.params["dataset_id"])
 
 
-@router.route("POST", "/evals", body=EvalCreate, response=EvalPublic, status=202, errors=(404, 429))
+@router.route(
+    "POST", "/evals", body=EvalCreate, response=EvalPublic, status=202, errors=(404, 429), scope="runs"
+)
 def create_eval(ctx: RequestContext) -> Reply:
     """Run every case of a dataset on an agent version (async, as a batch) and score the results."""
     started = evals.create_eval(ctx.principal, ctx.body)
     return Reply(started, status=202, headers={"Location": f"/evals/{started.id}"})
 
 
-@router.route("GET", "/evals", query=EvalListQuery, response=EvalPage)
+@router.route("GET", "/evals", query=EvalListQuery, response=EvalPage, scope="runs")
 def list_evals(ctx: RequestContext) -> EvalPage:
     """My evals, newest first; filter by `agent_id` and/or `dataset_id`."""
     q: EvalListQuery = ctx.query
@@ -269,7 +312,7 @@ def list_evals(ctx: RequestContext) -> EvalPage:
     )
 
 
-@router.route("GET", "/evals/{eval_id}", auth="optional", response=EvalPublic, errors=(404,))
+@router.route("GET", "/evals/{eval_id}", auth="optional", response=EvalPublic, errors=(404,), scope="runs")
 def get_eval(ctx: RequestContext) -> EvalPublic:
     """An eval with live counts; `summary` (pass rate, cost, p50/p95 latency) once every run is scored."""
     return evals.get_eval(ctx.principal_or_none, ctx.params["eval_id"])
@@ -282,6 +325,7 @@ def get_eval(ctx: RequestContext) -> EvalPublic:
     query=EvalResultsQuery,
     response=EvalResultPage,
     errors=(400, 404),
+    scope="runs",
 )
 def list_eval_results(ctx: RequestContext) -> EvalResultPage:
     """Per case and repeat: pass/fail, score and each evaluator's verdict with its reason."""
@@ -295,11 +339,72 @@ def list_eval_results(ctx: RequestContext) -> EvalResultPage:
     auth="optional",
     response=EvalComparison,
     errors=(404, 409, 422),
+    scope="runs",
 )
 def compare_evals(ctx: RequestContext) -> EvalComparison:
     """This eval against an earlier one of the same dataset: cases fixed or regressed, cost and
     latency deltas (409 until both are completed)."""
     return evals.compare(ctx.principal_or_none, ctx.params["base_id"], ctx.params["eval_id"])
+
+
+# -- the OpenAI-compatible API (shared/openai_compat; errors in OpenAI's shape) ---------------
+
+
+@router.route("GET", "/v1/models", response=ModelList, tags=("openai",), scope="runs")
+def openai_models(ctx: RequestContext) -> ModelList:
+    """My runnable agents as OpenAI models (`id` = the agent's name)."""
+    from shared.openai_compat.models import list_models
+
+    return list_models(ctx.principal)
+
+
+@router.route(
+    "POST",
+    "/v1/chat/completions",
+    body=ChatCompletionCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_chat_completions(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI chat completion (`stream: true` → chunks)."""
+    from shared.openai_compat import chat, runner
+    from shared.runs import streaming
+
+    body: ChatCompletionCreate = ctx.body
+    prepared = chat.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    if not body.stream:
+        return Reply(chat.completion(body, runner.run_to_end(prepared)), status=200, headers=headers)
+    frames = chat.chunks(body, prepared, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
+
+
+@router.route(
+    "POST",
+    "/v1/responses",
+    body=ResponseCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_responses(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI Responses call (`stream: true` → events)."""
+    from shared.openai_compat import responses, runner
+    from shared.runs import streaming
+
+    body: ResponseCreate = ctx.body
+    prepared = responses.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    assembler = responses.Assembler(body, prepared)
+    if not body.stream:
+        return Reply(responses.complete(assembler), status=200, headers=headers)
+    frames = responses.event_frames(assembler, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
 
 
 @functions_framework.http
