@@ -276,6 +276,7 @@ CASES: dict[str, Case] = {
         prepare=lambda w, c: w.install_listing_as(c),
     ),
     "GET /marketplace/listings/{listing_id}/ratings": Case(params=_listing),
+    "GET /marketplace/listings/{listing_id}/versions": Case(params=_listing),
     "GET /templates/{name}": Case(
         params=lambda w: {"name": w.apps["agents"].get("/templates").get_json()[0]["name"]}
     ),
