@@ -61,10 +61,47 @@ class Workflow(BaseModel):
     steps: list[WorkflowStep] = Field(min_length=1, max_length=20)
 
 
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    return next((s for s in schema.get("anyOf", []) if s.get("type") != "null"), schema)
+
+
+def kind_union_schema(schema: dict[str, Any]) -> None:
+    """Document a definition as the union on ``kind`` the validator enforces: an ``agent``
+    (``kind`` may be omitted) needs ``model`` and has no ``workflow``; a ``workflow`` needs
+    ``workflow``. The two forms are ``oneOf`` branches, so generated clients and fuzzers see
+    exactly what is accepted."""
+    properties: dict[str, Any] = schema.pop("properties")
+    required: list[str] = schema.pop("required", [])
+    schema.pop("type", None)
+    schema.pop("additionalProperties", None)
+    agent = {k: v for k, v in properties.items() if k != "workflow"}
+    agent["kind"] = {"const": "agent", "default": "agent", "type": "string", "title": "Kind"}
+    agent["model"] = _non_null(properties["model"])
+    workflow = dict(properties)
+    workflow["kind"] = {"const": "workflow", "type": "string", "title": "Kind"}
+    workflow["workflow"] = _non_null(properties["workflow"])
+    schema["oneOf"] = [
+        {
+            "type": "object",
+            "title": "AgentKindAgent",
+            "properties": agent,
+            "required": [*required, "model"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "AgentKindWorkflow",
+            "properties": workflow,
+            "required": [*required, "kind", "workflow"],
+            "additionalProperties": False,
+        },
+    ]
+
+
 class AgentDefinition(BaseModel):
     """What ``POST /agents`` and ``PUT /agents/{id}`` accept (and versions store)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=kind_union_schema)
 
     name: str = Field(pattern=NAME_PATTERN)
     display_name: str | None = Field(default=None, max_length=120)
@@ -74,7 +111,9 @@ class AgentDefinition(BaseModel):
     system_prompt: str = Field(default="", max_length=100_000)
     tools: list[ToolRef] = Field(default_factory=list[ToolRef], max_length=32)
     output_schema: dict[str, Any] | None = None
-    delegates: list[str] = Field(default_factory=list[str], max_length=16)
+    delegates: list[str] = Field(
+        default_factory=list[str], max_length=16, json_schema_extra={"uniqueItems": True}
+    )
     workflow: Workflow | None = None
     limits: Limits = Field(default_factory=Limits)
     metadata: dict[str, Any] = Field(default_factory=dict[str, Any])
