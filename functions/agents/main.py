@@ -49,7 +49,15 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
     return Reply(AgentPublic.of(record), status=status, headers=headers)
 
 
-@router.route("POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,))
+@router.route(
+    "POST",
+    "/agents",
+    body=AgentCreate,
+    response=AgentPublic,
+    status=201,
+    errors=(409,),
+    headers=("Idempotency-Key",),
+)
 def create_agent(ctx: RequestContext) -> Reply:
     """Create an agent (version 1) from a definition, or from a built-in template with
     `{"template": "<name>", "name": "..."}`. Send `Idempotency-Key` to make retries safe."""
@@ -78,14 +86,21 @@ def get_agent(ctx: RequestContext) -> Reply:
     return _agent_reply(repository.get_agent(ctx.params["agent_id"], ctx.principal))
 
 
-@router.route("PUT", "/agents/{agent_id}", body=AgentUpdate, response=AgentPublic, errors=(403, 404, 409))
+@router.route(
+    "PUT",
+    "/agents/{agent_id}",
+    body=AgentUpdate,
+    response=AgentPublic,
+    errors=(403, 404, 409),
+    headers=("If-Match",),
+)
 def update_agent(ctx: RequestContext) -> Reply:
     """Replace the definition: stores version n+1. `If-Match: <version>` → 409 if it moved on."""
     record = service.update(ctx.params["agent_id"], ctx.principal, ctx.body, if_match=ctx.header("If-Match"))
     return _agent_reply(record)
 
 
-@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409))
+@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409), headers=("If-Match",))
 def delete_agent(ctx: RequestContext) -> None:
     """Soft-delete an agent (its versions stay for runs and marketplace snapshots)."""
     service.delete(ctx.params["agent_id"], ctx.principal, if_match=ctx.header("If-Match"))

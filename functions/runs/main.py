@@ -32,6 +32,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    headers=("Idempotency-Key",),
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
     """Run an agent: `sync` → the finished run; `stream` (or `Accept: text/event-stream`) → SSE
@@ -109,6 +110,7 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    headers=("Last-Event-ID",),
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     """The run's events so far (`{items, next_cursor}`), or with `Accept: text/event-stream` an SSE
@@ -121,7 +123,15 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409, 429))
+@router.route(
+    "POST",
+    "/batches",
+    body=BatchCreate,
+    response=BatchPublic,
+    status=202,
+    errors=(404, 409, 429),
+    headers=("Idempotency-Key",),
+)
 def create_batch(ctx: RequestContext) -> Reply:
     """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
     batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)

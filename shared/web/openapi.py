@@ -50,11 +50,9 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
 
 # Path parameters: ids are at most 1500 bytes and never ``.``/``..``/``__x__`` (Firestore's
 # rules); a workspace path is relative components without control characters or backslashes.
-_ID_PARAM: dict[str, Any] = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": 128,
-    "pattern": "^[A-Za-z0-9_-]+$",
+_ID_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
+_TYPED_PARAMS: dict[str, dict[str, Any]] = {
+    "version": {"type": "integer", "minimum": 1, "maximum": 999999999}
 }
 _COMPONENT = "[^\\x00-\\x1f\\x7f\\\\/.~][^\\x00-\\x1f\\x7f\\\\/]{0,62}"
 _FILE_PATH_PARAM: dict[str, Any] = {
@@ -100,6 +98,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {403}
     if route.body is not None:
         statuses |= {400, 413, 415, 422}
+    if route.body_kind == "raw":
+        statuses |= {400, 413}
     if route.query is not None:
         # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
         statuses |= {400, 422}
