@@ -201,6 +201,18 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
+def _hoist_variants(components: dict[str, Any]) -> None:
+    """Inline object branches of a ``oneOf`` (``AgentDefinition``'s forms) become named
+    components, so client generators give each form a class instead of failing on it."""
+    for schema in list(components.values()):
+        branches = schema.get("oneOf", [])
+        for index, branch in enumerate(branches):
+            if isinstance(branch, dict) and branch.get("type") == "object" and "title" in branch:
+                title = str(branch["title"])  # pyright: ignore[reportUnknownArgumentType]
+                components.setdefault(title, branch)
+                branches[index] = {"$ref": _REF.format(model=title)}
+
+
 def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[str, Any]:
     routers = list(routers)
     models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
@@ -215,6 +227,7 @@ def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[
                     models[m.__name__] = m
     _, top = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
     components: dict[str, Any] = dict(top.get("$defs", {}))
+    _hoist_variants(components)
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
         for route in router.routes:
