@@ -87,7 +87,9 @@ def test_generated_client_registers_logs_in_creates_an_agent_and_runs_it(
         client=client,
         body=models.AgentKindAgent(
             name="generated-client-agent",
-            model=models.ModelRef(provider=models.ModelRefProvider.VERTEX_GEMINI, name="gemini-2.5-flash"),
+            model=models.ModelRefVertexGemini65536(
+                provider="vertex-gemini", name=models.ModelRefVertexGemini65536Name.GEMINI_2_5_FLASH
+            ),
             system_prompt="Answer briefly.",
         ),
         idempotency_key=f"create-{name}",

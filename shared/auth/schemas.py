@@ -57,7 +57,7 @@ class UserCreate(BaseModel):
     email: str = Field(
         max_length=MAX_EMAIL_LENGTH,
         description="a valid email address, unique",
-        json_schema_extra={"format": "email", "pattern": _EMAIL.pattern},
+        json_schema_extra={"format": "email"},
     )
     password: Password = Field(description=f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
