@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from shared.auth.scopes import ROUTE_SCOPES
 from shared.errors import MethodNotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ class Route:
     status: int = 200
     auth: AuthMode = "user"
     roles: frozenset[str] | None = None
+    # The personal-access-token scope the route needs (shared.auth.scopes); None: PATs refused.
+    scope: str | None = None
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     streams: bool = False
@@ -105,6 +108,7 @@ class Router:
         status: int = 200,
         auth: AuthMode = "user",
         roles: set[str] | frozenset[str] | None = None,
+        scope: str | None = None,
         tags: tuple[str, ...] = (),
         errors: tuple[int, ...] = (),
         streams: bool = False,
@@ -115,6 +119,8 @@ class Router:
         """Declare a route. ``form_body`` (with ``form_ok``) is the model of the form-encoded
         body when it differs from the JSON one; ``headers`` names the request headers the
         handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``)."""
+        if scope is not None and scope not in ROUTE_SCOPES:
+            raise ValueError(f"unknown scope {scope!r} on {method} {path}")
 
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -134,6 +140,7 @@ class Router:
                     status=status,
                     auth=auth,
                     roles=frozenset(roles) if roles else None,
+                    scope=scope,
                     tags=tags or (self.function,),
                     errors=errors,
                     streams=streams,
