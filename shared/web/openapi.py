@@ -210,12 +210,16 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
 def _hoist_variants(components: dict[str, Any]) -> None:
     """Inline object branches of a ``oneOf`` (``AgentDefinition``'s forms) become named
     components, so client generators give each form a class instead of failing on it."""
-    for schema in list(components.values()):
-        branches = schema.get("oneOf", [])
+    schemas: list[dict[str, Any]] = list(components.values())
+    for schema in schemas:
+        branches: list[Any] = schema.get("oneOf", [])
         for index, branch in enumerate(branches):
-            if isinstance(branch, dict) and branch.get("type") == "object" and "title" in branch:
-                title = str(branch["title"])  # pyright: ignore[reportUnknownArgumentType]
-                components.setdefault(title, branch)
+            if not isinstance(branch, dict):
+                continue
+            form = cast(dict[str, Any], branch)
+            if form.get("type") == "object" and "title" in form:
+                title = str(form["title"])
+                components.setdefault(title, form)
                 branches[index] = {"$ref": _REF.format(model=title)}
 
 
