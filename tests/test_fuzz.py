@@ -92,8 +92,6 @@ def st_run(
         "all",
         "--max-examples",
         str(examples),
-        "--phases",
-        "coverage,fuzzing",
         "--workers",
         "2",
         "--seed",
