@@ -205,3 +205,25 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
         },
     )
     return response
+
+
+def _framework_error(exc: Exception) -> flask.Response:
+    """Errors raised before ``serve`` runs (functions-framework's own URL rules refuse, e.g.,
+    a path with a newline in it) get our JSON body instead of Werkzeug's HTML page."""
+    from werkzeug.exceptions import HTTPException
+
+    status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
+    code = "route_not_found" if status == 404 else ("method_not_allowed" if status == 405 else "bad_request")
+    body = {"error": {"code": code, "message": "not found" if status == 404 else "malformed request"}}
+    return json_response(body, status=status)
+
+
+def install_framework_error_handler() -> None:
+    """Register ``_framework_error`` on the functions-framework app being created (the
+    framework binds ``errorhandler`` to it while it loads an entry module)."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    register: Any = getattr(functions_framework, "errorhandler", None)
+    if register is not None:
+        register(HTTPException)(_framework_error)
