@@ -28,6 +28,9 @@ FIGURES = (
     "async_throughput",
     "streaming",
     "search",
+    "load",
+    "cold_request",
+    "cost",
 )
 PACKAGES = (
     "functions-framework",

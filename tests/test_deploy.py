@@ -901,6 +901,23 @@ def test_cloud_armor_guards_every_backend_service(terraform: dict[str, Any]) -> 
         assert 0 < int(limit["per_minute"]) <= 1000
 
 
+def test_warm_instances_are_configurable_and_cpu_boost_is_applied(
+    terraform: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    function = _resource(terraform, "google_cloudfunctions2_function", "function")
+    assert function["service_config"][0]["min_instance_count"] == (
+        "${lookup(var.min_instances, each.key, each.value.min_instances)}"
+    )
+    assert terraform["variables"]["min_instances"]["default"] == {}
+    boost = _resource(terraform, "terraform_data", "startup_cpu_boost")
+    assert "!fn.workspace" in boost["for_each"]
+    assert "tools.deploy cpu-boost" in boost["provisioner"][0]["local-exec"]["command"]
+    # The functions with a workspace get the boost in the volume's revision.
+    deploy.attach_workspace(
+        "runs", project="p", region="r", bucket="b", mount_path="/mnt/workspace", dry_run=True
+    )
+
+
 def test_https_proxy_requires_tls_1_2_with_the_modern_profile(terraform: dict[str, Any]) -> None:
     policy = _resource(terraform, "google_compute_ssl_policy", "api")
     assert policy["profile"] == "MODERN" and policy["min_tls_version"] == "TLS_1_2"
@@ -1080,6 +1097,8 @@ def test_deploy_build_only_deploys_a_tested_release(
         manifest = json.loads((packaged / "functions" / "manifest.json").read_text())
         assert f"gs://demo-deploy-function-sources/{manifest[function.name]['source_object']}" in printed
         assert ("--add-volume=name=workspace" in printed) is (function.name in deploy.WORKSPACE_FUNCTIONS)
+        # Startup CPU boost after every deploy (the deployment replaces the revision template).
+        assert f"gcloud run services update {function.name}" in printed and "--cpu-boost" in printed
 
 
 def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any], deploy_build: dict[str, Any]) -> None:
