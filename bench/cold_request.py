@@ -24,6 +24,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -150,22 +151,26 @@ def import_profile(env: dict[str, str], token: str, agent_id: str, top: int = 12
     """Cumulative import time per top-level package on the runs process's first sync run."""
     port = localstack.free_port()
     command = localstack.function_command(spec("runs"), port)
-    proc = subprocess.Popen(
-        [command[0], "-X", "importtime", *command[1:]],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            body = {"agent_id": agent_id, "input": "hello"}
-            headers = {"Authorization": f"Bearer {token}"}
-            _first_response(port, lambda: client.post("/runs", json=body, headers=headers))
-    finally:
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=30)
+    # To a file: the import log is larger than a pipe's buffer, which would block the process.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [command[0], "-X", "importtime", *command[1:]],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+                body = {"agent_id": agent_id, "input": "hello"}
+                headers = {"Authorization": f"Bearer {token}"}
+                _first_response(port, lambda: client.post("/runs", json=body, headers=headers))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+        log.seek(0)
+        stderr = log.read()
     totals: dict[str, float] = defaultdict(float)
     for line in stderr.decode(errors="replace").splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
