@@ -152,9 +152,10 @@ def run(stack: Stack) -> Figure:
 
     agents, runs = Api("agents"), Api("runs")
     worker_spec = spec("worker")
-    worker = functions_framework.create_app(
+    worker_app: Any = functions_framework.create_app(
         target=worker_spec.entry_point, source=str(worker_spec.source), signature_type=worker_spec.signature
-    ).test_client()
+    )
+    worker = worker_app.test_client()
     user = make_user()
     agent_id = expect(
         agents.call("POST", "/agents", token=user.token, json=agent_definition()), 201
