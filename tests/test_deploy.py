@@ -843,7 +843,7 @@ def _cel_matches(expression: str, method: str, path: str) -> bool:
         .replace("request.method", "method")
         .replace("request.path", "path")
     )
-    assert re.fullmatch(r"[\sA-Za-z_.()'=/\*]+", python), python
+    assert re.fullmatch(r"[\sA-Za-z0-9_.()'=/\*]+", python), python
     return bool(eval(python, {"__builtins__": {}}, {"method": method, "path": path}))
 
 
@@ -888,7 +888,8 @@ def test_cloud_armor_guards_every_backend_service(terraform: dict[str, Any]) -> 
     assert auth_posts
     for path in auth_posts:
         assert _cel_matches(limits["auth"]["expression"], "POST", path), path
-    run_creation = ["/runs", "/batches"]
+    # Every POST that starts model work: runs, batches and the OpenAI-compatible endpoints.
+    run_creation = ["/runs", "/batches", "/v1/chat/completions", "/v1/responses"]
     for path in run_creation:
         assert any(r.method == "POST" and r.path == path for r in routers["runs"].routes)
         assert _cel_matches(limits["run_creation"]["expression"], "POST", path)
