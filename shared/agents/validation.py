@@ -186,6 +186,16 @@ def _callee_errors(
         if record is None or record.owner_id != principal.user_id:
             errors.append(_error(loc, f"agent '{callee}' not found or not runnable by you", "not_found"))
             continue
+        if _asks_for_approval(record.definition):
+            errors.append(
+                _error(
+                    loc,
+                    f"agent '{callee}' has tools that require approval; delegates and workflow steps "
+                    "cannot pause a run for a decision (run that agent directly, or turn approval off)",
+                    "approval_not_supported",
+                )
+            )
+            continue
         runnable.append(callee)
     if agent_id is not None and not errors:
         for loc, callee in callees:
@@ -196,6 +206,23 @@ def _callee_errors(
             if reached:
                 errors.append(_error(loc, f"agent '{callee}' calls back into this agent (cycle)", "cycle"))
     return errors
+
+
+def _asks_for_approval(definition: AgentDefinition) -> bool:
+    """Whether any enabled tool of ``definition`` requires a human decision before it runs."""
+    from shared.tools.registry import get_tool
+
+    for ref in definition.tools:
+        spec = get_tool(ref.name)
+        if spec is None or not ref.enabled:
+            continue
+        try:
+            config = spec.parse_config(ref.config)
+        except ValidationError:
+            continue
+        if spec.requires_approval(config):
+            return True
+    return False
 
 
 def definition_errors(

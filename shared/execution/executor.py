@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from shared.agents.definition import AgentDefinition, Limits
 from shared.errors import ServiceError, ValidationFailed
+from shared.execution.durable import Resume, StepRecorder
 from shared.execution.errors import CANCELLED, RunError, classify
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ _log = logging.getLogger(__name__)
 # step.* events come from workflow agents (shared.execution.workflow).
 EventType = Literal["text.delta", "tool.call", "tool.result", "step.started", "step.completed", "step.failed"]
 CancelCheck = Callable[[], Awaitable[bool]]
-Status = Literal["succeeded", "failed", "cancelled"]
+Status = Literal["succeeded", "failed", "cancelled", "requires_action"]
+# Stores one step of the run's conversation (its new messages and the usage so far).
+SaveStep = Callable[[list["ModelMessage"], Any], Awaitable[None]]
 
 
 class UsageTotals(BaseModel):
@@ -72,6 +75,10 @@ class ExecutionSpec:
     history: list[ModelMessage] | None = None
     requested_limits: Limits | None = None
     on_file_written: Callable[[str], None] | None = None
+    # Continue a stored conversation instead of starting from ``input`` (``shared.execution.durable``).
+    resume: Resume | None = None
+    # Checkpoint each model response with tool calls and each batch of tool results.
+    save_step: SaveStep | None = None
 
 
 @dataclass
@@ -93,6 +100,11 @@ class ExecutionResult:
     # This run's new messages in pydantic-ai's serialized form (for sessions); None unless succeeded.
     new_messages_json: bytes | None = None
     duration_ms: int = 0
+    # status requires_action: the calls waiting for a decision, and the run's messages not yet
+    # checkpointed with pydantic-ai's usage (stored with the pause).
+    pending: Any = None
+    unsaved_messages: list[Any] = field(default_factory=list[Any])
+    native_usage: Any = None
 
 
 def prompt_from_input(value: str | Sequence[dict[str, Any]]) -> str | list[Any]:
@@ -149,6 +161,7 @@ class Execution:
         self._run: Any = None
         self._started = time.monotonic()
         self.result: ExecutionResult | None = None
+        self.steps = StepRecorder(spec)
 
     # -- usage --------------------------------------------------------------------------------
 
@@ -230,15 +243,18 @@ class Execution:
             return
         try:
             async with built.agent.iter(
-                prompt,
+                None if self.steps.resuming else prompt,
                 deps=built.deps,
-                message_history=self.spec.history,
+                message_history=self.steps.history() or None,
+                deferred_tool_results=self.steps.deferred_results(),
+                usage=self.steps.usage(),
                 usage_limits=built.usage_limits,
                 model_settings=built.model_settings,
                 timeout=built.timeout,
             ) as run:
                 self._run = run
                 async for node in run:
+                    await self.steps.after_step(run, node)
                     if self.should_cancel is not None and await self.should_cancel():
                         self.finish("cancelled", CANCELLED)
                         return
@@ -255,10 +271,16 @@ class Execution:
                 self.finish("failed", RunError("internal", "the run ended without a result"))
                 return
             yield ExecutionEvent(None, native=AgentRunResultEvent(result=result))
+            if self.steps.is_pause(result.output):
+                paused = self.finish("requires_action")
+                paused.pending = result.output
+                paused.unsaved_messages = self.steps.unsaved(run)
+                paused.native_usage = run.usage
+                return
             output = _json_safe(result.output)
             self.finish("succeeded", output=output)
             if self.result is not None:
-                self.result.new_messages_json = result.new_messages_json()
+                self.result.new_messages_json = self.steps.run_messages_json(run)
         except Exception as exc:
             error = classify(exc)
             if error.code == "internal":
