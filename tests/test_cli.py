@@ -311,7 +311,7 @@ def test_base_url_flag_beats_env_and_config(make_cli: Any) -> None:
 
 
 def test_batch_progress_line_reports_lost_inputs() -> None:
-    from client.agentctl.cli import _batch_line  # pyright: ignore[reportPrivateUsage]
+    from client.agentctl.commands.batch import _batch_line  # pyright: ignore[reportPrivateUsage]
 
     batch: dict[str, Any] = {
         "id": "b1",
