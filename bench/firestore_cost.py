@@ -59,10 +59,10 @@ EXPECTED: dict[str, Cost] = {
     ),
     "sync run with a tool call": Cost(
         5,
-        9,
-        "as a sync run, plus one checkpoint per step (a read of the run's lease and one "
-        "conversation document each): the model response that calls the tool, the tool's "
-        "result; events: started, tool.call, tool.result, text, completed",
+        10,
+        "as a sync run (3 reads, 6 writes) plus one event commit more (the tool's call and result "
+        "events) and one checkpoint per step — a read of the run's lease and one conversation "
+        "document each: the model response that calls the tool, and the tool's result",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(

@@ -13,6 +13,8 @@ from typing import Any
 
 from tests.conftest import ApiClient, TestUser
 from tests.test_async_runs import Queue, Worker, events_of, get_run
+from tests.test_async_runs import queue as queue
+from tests.test_async_runs import worker as worker
 from tests.test_runs import create_agent, error_code, read_all, run
 
 WRITE = 'Save it\ncall file_write {"path": "out/note.txt", "content": "hello\\n", "append": true}'
@@ -120,7 +122,7 @@ def test_bad_decisions_are_refused_and_decide_nothing(
     mismatch = decide(runs_api, user, paused, decision={"args_sha256": "0" * 64})
     assert error_code(mismatch, 409) == "args_mismatch"
     unknown = decide(runs_api, user, paused, decision={"tool_call_id": "nope"})
-    assert error_code(unknown, 422) == "validation_failed"
+    assert error_code(unknown, 422) == "validation_error"
     assert error_code(decide(runs_api, other_user, paused), 404) == "not_found"
     assert error_code(runs_api.post("/runs/missing/approvals", token=user.token, json={"decisions": []}), 422)
     still = get_run(runs_api, user, paused["id"])
@@ -319,8 +321,11 @@ def test_a_session_run_keeps_its_whole_conversation_across_the_pause(
     session = runs_api.post("/sessions", token=user.token, json={"agent_id": agent_id}).get_json()
     paused = paused_run(runs_api, user, agent_id, session_id=session["id"])
     assert decide(runs_api, user, paused).get_json()["status"] == "succeeded"
-    detail = runs_api.get(f"/sessions/{session['id']}", token=user.token).get_json()
-    assert detail["message_count"] == 4  # prompt, call, tool result, answer
+    from shared.sessions.repository import load_history
+
+    # prompt, tool call, tool result (the approved call's), answer: stored once, in order
+    history = load_history(session["id"])
+    assert [m.kind for m in history] == ["request", "response", "request", "response"]
 
 
 # -- large state, delegates, workflows, marketplace ------------------------------------------
@@ -364,5 +369,36 @@ def test_delegates_and_workflow_steps_needing_approval_are_refused(
             "delegates": [delegate],
         },
     )
-    assert error_code(response, 422) == "validation_failed"
+    assert error_code(response, 422) == "validation_error"
     assert "approval" in json.dumps(response.get_json())
+
+
+def test_an_installed_copy_may_make_tools_stricter_never_looser(
+    agents_api: ApiClient, marketplace_api: ApiClient, user: TestUser, other_user: TestUser
+) -> None:
+    from tests.test_runs import definition
+
+    agent_id = approval_agent(agents_api, user, name="publisher-scribe", description="Writes notes")
+    listing = marketplace_api.post(
+        "/marketplace/listings", token=user.token, json={"agent_id": agent_id, "category": "writing"}
+    )
+    assert listing.status_code == 201, listing.get_data(as_text=True)
+    installed = marketplace_api.post(
+        f"/marketplace/listings/{listing.get_json()['id']}/install", token=other_user.token
+    )
+    assert installed.status_code == 201, installed.get_data(as_text=True)
+    copy_id = installed.get_json()["id"]
+
+    looser = definition(
+        "publisher-scribe", tools=[{"name": "file_write", "config": {"requires_approval": False}}]
+    )
+    refused = agents_api.put(f"/agents/{copy_id}", token=other_user.token, json=looser)
+    assert error_code(refused, 422) == "validation_error"
+    assert "approval_required_by_publisher" in refused.get_data(as_text=True)
+    stricter = definition(
+        "publisher-scribe",
+        tools=[*APPROVAL_TOOLS, {"name": "find", "config": {"requires_approval": True}}],
+    )
+    assert agents_api.put(f"/agents/{copy_id}", token=other_user.token, json=stricter).status_code == 200
+    # The publisher's own agent is theirs to change.
+    assert agents_api.put(f"/agents/{agent_id}", token=user.token, json=looser).status_code == 200

@@ -13,31 +13,27 @@ import pytest
 
 from tests.conftest import ApiClient, TestUser
 from tests.test_async_runs import Queue, Worker, events_of, get_run
+from tests.test_async_runs import queue as queue
+from tests.test_async_runs import worker as worker
 from tests.test_runs import create_agent, run
 
 PROMPT = 'Save it\ncall file_write {"path": "out/log.txt", "content": "line\\n", "append": true}'
 
 
 class ModelCalls:
-    """Counts the offline model's requests (streamed or not) in this process."""
+    """Counts the offline model's responses (streamed or not) in this process."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         from shared.execution.offline import OfflineModel
 
         self.count = 0
-        original_request = OfflineModel._request_fn  # pyright: ignore[reportPrivateUsage]
-        original_stream = OfflineModel._stream_fn  # pyright: ignore[reportPrivateUsage]
+        original = OfflineModel._before_response  # pyright: ignore[reportPrivateUsage]
 
-        def request(model: Any, *args: Any, **kwargs: Any) -> Any:
+        async def counted(model: Any, messages: Any) -> Any:
             self.count += 1
-            return original_request(model, *args, **kwargs)
+            return await original(model, messages)
 
-        def stream(model: Any, *args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return original_stream(model, *args, **kwargs)
-
-        monkeypatch.setattr(OfflineModel, "_request_fn", request)
-        monkeypatch.setattr(OfflineModel, "_stream_fn", stream)
+        monkeypatch.setattr(OfflineModel, "_before_response", counted)
 
 
 def test_a_successor_resumes_from_the_checkpoint_without_repeating_work(
@@ -71,8 +67,7 @@ def test_a_successor_resumes_from_the_checkpoint_without_repeating_work(
         if dying["armed"] and self.segments == 2:  # model response + tool results stored
             dying["armed"] = False
             stored_results.set()
-            while not released.is_set():
-                await asyncio.sleep(0.1)
+            await asyncio.to_thread(released.wait, 120)
             raise RuntimeError("the instance died")
 
     def start_unless_dying(self: Any) -> None:

@@ -208,10 +208,11 @@ def _callee_errors(
     return errors
 
 
-def _asks_for_approval(definition: AgentDefinition) -> bool:
-    """Whether any enabled tool of ``definition`` requires a human decision before it runs."""
+def approval_tools(definition: AgentDefinition) -> list[str]:
+    """The enabled tools of ``definition`` that require a human decision before each call."""
     from shared.tools.registry import get_tool
 
+    names: list[str] = []
     for ref in definition.tools:
         spec = get_tool(ref.name)
         if spec is None or not ref.enabled:
@@ -221,8 +222,30 @@ def _asks_for_approval(definition: AgentDefinition) -> bool:
         except ValidationError:
             continue
         if spec.requires_approval(config):
-            return True
-    return False
+            names.append(ref.name)
+    return names
+
+
+def _asks_for_approval(definition: AgentDefinition) -> bool:
+    return bool(approval_tools(definition))
+
+
+def publisher_approval_errors(definition: AgentDefinition, required: list[str]) -> list[FieldError]:
+    """An installed agent may make tools stricter, never looser: every enabled tool the
+    publisher's definition asks approval for must still ask for it."""
+    strict = set(approval_tools(definition))
+    errors: list[FieldError] = []
+    for index, ref in enumerate(definition.tools):
+        if ref.enabled and ref.name in required and ref.name not in strict:
+            errors.append(
+                _error(
+                    f"tools[{index}].config.requires_approval",
+                    f"the listing this agent was installed from requires approval for '{ref.name}'; "
+                    "an installed copy may not turn it off",
+                    "approval_required_by_publisher",
+                )
+            )
+    return errors
 
 
 def definition_errors(

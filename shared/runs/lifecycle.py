@@ -160,7 +160,8 @@ def transition(run_id: str, choose: Choose) -> Outcome:
             move.also(tx)
         if fields != {"status": record.status}:  # a bare self-loop (checkpoint) writes only `also`
             tx.update(ref, fields)
-        return Outcome(record.model_copy(update=fields), move.event)
+        # Validated again: fields hold plain dicts (error, approvals) as they are stored.
+        return Outcome(RunRecord.model_validate({**data, **fields, "id": run_id}), move.event)
 
     return db.run_transaction(step)
 

@@ -1,6 +1,7 @@
 // The console: hash routes, one view function per page. DOM is built with h() (never
 // innerHTML with API data), so names and outputs from the API cannot inject markup.
 import * as api from "./api.js";
+import { approvalPanel, decide } from "./approvals.js";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -351,7 +352,24 @@ async function viewChat(agentId) {
     send.disabled = true;
     try {
       if (!sessionId) sessionId = (await api.post("/sessions", { agent_id: agentId })).id;
-      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, ({ event, data }) => {
+      const onEvent = ({ event, data }) => {
+        if (event === "run.requires_action") {
+          // The run waits for a decision: ask, then stream the continuation into this reply.
+          const run = data.run || data;
+          meta.textContent = "waiting for your decision";
+          const panel = approvalPanel(h, run, (decisions) => {
+            panel.remove();
+            meta.textContent = "";
+            reply.setAttribute("aria-busy", "true");
+            decide(run.id, decisions, { onEvent, signal: controller.signal })
+              .then(() => announce("Reply complete"))
+              .catch((error) => { if (error.name !== "AbortError") showError(errors, error); })
+              .finally(() => reply.setAttribute("aria-busy", "false"));
+          });
+          item.append(panel);
+          announce("The agent asks for approval of a tool call");
+          return;
+        }
         if (event === "text.delta") reply.append(data.delta);
         else if (event === "tool.call") {
           tools.append(h("div", { class: "tool", "data-tool-call": data.tool_call_id }, `→ ${data.name}(${text(data.args)})`));
@@ -366,7 +384,8 @@ async function viewChat(agentId) {
           const usage = run.usage || {};
           meta.textContent = `${run.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · $${(run.cost_usd || 0).toFixed(6)}`;
         }
-      }, controller.signal);
+      };
+      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, onEvent, controller.signal);
       announce("Reply complete");
     } catch (error) {
       if (error.name !== "AbortError") showError(errors, error);
@@ -405,6 +424,17 @@ async function watchRun(runId, log, statusLine, signal) {
     const run = await api.get(`/runs/${encodeURIComponent(runId)}`);
     statusLine.textContent = `Run ${run.id}: ${run.status}${run.output != null ? ` — ${text(run.output).slice(0, 300)}` : ""}`;
     if (finished || TERMINAL_STATUSES.has(run.status)) return;
+    if (run.status === "requires_action") {
+      // Ask here; the continuation is queued and this watcher follows it.
+      await new Promise((resolve, reject) => {
+        const panel = approvalPanel(h, run, (decisions) => {
+          panel.remove();
+          decide(run.id, decisions, { mode: "async", signal }).then(resolve, reject);
+        });
+        statusLine.after(panel);
+        signal.addEventListener("abort", resolve, { once: true });
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
