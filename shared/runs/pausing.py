@@ -82,6 +82,7 @@ async def pause(
         "paused_at": now,
         "usage": result.usage.model_dump(),
         "cost_usd": result.cost_usd,
+        "finish_reason": result.finish_reason,
         "cancel_requested": False,
     }
     token = record.lease_token

@@ -266,6 +266,7 @@ async def finish(
             "error": result.error.as_dict() if result.error else None,
             "usage": result.usage.model_dump(),
             "cost_usd": result.cost_usd,
+            "finish_reason": result.finish_reason,
         }
         if result.status == "succeeded" and record.session_id is not None and result.new_messages_json:
             from shared.sessions.repository import append_history

@@ -14,6 +14,8 @@ from shared.agents.definition import Limits
 RunMode = Literal["sync", "stream", "async"]
 RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
+FinishReason = Literal["stop", "length", "content_filter", "tool_call", "error"]
 ImageMimeType = Literal["image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"]
 MAX_TEXT_CHARS = 200_000
 
@@ -79,6 +81,9 @@ class RunUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     tool_calls: int = 0
+    # Included in output_tokens (and priced as output): tokens the model spent thinking, where
+    # the provider reports them separately (Gemini thoughtsTokenCount).
+    thinking_tokens: int = 0
 
 
 class RunErrorInfo(BaseModel):
@@ -137,6 +142,9 @@ class RunPublic(BaseModel):
     finished_at: datetime | None = None
     batch_id: str | None = None
     artifacts: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    # Why the model stopped its last response: stop | length | content_filter | tool_call | error
+    # (docs/api-decisions/models.md); None until a model response arrived.
+    finish_reason: FinishReason | None = None
     # Human approval (status requires_action): what waits, and every decision taken so far.
     required_action: RequiredAction | None = None
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
