@@ -126,6 +126,7 @@ async def execute_run(
     stream: bool = True,
     defer_transient: bool = False,
     resume: bool = False,
+    history: list[Any] | None = None,
 ) -> AsyncIterator[StreamItem]:
     """Execute (``resume``: continue) a recorded run, yielding ``run.started``/``run.resumed``,
     the execution's events and ``run.completed``/``run.failed``/``run.requires_action``.
@@ -159,7 +160,8 @@ async def execute_run(
             definition = (
                 await asyncio.to_thread(get_agent_version, record.agent_id, record.agent_version)
             ).definition
-        history = None
+        # ``history``: the conversation so far when the client sends it (OpenAI-compatible API,
+        # AG-UI) instead of keeping it in a session.
         if record.session_id is not None:
             from shared.sessions.repository import load_history, load_session
 

@@ -20,9 +20,10 @@ from shared.errors import ValidationFailed
 from shared.runs import repository
 from shared.runs.leases import new_lease
 from shared.runs.rate_limit import consume_run_quota
-from shared.runs.runner import (
-    execute_run,
-)
+
+# The execution path lives in shared.runs.runner; re-exported for callers of this module.
+from shared.runs.runner import StreamItem as StreamItem
+from shared.runs.runner import execute_run as execute_run
 from shared.runs.schemas import RunCreate, RunPage, RunPublic, RunRecord
 from shared.settings import get_settings
 
