@@ -41,7 +41,7 @@ locals {
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
-    runs        = ["/runs", "/sessions", "/batches", "/v1"]
+    runs        = ["/runs", "/sessions", "/batches", "/v1", "/ag-ui"]
     marketplace = ["/marketplace"]
   }
 

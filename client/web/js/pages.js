@@ -6,3 +6,4 @@ import "./pages/catalog.js";
 import "./pages/chat.js";
 import "./pages/runs.js";
 import "./pages/market.js";
+import "./pages/tokens.js";
