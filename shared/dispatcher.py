@@ -50,6 +50,10 @@ def handle_message(message: PushedMessage) -> None:
             ids = _delivery_ids(message)
             if ids is not None:
                 dead_lettered(*ids)
+        elif topic == settings.schedule_ticks_topic:
+            from shared.schedules.tick import tick
+
+            tick()
         else:
             _log.warning("dispatcher message from an unknown topic dropped", extra={"topic": topic})
     except ServiceUnavailable as exc:
@@ -91,6 +95,10 @@ def on_run_result(message: PushedMessage) -> None:
     if run is None or not isinstance(run.get("id"), str):
         _log.warning("run result without a run dropped", extra={"message_id": message.message_id})
         return
+    if isinstance(run.get("schedule_id"), str) and run["schedule_id"]:
+        from shared.schedules.results import record_result
+
+        record_result(run)
     event = run_event(run)
     if event is not None:
         emit(event)

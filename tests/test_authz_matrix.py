@@ -106,6 +106,18 @@ class World:
         self._ok(response, 201)
         return path
 
+    @cached_property
+    def webhook(self) -> str:
+        body = {"url": "http://127.0.0.1:9/hook", "events": ["run.completed"]}
+        response = self.apps["automation"].post("/webhooks", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["webhook"]["id"])
+
+    @cached_property
+    def delivery(self) -> str:
+        """A closed (failed) delivery: the test event to an address nobody listens on."""
+        response = self.apps["automation"].post(f"/webhooks/{self.webhook}/test", token=self.who.owner.token)
+        return str(self._ok(response, 200)["id"])
+
     def install_listing_as(self, caller: str) -> None:
         if caller in ("anonymous", "deactivated", "owner"):
             return
@@ -154,6 +166,10 @@ class Case:
 
 def _agent(w: World) -> Mapping[str, str]:
     return {"agent_id": w.agent}
+
+
+def _webhook(w: World) -> Mapping[str, str]:
+    return {"webhook_id": w.webhook}
 
 
 def _listing(w: World) -> Mapping[str, str]:
@@ -229,6 +245,19 @@ CASES: dict[str, Case] = {
     "GET /marketplace/listings/{listing_id}/ratings": Case(params=_listing),
     "GET /templates/{name}": Case(
         params=lambda w: {"name": w.apps["agents"].get("/templates").get_json()[0]["name"]}
+    ),
+    # webhooks: private to their owner.
+    "POST /webhooks": Case(
+        body=lambda w, c: {"url": "http://127.0.0.1:9/x", "events": ["run.failed"]}, others=201
+    ),
+    "GET /webhooks/{webhook_id}": Case(params=_webhook),
+    "PATCH /webhooks/{webhook_id}": Case(params=_webhook, body=lambda w, c: {"description": "x"}),
+    "DELETE /webhooks/{webhook_id}": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/rotate-secret": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/test": Case(params=_webhook),
+    "GET /webhooks/{webhook_id}/deliveries": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": Case(
+        params=lambda w: {"webhook_id": w.webhook, "delivery_id": w.delivery}
     ),
     # workspace: a path names a file in the caller's own workspace, so another caller's
     # PUT writes to theirs (201) and their GET/DELETE find nothing (404).

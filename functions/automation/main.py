@@ -7,6 +7,9 @@ import functions_framework
 
 from shared.health import HealthReport, health_report
 from shared.pagination import PageQuery
+from shared.runs.schemas import RunPage, RunPublic
+from shared.schedules import service as schedules
+from shared.schedules.schemas import SchedulePage, SchedulePublic, ScheduleUpdate, ScheduleCreate
 from shared.web import Reply, RequestContext, Router, serve
 from shared.webhooks import service as webhooks
 from shared.webhooks.schemas import (
@@ -93,6 +96,54 @@ def redeliver(ctx: RequestContext) -> Reply:
     return Reply(
         webhooks.redeliver(ctx.principal, ctx.params["webhook_id"], ctx.params["delivery_id"]), status=202
     )
+
+
+@router.route("POST", "/schedules", body=ScheduleCreate, response=SchedulePublic, status=201, errors=(404, 409))
+def create_schedule(ctx: RequestContext) -> Reply:
+    """Run an agent on a cron schedule in an IANA time zone; the answer shows `next_run_at`."""
+    schedule = schedules.create(ctx.principal, ctx.body)
+    return Reply(schedule, status=201, headers={"Location": f"/schedules/{schedule.id}"})
+
+
+@router.route("GET", "/schedules", query=PageQuery, response=SchedulePage, errors=(400,))
+def list_schedules(ctx: RequestContext) -> SchedulePage:
+    """My schedules, newest first (cursor-paginated)."""
+    q: PageQuery = ctx.query
+    return schedules.list_mine(ctx.principal, limit=q.limit, cursor=q.cursor)
+
+
+@router.route("GET", "/schedules/{schedule_id}", response=SchedulePublic, errors=(404,))
+def get_schedule(ctx: RequestContext) -> SchedulePublic:
+    """One of my schedules."""
+    return schedules.get(ctx.principal, ctx.params["schedule_id"])
+
+
+@router.route("PATCH", "/schedules/{schedule_id}", body=ScheduleUpdate, response=SchedulePublic, errors=(404,))
+def update_schedule(ctx: RequestContext) -> SchedulePublic:
+    """Change a schedule; `enabled: false` pauses it, `enabled: true` resumes it (failures reset)."""
+    return schedules.update(ctx.principal, ctx.params["schedule_id"], ctx.body)
+
+
+@router.route("DELETE", "/schedules/{schedule_id}", status=204, errors=(404,))
+def delete_schedule(ctx: RequestContext) -> None:
+    """Delete a schedule (its runs stay)."""
+    schedules.delete(ctx.principal, ctx.params["schedule_id"])
+
+
+@router.route(
+    "POST", "/schedules/{schedule_id}/run-now", response=RunPublic, status=202, errors=(404, 409, 422, 429)
+)
+def run_schedule_now(ctx: RequestContext) -> Reply:
+    """Queue the schedule's run now, outside its cron (async; counts against the run quota)."""
+    run = schedules.run_now(ctx.principal, ctx.params["schedule_id"], ctx.idempotency_key)
+    return Reply(run, status=202, headers={"Location": f"/runs/{run.id}"})
+
+
+@router.route("GET", "/schedules/{schedule_id}/runs", query=PageQuery, response=RunPage, errors=(400, 404))
+def list_schedule_runs(ctx: RequestContext) -> RunPage:
+    """The runs this schedule started, newest first (cursor-paginated)."""
+    q: PageQuery = ctx.query
+    return schedules.runs(ctx.principal, ctx.params["schedule_id"], limit=q.limit, cursor=q.cursor)
 
 
 @functions_framework.http
