@@ -35,6 +35,7 @@ resource "google_compute_backend_service" "function" {
   name                  = "agents-${each.key}"
   load_balancing_scheme = "EXTERNAL_MANAGED"
   protocol              = "HTTPS"
+  security_policy       = google_compute_security_policy.api.id # infra/edge.tf
 
   backend {
     group = google_compute_region_network_endpoint_group.function[each.key].id
@@ -94,6 +95,7 @@ resource "google_compute_target_https_proxy" "api" {
   name             = "agents-api"
   url_map          = google_compute_url_map.api.id
   ssl_certificates = [google_compute_managed_ssl_certificate.api.id]
+  ssl_policy       = google_compute_ssl_policy.api.id # infra/edge.tf
 }
 
 resource "google_compute_global_forwarding_rule" "https" {

@@ -9,6 +9,9 @@ data "google_project" "current" {
 locals {
   project_number = data.google_project.current.number
 
+  # Cloud Functions copies each deployment's source archive here; its builds read it.
+  function_staging_bucket = "gcf-v2-sources-${local.project_number}-${var.region}"
+
   # Where the workspace bucket is mounted (Cloud Storage FUSE) in the functions whose file
   # tools and /workspace API read and write user files; tools/deploy.py uses the same path.
   workspace_mount_path = "/mnt/workspace"

@@ -29,6 +29,7 @@ output "buckets" {
     sources   = google_storage_bucket.sources.name
     workspace = google_storage_bucket.workspace.name
     static    = google_storage_bucket.static.name
+    releases  = google_storage_bucket.build_artifacts.name
   }
 }
 
@@ -38,6 +39,11 @@ output "region" {
 }
 
 output "deployer_service_account" {
-  description = "Cloud Build runs cloudbuild.yaml as this account."
+  description = "Cloud Build runs cloudbuild.deploy.yaml (the deploy build) as this account."
   value       = google_service_account.deployer.email
+}
+
+output "ci_service_account" {
+  description = "Cloud Build runs cloudbuild.yaml (lint, tests, packaging; no deployment rights) as this account."
+  value       = google_service_account.ci.email
 }

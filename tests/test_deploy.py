@@ -675,49 +675,441 @@ def test_terraform_index_module_maps_every_field_kind(tmp_path: Path) -> None:
     }
 
 
+# ------------------------------------------------------------------ deployment security
+
+# What each role the deployment grants allows, for the permissions the plans below need
+# (from Google's predefined-role reference; only the permissions these tests ask about).
+ROLE_PERMISSIONS = {
+    "roles/logging.logWriter": {"logging.logEntries.create"},
+    "roles/storage.objectViewer": {"storage.objects.get", "storage.objects.list"},
+    "roles/storage.legacyObjectReader": {"storage.objects.get"},
+    "roles/storage.objectCreator": {"storage.objects.create"},
+    "roles/storage.objectAdmin": {
+        "storage.objects.get",
+        "storage.objects.list",
+        "storage.objects.create",
+        "storage.objects.delete",
+    },
+    "roles/artifactregistry.writer": {
+        "artifactregistry.repositories.uploadArtifacts",
+        "artifactregistry.repositories.downloadArtifacts",
+    },
+    "roles/cloudfunctions.developer": {"cloudfunctions.functions.update", "cloudfunctions.functions.get"},
+    "roles/run.developer": {"run.services.get", "run.services.update"},
+    "roles/iam.serviceAccountUser": {"iam.serviceAccounts.actAs"},
+}
+PROJECT_NUMBER = "123456789012"
+
+
+def _grants(terraform: dict[str, Any], member: str) -> list[dict[str, Any]]:
+    """Every IAM grant to ``member`` as {"scope": resource reference or "project", "role", "condition"}."""
+    scopes = {
+        "google_project_iam_member": lambda body: "project",
+        "google_storage_bucket_iam_member": lambda body: body["bucket"],
+        "google_artifact_registry_repository_iam_member": lambda body: body["repository"],
+        "google_service_account_iam_member": lambda body: body["service_account_id"],
+        "google_pubsub_topic_iam_member": lambda body: body["topic"],
+        "google_secret_manager_secret_iam_member": lambda body: body["secret_id"],
+        "google_cloud_run_service_iam_member": lambda body: body["service"],
+    }
+    found = []
+    for (rtype, name), body in terraform["resources"].items():
+        if rtype.endswith("_iam_member") and body.get("member") == member:
+            assert rtype in scopes, f"{rtype}.{name}: a grant kind these tests do not know"
+            roles, scope_list = [body["role"]], [scopes[rtype](body)]
+            if "each.value" in body["role"]:
+                roles = re.findall(r'"(roles/[^"]+)"', body["for_each"])
+            if scope_list == ["${each.value}"] and isinstance(body["for_each"], dict):
+                scope_list = list(body["for_each"].values())
+            condition = (body.get("condition") or [{}])[0].get("expression")
+            for role in roles:
+                for scope in scope_list:
+                    found.append({"name": name, "scope": scope, "role": role, "condition": condition})
+    return found
+
+
+def _condition_allows(expression: str | None, object_name: str, terraform: dict[str, Any]) -> bool:
+    """Evaluate the one IAM condition shape the deployment uses: resource.name.startsWith('...')."""
+    if expression is None:
+        return True
+    (prefix,) = re.fullmatch(r"resource\.name\.startsWith\('([^']+)'\)", expression).groups()  # type: ignore[union-attr]
+    prefix = prefix.replace(
+        "${local.function_staging_bucket}", terraform["locals"]["function_staging_bucket"]
+    )
+    prefix = prefix.replace("${local.project_number}", PROJECT_NUMBER).replace("${var.region}", "us-central1")
+    return object_name.startswith(prefix)
+
+
+def _allowed(
+    terraform: dict[str, Any], member: str, permission: str, scope: str, object_name: str = ""
+) -> list[str]:
+    """The grants that give ``member`` ``permission`` on ``scope`` (a resource reference)."""
+    return [
+        grant["name"]
+        for grant in _grants(terraform, member)
+        if permission in ROLE_PERMISSIONS.get(grant["role"], set())
+        and (grant["scope"] == scope or grant["scope"] == "project")
+        and _condition_allows(grant["condition"], object_name, terraform)
+    ]
+
+
+def test_function_builds_hold_only_what_a_packaged_deploy_plan_needs(
+    terraform: dict[str, Any], packaged: Path, capsys: Any
+) -> None:
+    builder = "${google_service_account.builder.member}"
+    grants = _grants(terraform, builder)
+    roles = {grant["role"] for grant in grants}
+    assert "roles/cloudbuild.builds.builder" not in roles
+    assert not roles & {"roles/editor", "roles/owner", "roles/storage.admin", "roles/storage.objectAdmin"}
+    # A project-wide grant is narrowed by a condition unless it is log writing.
+    for grant in grants:
+        if grant["scope"] == "project" and grant["role"] != "roles/logging.logWriter":
+            assert grant["condition"], f"{grant['name']}: {grant['role']} on the whole project"
+
+    # The plan Cloud Build's deploy step runs for one packaged function ...
+    deploy.main(
+        [
+            "function",
+            "runs",
+            "--project=demo-deploy",
+            "--region=us-central1",
+            "--dry-run",
+            f"--build-dir={packaged}",
+        ]
+    )
+    printed = capsys.readouterr().out
+    command = next(line for line in printed.splitlines() if "gcloud functions deploy runs" in line)
+    flags = dict(re.findall(r"--([a-z-]+)=(\S+)", command))
+    assert (
+        flags["build-service-account"]
+        == "projects/demo-deploy/serviceAccounts/fn-builder@demo-deploy.iam.gserviceaccount.com"
+    )
+    repository = _resource(terraform, "google_artifact_registry_repository", "functions")
+    assert (
+        flags["docker-repository"]
+        == f"projects/demo-deploy/locations/us-central1/repositories/{repository['repository_id']}"
+    )
+    function = _resource(terraform, "google_cloudfunctions2_function", "function")
+    assert function["build_config"][0]["service_account"] == "${google_service_account.builder.id}"
+    assert (
+        function["build_config"][0]["docker_repository"]
+        == "${google_artifact_registry_repository.functions.id}"
+    )
+
+    # ... needs: the staged source archive, a push to that repository, build logs.
+    staging = f"gcf-v2-sources-{PROJECT_NUMBER}-us-central1"
+    assert (
+        terraform["locals"]["function_staging_bucket"]
+        == "gcf-v2-sources-${local.project_number}-${var.region}"
+    )
+    archive = f"projects/_/buckets/{staging}/objects/runs/function-source.zip"
+    assert _allowed(terraform, builder, "storage.objects.get", "project", archive)
+    repo_ref = "${google_artifact_registry_repository.functions.name}"
+    assert _allowed(terraform, builder, "artifactregistry.repositories.uploadArtifacts", repo_ref)
+    assert _allowed(terraform, builder, "logging.logEntries.create", "project")
+    # And nothing beyond: no other bucket's objects, no writes anywhere in Cloud Storage.
+    for bucket in (
+        "demo-deploy-tfstate",
+        "demo-deploy-api-static",
+        "demo-deploy-workspaces",
+        f"{staging}-other",
+    ):
+        assert not _allowed(
+            terraform, builder, "storage.objects.get", "project", f"projects/_/buckets/{bucket}/objects/x"
+        )
+    for grant in grants:
+        assert "storage.objects.create" not in ROLE_PERMISSIONS.get(grant["role"], set()), grant["name"]
+
+
+def test_deployer_and_ci_accounts_hold_exactly_what_their_builds_do(terraform: dict[str, Any]) -> None:
+    deployer = "${google_service_account.deployer.member}"
+    sources = "${google_storage_bucket.sources.name}"
+    releases = "${google_storage_bucket.build_artifacts.name}"
+    assert _allowed(terraform, deployer, "storage.objects.get", releases)  # fetch-release
+    assert _allowed(terraform, deployer, "storage.objects.create", sources)  # upload the zip
+    assert _allowed(terraform, deployer, "storage.objects.create", "${google_storage_bucket.static.name}")
+    assert _allowed(terraform, deployer, "cloudfunctions.functions.update", "project")
+    assert _allowed(terraform, deployer, "run.services.update", "project")  # attach-workspace
+    acts_as = _resource(terraform, "google_service_account_iam_member", "deployer_acts_as")
+    assert "google_service_account.function" in acts_as["for_each"]
+    assert "google_service_account.builder.name" in acts_as["for_each"]
+    # The unprivileged build: its logs and new release objects, nothing else at all.
+    ci = "${google_service_account.ci.member}"
+    assert {(g["scope"], g["role"]) for g in _grants(terraform, ci)} == {
+        ("project", "roles/logging.logWriter"),
+        (releases, "roles/storage.objectCreator"),
+    }
+
+
+def test_only_run_creating_functions_and_the_scheduler_publish_run_requests(
+    terraform: dict[str, Any],
+) -> None:
+    functions = terraform["locals"]["functions"]
+    publishers = {name for name, fn in functions.items() if "run_requests" in fn["publishes_to"]}
+    assert publishers == {"runs", "worker"}
+    grant = _resource(terraform, "google_pubsub_topic_iam_member", "function_publisher")
+    assert grant["for_each"] == "${local.topic_publishers}" and grant["role"] == "roles/pubsub.publisher"
+    assert grant["member"] == "${google_service_account.function[each.value.function].member}"
+    scheduler = _resource(terraform, "google_pubsub_topic_iam_member", "scheduler_publisher")
+    assert scheduler["topic"] == '${google_pubsub_topic.topic["run_requests"].id}'
+    # Nobody holds a Pub/Sub role on the whole project.
+    for (rtype, name), body in terraform["resources"].items():
+        if rtype == "google_project_iam_member":
+            assert "pubsub" not in str(body.get("role", "")) + str(body.get("for_each", "")), name
+
+
+def test_public_console_bucket_grants_object_reads_only(terraform: dict[str, Any]) -> None:
+    public = [
+        (name, body)
+        for (rtype, name), body in terraform["resources"].items()
+        if rtype.endswith("_iam_member") and body.get("member") in ("allUsers", "allAuthenticatedUsers")
+    ]
+    buckets = {name: body for name, body in public if "bucket" in body}
+    assert set(buckets) == {"static_public"}
+    grant = buckets["static_public"]
+    assert grant["bucket"] == "${google_storage_bucket.static.name}"
+    assert ROLE_PERMISSIONS[grant["role"]] == {"storage.objects.get"}  # no storage.objects.list
+    # The only other public grant: invoking the HTTP functions, which only the load balancer reaches.
+    assert {name for name, _ in public} == {"static_public", "public_invoker"}
+    function = _resource(terraform, "google_cloudfunctions2_function", "function")
+    assert function["service_config"][0]["ingress_settings"] == (
+        '${each.value.http ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"}'
+    )
+
+
+def _cel_matches(expression: str, method: str, path: str) -> bool:
+    """Evaluate the small CEL subset the rate-limit rules use (==, startsWith, &&, ||)."""
+    python = (
+        expression.replace("&&", " and ")
+        .replace("||", " or ")
+        .replace(".startsWith(", ".startswith(")
+        .replace("request.method", "method")
+        .replace("request.path", "path")
+    )
+    assert re.fullmatch(r"[\sA-Za-z_.()'=/\*]+", python), python
+    return bool(eval(python, {"__builtins__": {}}, {"method": method, "path": path}))
+
+
+def test_cloud_armor_guards_every_backend_service(terraform: dict[str, Any]) -> None:
+    backend = _resource(terraform, "google_compute_backend_service", "function")
+    assert backend["for_each"] == "${local.http_functions}"
+    assert backend["security_policy"] == "${google_compute_security_policy.api.id}"
+    policy = _resource(terraform, "google_compute_security_policy", "api")
+    assert policy["adaptive_protection_config"][0]["layer_7_ddos_defense_config"][0]["enable"] is True
+    # Known-CVE probes are refused outright (not in preview).
+    (canary,) = [rule for rule in policy["rule"] if "cve-canary" in str(rule["match"])]
+    assert canary["action"] == "deny(403)" and not canary.get("preview")
+    waf = terraform["locals"]["edge_waf_rules"]
+    used = {re.search(r"'([a-z0-9-]+)'", rule["expression"]).group(1) for rule in waf.values()}  # type: ignore[union-attr]
+    # Rule sets that inspect bodies for SQL/HTML/paths would refuse legitimate prompts and files.
+    assert not any(
+        name.split("-")[0] in {"sqli", "xss", "lfi", "rfi", "rce", "php", "methodenforcement"}
+        for name in used
+    )
+    dynamic = {block["rule"]["for_each"]: block["rule"]["content"][0] for block in policy["dynamic"]}
+    assert dynamic["${local.edge_waf_rules}"]["action"] == "deny(403)"
+    (default,) = [rule for rule in policy["rule"] if int(rule["priority"]) == 2147483647]
+    assert default["action"] == "allow"
+
+    # Per-IP throttles: every POST of the auth function and every run-creating POST is
+    # counted; reads are not.
+    limits = terraform["locals"]["edge_rate_limits"]
+    throttle = dynamic["${local.edge_rate_limits}"]
+    assert throttle["action"] == "throttle"
+    options = throttle["rate_limit_options"][0]
+    assert options["enforce_on_key"] == "IP" and options["exceed_action"] == "deny(429)"
+    assert options["rate_limit_threshold"][0]["interval_sec"] == 60
+    routers = {function.name: load_router(function) for function in HTTP_FUNCTIONS}
+    example = {"{run_id}": "r1", "{batch_id}": "b1", "{session_id}": "s1"}
+
+    def concrete(path: str) -> str:
+        for name, value in example.items():
+            path = path.replace(name, value)
+        return re.sub(r"\{[a-z_:]+\}", "x", path)
+
+    auth_posts = [concrete(r.path) for r in routers["auth"].routes if r.method == "POST"]
+    assert auth_posts
+    for path in auth_posts:
+        assert _cel_matches(limits["auth"]["expression"], "POST", path), path
+    run_creation = ["/runs", "/batches"]
+    for path in run_creation:
+        assert any(r.method == "POST" and r.path == path for r in routers["runs"].routes)
+        assert _cel_matches(limits["run_creation"]["expression"], "POST", path)
+    for route in routers["runs"].routes:
+        if route.method == "GET":
+            assert not _cel_matches(limits["run_creation"]["expression"], "GET", concrete(route.path))
+    assert not _cel_matches(limits["run_creation"]["expression"], "POST", "/runs/r1/cancel")
+    assert not _cel_matches(limits["auth"]["expression"], "GET", "/auth/me")
+    for limit in limits.values():
+        assert 0 < int(limit["per_minute"]) <= 1000
+
+
+def test_https_proxy_requires_tls_1_2_with_the_modern_profile(terraform: dict[str, Any]) -> None:
+    policy = _resource(terraform, "google_compute_ssl_policy", "api")
+    assert policy["profile"] == "MODERN" and policy["min_tls_version"] == "TLS_1_2"
+    proxy = _resource(terraform, "google_compute_target_https_proxy", "api")
+    assert proxy["ssl_policy"] == "${google_compute_ssl_policy.api.id}"
+    # Plain HTTP only redirects.
+    redirect = _resource(terraform, "google_compute_url_map", "https_redirect")
+    assert redirect["default_url_redirect"][0]["https_redirect"] is True
+
+
+def test_checkov_runs_in_lint_and_every_skip_says_why() -> None:
+    script = (ROOT / "tools" / "lint.sh").read_text()
+    (command,) = [line for line in script.splitlines() if "checkov" in line and not line.startswith("#")]
+    assert "--directory infra" in command
+    assert "--skip-check" not in command and "--soft-fail" not in command
+    assert "checkov==" in (ROOT / "tools" / "checkov" / "pyproject.toml").read_text()
+    assert (ROOT / "tools" / "checkov" / "uv.lock").is_file()
+    skips = []
+    for path in sorted(INFRA.rglob("*.tf")):
+        for line in path.read_text().splitlines():
+            if "checkov:skip" in line:
+                match = re.search(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+):(.+)$", line)
+                assert match, f"{path.name}: {line.strip()}"
+                assert len(match.group(2).strip()) >= 30, f"{path.name}: give the reason: {line.strip()}"
+                skips.append(match.group(1))
+    assert skips  # the public console and invoker grants are deliberate, so some exist
+
+
+def test_deploy_docs_publish_no_password() -> None:
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    # Passwords in commands come from a variable (generated or prompted), never a literal.
+    for value in re.findall(r'\\?"password\\?"\s*:\s*\\?"([^"\\]*)', text):
+        assert value.startswith("$"), f"docs/deploy.md publishes a password: {value!r}"
+    assert re.search(r"secrets\.token_urlsafe|read -rs", text)
+
+
+def test_security_doc_points_at_what_makes_each_claim_true(terraform: dict[str, Any]) -> None:
+    text = (ROOT / "docs" / "security.md").read_text()
+    resources = set(re.findall(r"`((?:google|random|terraform)_[a-z0-9_]+)\.([a-z0-9_]+)`", text))
+    assert len(resources) >= 10
+    for reference in resources:
+        assert reference in terraform["resources"], "docs/security.md names {}.{}".format(*reference)
+    tests = set(re.findall(r"`(tests/test_[a-z0-9_]+\.py)(?:::([a-z0-9_]+))?`", text))
+    assert tests
+    for file, name in tests:
+        assert (ROOT / file).is_file(), file
+        if name:
+            assert re.search(rf"^(?:async )?def {name}\(", (ROOT / file).read_text(), re.MULTILINE), (
+                f"{file}::{name}"
+            )
+    for claim in ("VPC Service Controls are declared", "only the gateway's service account may invoke"):
+        assert claim not in text
+
+
 # ---------------------------------------------------------------------------- Cloud Build
+
+DIGEST_PINNED = re.compile(r"^[a-z0-9.\-/:_]+@sha256:[0-9a-f]{64}$")
+
+
+def _load_yaml(name: str) -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((ROOT / name).read_text())
 
 
 @pytest.fixture(scope="module")
 def cloudbuild() -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load((ROOT / "cloudbuild.yaml").read_text())
-
-
-def _make_targets() -> set[str]:
-    return set(re.findall(r"^([a-z][a-z0-9_-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    """The unprivileged build: lint, tests, packaging, upload of the release."""
+    return _load_yaml("cloudbuild.yaml")
 
 
-def test_cloudbuild_steps_form_a_valid_graph(cloudbuild: dict[str, Any]) -> None:
-    steps = cloudbuild["steps"]
+@pytest.fixture(scope="module")
+def deploy_build() -> dict[str, Any]:
+    """The deploy build: fetch a tested release and deploy it."""
+    return _load_yaml("cloudbuild.deploy.yaml")
+
+
+def _step_text(step: dict[str, Any]) -> str:
+    return " ".join([step.get("entrypoint", ""), *step.get("args", [])])
+
+
+@pytest.mark.parametrize("name", ["cloudbuild.yaml", "cloudbuild.deploy.yaml"])
+def test_cloudbuild_steps_form_a_valid_graph_with_images_pinned_by_digest(name: str) -> None:
+    build = _load_yaml(name)
+    steps = build["steps"]
     ids = [step["id"] for step in steps]
     assert len(ids) == len(set(ids))
     for step in steps:
         for dependency in step.get("waitFor", []):
             assert dependency == "-" or dependency in ids, f"{step['id']} waits for unknown {dependency}"
-    deploys = {s["id"]: s for s in steps if s["id"].startswith("deploy-")}
-    assert {f"deploy-{f.name}" for f in FUNCTIONS} <= set(deploys)
-    for step in deploys.values():
-        # In parallel with each other, after lint, tests and packaging.
-        assert set(step["waitFor"]) == {"lint", "test", "package"}
-    text = (ROOT / "cloudbuild.yaml").read_text()
-    declared = set(cloudbuild["substitutions"])
+    text = (ROOT / name).read_text()
+    declared = set(build["substitutions"])
     used = set(re.findall(r"\$\{(_[A-Z0-9_]+)\}", text)) | set(re.findall(r"\$(_[A-Z0-9_]+)", text))
     assert used <= declared
-    assert all(name.startswith("_") for name in declared)
+    assert all(key.startswith("_") for key in declared)
+    # Every image a step or a `docker run` uses is a digest, never a movable tag.
+    images = {key: value for key, value in build["substitutions"].items() if key.endswith("_IMAGE")}
+    assert images
+    for key, image in images.items():
+        assert DIGEST_PINNED.match(image), f"{name}: {key} is not pinned by digest: {image}"
+    for step in steps:
+        image = step["name"]
+        resolved = images.get(image.removeprefix("${").removesuffix("}"), image)
+        assert DIGEST_PINNED.match(resolved), f"{name}: step {step['id']} uses {image}"
+    for reference in re.findall(r"docker (?:run|create)[^\n]*?(\$\{_[A-Z_]+\}|\S+@\S+)", text):
+        assert reference.startswith("${_") or DIGEST_PINNED.match(reference)
 
 
-def test_cloudbuild_steps_reference_existing_scripts(
-    cloudbuild: dict[str, Any], packaged: Path, capsys: Any
+def test_unprivileged_build_installs_from_locks_and_deploys_nothing(
+    cloudbuild: dict[str, Any], terraform: dict[str, Any]
 ) -> None:
-    targets = _make_targets()
+    text = (ROOT / "cloudbuild.yaml").read_text()
+    assert cloudbuild["serviceAccount"].endswith(
+        "/serviceAccounts/cloud-ci@$PROJECT_ID.iam.gserviceaccount.com"
+    )
+    ci = _resource(terraform, "google_service_account", "ci")
+    assert ci["account_id"] == "cloud-ci"
     steps = {step["id"]: step for step in cloudbuild["steps"]}
-    scripts = " ".join(" ".join(step.get("args", [])) for step in steps.values())
-    for target in re.findall(r"\bmake ([a-z][a-z0-9_-]*)", scripts):
-        assert target in targets, f"make {target} is not a Makefile target"
-    assert "make lint" in scripts and "make package" in scripts and "-m pytest" in scripts
-    assert "$(PY) -m tools.package" in (ROOT / "Makefile").read_text()
+    scripts = " ".join(_step_text(step) for step in steps.values())
+    # Nothing deploys from here, and nothing installs around a lock file.
+    assert "tools.deploy" not in scripts and "functions deploy" not in scripts
+    assert "npx" not in text
+    assert "uv sync --frozen" in steps["install"]["args"][-1]
+    assert "cd tools/checkov" in steps["install"]["args"][-1]
+    for pip in re.findall(r"pip install[^\n]*", text):
+        assert "--require-hashes" in pip, pip
+    assert "npm ci" in steps["emulators"]["args"][-1] and "npm install" not in text
+    pinned = (ROOT / "tools" / "ci" / "uv-requirements.txt").read_text()
+    assert re.search(r"^uv==[0-9.]+ \\$", pinned, re.MULTILINE) and "--hash=sha256:" in pinned
+    # Lint is the same script as `make lint`; the suite and packaging run; the release is
+    # uploaded only after all three passed.
+    assert steps["lint"]["args"][-1] == "tools/lint.sh"
+    assert "tools/lint.sh" in (ROOT / "Makefile").read_text()
+    assert "-m pytest" in scripts and "-m tools.package" in scripts
+    assert set(steps["upload-release"]["waitFor"]) == {"lint", "test", "package"}
+    bucket = _resource(terraform, "google_storage_bucket", "build_artifacts")["name"]
+    assert bucket == "${var.project_id}-build-artifacts"
+    assert "gs://$PROJECT_ID-build-artifacts/releases/${_RELEASE}/" in steps["upload-release"]["args"][-1]
+    # The test step points the suite at the emulator containers the first step starts.
+    test_env = dict(item.split("=", 1) for item in steps["test"]["env"])
+    emulators = " ".join(steps["emulators"]["args"])
+    for key in (
+        "TEST_FIRESTORE_EMULATOR_HOST",
+        "TEST_PUBSUB_EMULATOR_HOST",
+        "TEST_FIREBASE_AUTH_EMULATOR_HOST",
+    ):
+        host, port = test_env[key].split(":")
+        assert f"--name={host}" in emulators and port in emulators
+        assert f"http://{host}:{port}/" in steps["test"]["args"][-1]
+
+
+def test_deploy_build_only_deploys_a_tested_release(
+    deploy_build: dict[str, Any], packaged: Path, capsys: Any
+) -> None:
+    text = (ROOT / "cloudbuild.deploy.yaml").read_text()
+    assert deploy_build["serviceAccount"].endswith("/cloud-deployer@$PROJECT_ID.iam.gserviceaccount.com")
+    # No installation, no tests, no packaging: only copying the release and deploying it.
+    for word in ("pip ", "uv ", "npm", "npx", "pytest", "make ", "tools.package"):
+        assert word not in text, word
+    steps = {step["id"]: step for step in deploy_build["steps"]}
+    fetch = steps["fetch-release"]["args"][-1]
+    assert "gs://$PROJECT_ID-build-artifacts/releases/${_RELEASE}/functions" in fetch
+    deploys = {key: step for key, step in steps.items() if key.startswith("deploy-")}
+    assert {f"deploy-{f.name}" for f in FUNCTIONS} | {"deploy-openapi"} == set(deploys)
+    for step in deploys.values():
+        assert step["waitFor"] == ["fetch-release"]
     for function in FUNCTIONS:
         args = steps[f"deploy-{function.name}"]["args"]
         assert args[:2] == ["-m", "tools.deploy"]
@@ -731,22 +1123,13 @@ def test_cloudbuild_steps_reference_existing_scripts(
         manifest = json.loads((packaged / "functions" / "manifest.json").read_text())
         assert f"gs://demo-deploy-function-sources/{manifest[function.name]['source_object']}" in printed
         assert ("--add-volume=name=workspace" in printed) is (function.name in deploy.WORKSPACE_FUNCTIONS)
-    # The test step points the suite at the emulator containers the first step starts.
-    test_env = dict(item.split("=", 1) for item in steps["test"]["env"])
-    emulators = " ".join(steps["emulators"]["args"])
-    for key in (
-        "TEST_FIRESTORE_EMULATOR_HOST",
-        "TEST_PUBSUB_EMULATOR_HOST",
-        "TEST_FIREBASE_AUTH_EMULATOR_HOST",
-    ):
-        host, port = test_env[key].split(":")
-        assert f"--name={host}" in emulators and port in emulators
 
 
-def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any]) -> None:
-    text = (ROOT / "cloudbuild.yaml").read_text()
-    assert "availableSecrets" not in cloudbuild and "secretEnv" not in text
-    assert not re.search(r"(JWT_SECRET|PASSWORD|API_KEY|TOKEN)\s*[=:]", text, re.IGNORECASE)
+def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any], deploy_build: dict[str, Any]) -> None:
+    for name, build in (("cloudbuild.yaml", cloudbuild), ("cloudbuild.deploy.yaml", deploy_build)):
+        text = (ROOT / name).read_text()
+        assert "availableSecrets" not in build and "secretEnv" not in text
+        assert not re.search(r"(JWT_SECRET|PASSWORD|API_KEY|TOKEN)\s*[=:]", text, re.IGNORECASE)
 
 
 # ------------------------------------------------------------------- first admin user

@@ -56,7 +56,14 @@ def test_gemini_sync_run_with_a_tool_round_trip(
     body = ok_run(runs_api, user, agent_id, "Any todos?")
     assert body["status"] == "succeeded", body
     assert body["output"] == "No TODOs found."
-    assert body["usage"] == {"requests": 2, "input_tokens": 24, "output_tokens": 14, "tool_calls": 1}
+    assert body["usage"] == {
+        "requests": 2,
+        "input_tokens": 24,
+        "output_tokens": 14,
+        "tool_calls": 1,
+        "thinking_tokens": 0,
+    }
+    assert body["finish_reason"] == "stop"
     assert body["cost_usd"] > 0
     first, second = fake.requests
     assert first.kind == second.kind == "generateContent"
@@ -94,7 +101,7 @@ def test_claude_sync_run_with_a_tool_round_trip(
         for block in message["content"]
         if block.get("type") == "tool_result"
     ]
-    assert results and results[0]["tool_use_id"] == "toolu_fake_1"
+    assert results and results[0]["tool_use_id"] == "toolu_vrtx_01fake"
 
 
 @pytest.mark.parametrize("model", [GEMINI, CLAUDE], ids=["gemini", "claude"])

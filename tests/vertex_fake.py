@@ -5,8 +5,16 @@
 - Claude: ``POST .../publishers/anthropic/models/{model}:rawPredict`` and ``:streamRawPredict``
   (Anthropic Messages JSON / named SSE events).
 
+The wire formats themselves, recorded from the real APIs, live in ``tests/fake_gemini.py`` and
+``tests/fake_claude.py``; like the real APIs, the fake rejects requests they reject (before a
+scripted step is used) and answers unknown models with 404 in each API's error format.
+
 Each test scripts the replies: ``fake.script([...])`` queues steps, consumed one per request:
-``{"text": "..."}``, ``{"tool": name, "args": {...}}`` or ``{"status": 429}`` (an error reply).
+``{"text": "..."}``, ``{"tool": name, "args": {...}}`` / ``{"tools": [{"name", "args"}, ...]}``
+(parallel calls; ``text`` may come first), ``{"thinking": "..."}`` (with text or tools),
+``{"finish": "length" | "content_filter" | "armor" | "blocked"}`` (abnormal stops; ``armor``
+and ``blocked`` are Gemini's MODEL_ARMOR and promptFeedback.blockReason), ``{"usage": {"input",
+"output", "thoughts"}}``, or ``{"status": 429}`` (an error reply in the API's own format).
 Every request is recorded (``fake.requests``) so tests can check what the model was sent.
 """
 
@@ -17,7 +25,10 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from tests import fake_claude, fake_gemini
 
 
 @dataclass
@@ -37,6 +48,10 @@ class VertexFake:
     steps: deque[dict[str, Any]] = field(default_factory=deque[dict[str, Any]])
     requests: list[RecordedRequest] = field(default_factory=list[RecordedRequest])
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Requests the fake refused as the real API would (status, error body).
+    rejections: list[tuple[int, dict[str, Any]]] = field(default_factory=list[tuple[int, dict[str, Any]]])
+    models: set[str] = field(default_factory=lambda: _catalog_models())
+    call_index: list[int] = field(default_factory=lambda: [0])
 
     @property
     def base_url(self) -> str:
@@ -56,88 +71,24 @@ class VertexFake:
         self.server.server_close()
 
 
-def _words(text: str) -> list[str]:
-    out: list[str] = []
-    for word in text.split(" "):
-        out.append(word if not out else " " + word)
-    return out
+def _catalog_models() -> set[str]:
+    """The models this Vertex project "has": every catalogued Vertex model id."""
+    data = json.loads(Path(__file__).parents[1].joinpath("shared/agents/models.json").read_text())
+    return {str(m["vertex_model_id"]) for m in data["models"]}
 
 
-# --- Gemini ---------------------------------------------------------------------------------
-
-
-def _gemini_parts(step: dict[str, Any]) -> list[dict[str, Any]]:
-    if "tool" in step:
-        return [{"functionCall": {"name": step["tool"], "args": step.get("args", {})}}]
-    return [{"text": step.get("text", "")}]
-
-
-def _gemini_response(parts: list[dict[str, Any]], final: bool, model: str) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
-    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": "fake-response"}
-    if final:
-        candidate["finishReason"] = "STOP"
-        body["usageMetadata"] = {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19}
-    return body
-
-
-# --- Anthropic ------------------------------------------------------------------------------
-
-
-def _anthropic_content(step: dict[str, Any]) -> list[dict[str, Any]]:
-    if "tool" in step:
-        return [
-            {"type": "tool_use", "id": "toolu_fake_1", "name": step["tool"], "input": step.get("args", {})}
-        ]
-    return [{"type": "text", "text": step.get("text", "")}]
-
-
-def _anthropic_message(step: dict[str, Any], model: str) -> dict[str, Any]:
-    return {
-        "id": "msg_fake",
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": _anthropic_content(step),
-        "stop_reason": "tool_use" if "tool" in step else "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 12, "output_tokens": 7},
-    }
-
-
-def _anthropic_stream(step: dict[str, Any], model: str) -> list[tuple[str, dict[str, Any]]]:
-    start = _anthropic_message(step, model)
-    start["content"] = []
-    start["stop_reason"] = None
-    start["usage"] = {"input_tokens": 12, "output_tokens": 1}
-    events: list[tuple[str, dict[str, Any]]] = [
-        ("message_start", {"type": "message_start", "message": start})
-    ]
-    if "tool" in step:
-        block = {"type": "tool_use", "id": "toolu_fake_1", "name": step["tool"], "input": {}}
-        deltas = [{"type": "input_json_delta", "partial_json": json.dumps(step.get("args", {}))}]
-    else:
-        block = {"type": "text", "text": ""}
-        deltas = [{"type": "text_delta", "text": w} for w in _words(step.get("text", ""))]
-    events.append(
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
-    )
-    events.extend(
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}) for d in deltas
-    )
-    events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(
-        (
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": "tool_use" if "tool" in step else "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": 7},
-            },
-        )
-    )
-    events.append(("message_stop", {"type": "message_stop"}))
-    return events
+def _scripted_error(anthropic: bool, status: int, model: str) -> dict[str, Any]:
+    if anthropic:
+        kind = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }.get(status, "api_error")
+        return fake_claude.error_body(kind, "scripted failure")
+    return fake_gemini.error_body(status, "scripted failure")
 
 
 def _make_handler(fake_ref: list[VertexFake]) -> type[BaseHTTPRequestHandler]:
@@ -174,47 +125,46 @@ def _make_handler(fake_ref: list[VertexFake]) -> type[BaseHTTPRequestHandler]:
             body = json.loads(raw or b"{}")
             with fake.lock:
                 fake.requests.append(RecordedRequest(self.path, dict(self.headers.items()), body))
+            path = self.path.split("?")[0]
+            model = path.split("/models/")[-1].split(":")[0]
+            anthropic = "/publishers/anthropic/" in path
+            if model not in fake.models:
+                if anthropic:
+                    error = fake_claude.error_body("not_found_error", f"model: {model}")
+                else:
+                    error = fake_gemini.error_body(
+                        404,
+                        f"Publisher Model `publishers/google/models/{model}` was not found or your "
+                        "project does not have access to it.",
+                    )
+                self._send_json(404, error)
+                return
+            rejected = fake_claude.reject(model, body) if anthropic else fake_gemini.reject(model, body)
+            if rejected is not None:
+                with fake.lock:
+                    fake.rejections.append(rejected)
+                self._send_json(*rejected)
+                return
             step = fake.next_step()
-            model = self.path.split("/models/")[-1].split(":")[0]
             if "status" in step:
                 status = int(step["status"])
-                if ":rawPredict" in self.path or ":streamRawPredict" in self.path:
-                    kind = "rate_limit_error" if status == 429 else "api_error"
-                    self._send_json(
-                        status,
-                        {"type": "error", "error": {"type": kind, "message": "scripted failure"}},
-                        {"retry-after-ms": "10"},
-                    )
-                else:
-                    state = "RESOURCE_EXHAUSTED" if status == 429 else "INTERNAL"
-                    self._send_json(
-                        status, {"error": {"code": status, "message": "scripted failure", "status": state}}
-                    )
+                headers = {"retry-after-ms": "10"} if anthropic else None
+                self._send_json(status, _scripted_error(anthropic, status, model), headers)
                 return
-            path = self.path.split("?")[0]
             if path.endswith(":generateContent"):
-                self._send_json(200, _gemini_response(_gemini_parts(step), True, model))
+                self._send_json(200, fake_gemini.response(model, step, fake.call_index))
             elif path.endswith(":streamGenerateContent"):
-                if "tool" in step:
-                    chunks = [_gemini_response(_gemini_parts(step), True, model)]
-                else:
-                    words = _words(step.get("text", ""))
-                    chunks = [
-                        _gemini_response([{"text": w}], i == len(words) - 1, model)
-                        for i, w in enumerate(words)
-                    ]
+                chunks = fake_gemini.stream(model, step, fake.call_index)
                 self._send_sse([f"data: {json.dumps(c)}\r\n\r\n".encode() for c in chunks])
             elif path.endswith(":rawPredict"):
-                self._send_json(200, _anthropic_message(step, model))
+                self._send_json(200, fake_claude.message(model, step, fake.call_index))
             elif path.endswith(":streamRawPredict"):
-                events = _anthropic_stream(step, model)
+                events = fake_claude.stream(model, step, fake.call_index)
                 self._send_sse(
                     [f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events]
                 )
             else:
-                self._send_json(
-                    404, {"error": {"code": 404, "message": "unknown path", "status": "NOT_FOUND"}}
-                )
+                self._send_json(404, fake_gemini.error_body(404, "unknown path"))
 
     return Handler
 

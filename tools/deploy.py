@@ -30,6 +30,14 @@ def source_bucket(project: str) -> str:
     return f"{project}-function-sources"  # infra/storage.tf: google_storage_bucket.sources
 
 
+def builder_account(project: str) -> str:
+    return f"projects/{project}/serviceAccounts/fn-builder@{project}.iam.gserviceaccount.com"  # infra/iam.tf
+
+
+def image_repository(project: str, region: str) -> str:
+    return f"projects/{project}/locations/{region}/repositories/function-images"  # infra/iam.tf
+
+
 def workspace_bucket(project: str) -> str:
     return f"{project}-workspaces"  # infra/storage.tf: google_storage_bucket.workspace
 
@@ -115,6 +123,10 @@ def deploy_function(name: str, *, project: str, region: str, build_dir: Path, dr
             # Every function is HTTP-triggered: the worker receives Pub/Sub pushes over HTTP.
             "--trigger-http",
             f"--source={object_url}",
+            # The narrow build account and the one repository it may push to (infra/iam.tf),
+            # as Terraform sets them, so a redeploy never falls back to a default account.
+            f"--build-service-account={builder_account(project)}",
+            f"--docker-repository={image_repository(project, region)}",
             "--quiet",
         ],
         dry_run,

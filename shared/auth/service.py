@@ -56,29 +56,29 @@ def _issue_pair(user: UserRecord) -> TokenPair:
 def login(request: LoginRequest, client_ip: str) -> TokenPair:
     """Exchange a username (or email) and password for a token pair.
 
-    Throttled per account and per client before the password is checked; every failure
-    costs one Argon2 verification and gives the same 401, whatever the cause.
+    Throttled per (client, account) pair and per account before the password is checked
+    (``shared.auth.throttle``); every failure costs one Argon2 verification and gives the
+    same 401, whatever the cause.
     """
     user = _find_login_user(request.username)
     # Known accounts are throttled by id (username and email logins share one budget);
     # unknown identifiers by name, so guessing them is throttled just the same.
     account_key = f"user:{user.id}" if user else f"name:{username_key(request.username)}"
-    earlier_failures = throttle.check_login_allowed(account_key, client_ip)
+    throttle_state = throttle.check_login_allowed(account_key, client_ip)
     if user is None or user.password_hash is None:
         passwords.burn_verification(request.password)
         ok = False
     else:
         ok = passwords.verify_password(user.password_hash, request.password)
     if user is None or not ok or not user.is_active:
-        throttle.record_login_failure(account_key, client_ip)
+        throttle.record_login_failure(throttle_state)
         _log.info("login failed", extra={"user_id": user.id if user else None})
         raise _login_failed()
     assert user.password_hash is not None
     if passwords.needs_rehash(user.password_hash):
         set_password_hash(user.id, passwords.hash_password(request.password))
         _log.info("password rehashed with current parameters", extra={"user_id": user.id})
-    if earlier_failures:
-        throttle.clear_account_failures(account_key)
+    throttle.clear_login_failures(throttle_state)
     _log.info("login succeeded", extra={"user_id": user.id})
     return _issue_pair(user)
 

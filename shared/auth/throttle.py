@@ -1,13 +1,26 @@
-"""Login throttling: failed logins counted per account and per client IP in fixed windows.
+"""Login throttling: growing back-off per (address, account) pair and per account, and a
+tighter pair allowance for an address that sprays many accounts.
 
-Each (subject, window) pair is one document in ``login_throttle`` whose ``failures`` field
-is bumped with an atomic server-side increment (no read, no transaction contention). A
-subject that reached its limit in the current window is refused with 429 until the window
-ends. Documents carry ``expires_at`` (the end of the following window) so a Firestore TTL
-policy on that field removes them; nothing reads a document once its window has passed.
+The policy (docs/api-decisions/auth.md, after OWASP's Authentication and Credential
+Stuffing cheat sheets) never locks an account or an address out for others:
 
-Subjects are stored as sha256 digests: the attempted identifier may be anything a caller
-typed (even a password pasted into the username field), and it should not sit in a table.
+- **pair** — failures of one client address on one account. After
+  ``LOGIN_MAX_FAILURES_PER_PAIR`` of them, every further failure doubles the wait before
+  that address may try that account again (``LOGIN_BACKOFF_BASE_SECONDS`` up to
+  ``LOGIN_BACKOFF_MAX_SECONDS``). This is what stops a brute force from one address.
+- **account** — failures on one account from every address (a distributed brute force).
+  Its allowance, ``LOGIN_MAX_FAILURES_PER_ACCOUNT``, is larger, and past it the same
+  growing back-off applies to every address.
+- **spray** — an address that failed on ``LOGIN_SPRAY_ACCOUNTS`` different accounts in the
+  window is spraying; its pairs then get one failure before the back-off instead of
+  ``LOGIN_MAX_FAILURES_PER_PAIR``. An account that address has not failed on is still
+  tried normally, so a colleague behind the same NAT logs in with the right password.
+
+Each (subject, window) is one document in ``login_throttle``: ``failures`` is bumped with an
+atomic increment, ``last_failure_at`` (epoch seconds) starts the back-off, and ``expires_at``
+(end of the following window) lets a Firestore TTL policy remove it. Subjects are stored
+as sha256 digests: an attempted identifier may be anything a caller typed (even a password
+pasted into the username field), and it should not sit in a table.
 """
 
 from __future__ import annotations
@@ -15,94 +28,153 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from shared import db
 from shared.errors import RateLimited
-from shared.settings import get_settings
+from shared.settings import Settings, get_settings
 
 LOGIN_THROTTLE = "login_throttle"
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Window:
-    index: int
-    ends_at: int
-
-
-def _window(now: float, length: int) -> _Window:
-    index = int(now) // length
-    return _Window(index=index, ends_at=(index + 1) * length)
+def _now() -> float:
+    return time.time()
 
 
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:40]
 
 
-def _account_doc_id(account_key: str, window: _Window) -> str:
-    return f"acct:{_digest(account_key)}:{window.index}"
+@dataclass(frozen=True)
+class _Subjects:
+    """The three counters one login attempt touches, in the current window."""
+
+    pair: str
+    account: str
+    address: str
+    window_ends_at: int
+
+    @classmethod
+    def of(cls, account_key: str, client_ip: str, now: float) -> _Subjects:
+        length = get_settings().login_throttle_window_seconds
+        index = int(now) // length
+        return cls(
+            pair=f"pair:{_digest(client_ip + chr(0) + account_key)}:{index}",
+            account=f"acct:{_digest(account_key)}:{index}",
+            address=f"ip:{_digest(client_ip)}:{index}",
+            window_ends_at=(index + 1) * length,
+        )
 
 
-def _ip_doc_id(client_ip: str, window: _Window) -> str:
-    return f"ip:{_digest(client_ip)}:{window.index}"
+@dataclass(frozen=True)
+class LoginState:
+    """What the check read, handed back to ``record_login_failure`` / ``clear``."""
+
+    subjects: _Subjects
+    pair_failures: int
+    account_failures: int
 
 
-def check_login_allowed(account_key: str, client_ip: str) -> int:
-    """Raise 429 (with Retry-After) when the account or the client used up its failures;
-    otherwise return the account's failures so far in this window."""
+def _backoff_remaining(data: dict[str, Any] | None, allowance: int, settings: Settings, now: float) -> float:
+    """Seconds until the subject may try again (0 while it is within its allowance)."""
+    if not data:
+        return 0.0
+    failures = int(data.get("failures", 0))
+    if failures < allowance:
+        return 0.0
+    exponent = min(failures - allowance, 30)
+    delay = min(settings.login_backoff_base_seconds * 2**exponent, settings.login_backoff_max_seconds)
+    return float(data.get("last_failure_at", 0.0)) + delay - now
+
+
+def check_login_allowed(account_key: str, client_ip: str) -> LoginState:
+    """Raise 429 (with Retry-After) while the pair or the account is backing off."""
     settings = get_settings()
-    window = _window(time.time(), settings.login_throttle_window_seconds)
+    now = _now()
+    subjects = _Subjects.of(account_key, client_ip, now)
     collection = db.collection(LOGIN_THROTTLE)
-    account_snap, ip_snap = db.get_all(
+    pair_snap, account_snap, address_snap = db.get_all(
         [
-            collection.document(_account_doc_id(account_key, window)),
-            collection.document(_ip_doc_id(client_ip, window)),
+            collection.document(subjects.pair),
+            collection.document(subjects.account),
+            collection.document(subjects.address),
         ]
     )
-    limits = (
-        (account_snap, settings.login_max_failures_per_account, "account"),
-        (ip_snap, settings.login_max_failures_per_ip, "client"),
+    pair = pair_snap.to_dict() if pair_snap.exists else None
+    account = account_snap.to_dict() if account_snap.exists else None
+    address = address_snap.to_dict() if address_snap.exists else None
+    spraying = bool(address) and int((address or {}).get("accounts", 0)) >= settings.login_spray_accounts
+    pair_allowance = 1 if spraying else settings.login_max_failures_per_pair
+    waits = {
+        "pair": _backoff_remaining(pair, pair_allowance, settings, now),
+        "account": _backoff_remaining(account, settings.login_max_failures_per_account, settings, now),
+    }
+    scope, wait = max(waits.items(), key=lambda item: item[1])
+    if wait > 0:
+        retry_after = max(1, math.ceil(wait))
+        _log.warning(
+            "login throttled",
+            extra={"throttle_scope": scope, "retry_after": retry_after, "spraying_address": spraying},
+        )
+        raise RateLimited(
+            "too many failed login attempts; try again later",
+            code="login_throttled",
+            retry_after=retry_after,
+        )
+    return LoginState(
+        subjects=subjects,
+        pair_failures=int((pair or {}).get("failures", 0)),
+        account_failures=int((account or {}).get("failures", 0)),
     )
-    for snap, limit, scope in limits:
-        data = snap.to_dict() if snap.exists else None
-        if data and int(data.get("failures", 0)) >= limit:
-            retry_after = max(1, window.ends_at - int(time.time()))
-            _log.warning("login throttled", extra={"throttle_scope": scope, "retry_after": retry_after})
-            raise RateLimited(
-                "too many failed login attempts; try again later",
-                code="login_throttled",
-                retry_after=retry_after,
-            )
-    account_data = account_snap.to_dict() if account_snap.exists else None
-    return int(account_data.get("failures", 0)) if account_data else 0
 
 
-def record_login_failure(account_key: str, client_ip: str) -> None:
-    """Count one failed login against both the account and the client, atomically."""
+def record_login_failure(state: LoginState) -> None:
+    """Count one failed login against the pair and the account (one batched write); the
+    address counts the distinct accounts it failed on (a pair's first failure)."""
     settings = get_settings()
-    window = _window(time.time(), settings.login_throttle_window_seconds)
-    expires_at = dt.datetime.fromtimestamp(window.ends_at + settings.login_throttle_window_seconds, tz=dt.UTC)
+    now = _now()
+    subjects = state.subjects
+    expires_at = dt.datetime.fromtimestamp(
+        subjects.window_ends_at + settings.login_throttle_window_seconds, tz=dt.UTC
+    )
     collection = db.collection(LOGIN_THROTTLE)
 
     def build(writes: db.CountingWrites) -> None:
-        for doc_id, scope in (
-            (_account_doc_id(account_key, window), "account"),
-            (_ip_doc_id(client_ip, window), "client"),
-        ):
+        for doc_id, scope in ((subjects.pair, "pair"), (subjects.account, "account")):
             writes.set(
                 collection.document(doc_id),
-                {"scope": scope, "failures": db.increment(1), "expires_at": expires_at},
+                {
+                    "scope": scope,
+                    "failures": db.increment(1),
+                    "last_failure_at": now,
+                    "expires_at": expires_at,
+                },
+                merge=True,
+            )
+        if state.pair_failures == 0:
+            writes.set(
+                collection.document(subjects.address),
+                {"scope": "address", "accounts": db.increment(1), "expires_at": expires_at},
                 merge=True,
             )
 
     db.commit_batch(build)
 
 
-def clear_account_failures(account_key: str) -> None:
-    """A successful login forgives the account's failures (not the client's: one valid
-    account must not let a client reset its own counter while guessing others)."""
-    window = _window(time.time(), get_settings().login_throttle_window_seconds)
-    db.delete(db.collection(LOGIN_THROTTLE).document(_account_doc_id(account_key, window)))
+def clear_login_failures(state: LoginState) -> None:
+    """A successful login forgives the pair's and the account's failures. The address keeps
+    its count of accounts: one valid account must not let a sprayer reset it."""
+    if not (state.pair_failures or state.account_failures):
+        return
+    collection = db.collection(LOGIN_THROTTLE)
+
+    def build(writes: db.CountingWrites) -> None:
+        writes.delete(collection.document(state.subjects.pair))
+        writes.delete(collection.document(state.subjects.account))
+
+    db.commit_batch(build)

@@ -26,10 +26,33 @@ CANCELLED = RunError("cancelled", "the run was cancelled")
 CLIENT_DISCONNECTED = RunError("client_disconnected", "the client disconnected before the run finished")
 
 
-def classify(exc: BaseException) -> RunError:
-    """The run error for an exception raised while executing an agent."""
+def output_limit_reached(max_tokens: int | None) -> RunError:
+    limit = f"max_tokens {max_tokens}" if max_tokens else "its output-token limit"
+    return RunError(
+        "output_limit_reached",
+        f"the model used up {limit} before it produced a usable answer; raise the agent's "
+        "model.max_tokens (thinking tokens count against it) or lower model.thinking",
+    )
+
+
+CONTENT_FILTERED = RunError(
+    "content_filtered", "the model provider's safety filters blocked the prompt or the answer"
+)
+
+
+def classify(exc: BaseException, *, max_tokens: int | None = None) -> RunError:
+    """The run error for an exception raised while executing an agent.
+
+    ``max_tokens`` is the output-token limit the requests were sent with (named in the
+    ``output_limit_reached`` message).
+    """
     from pydantic_ai import exceptions as pe
 
+    # Subclasses of UnexpectedModelBehavior: checked before it.
+    if isinstance(exc, pe.ContentFilterError):
+        return CONTENT_FILTERED
+    if isinstance(exc, pe.OutputTokenLimitExceeded):
+        return output_limit_reached(max_tokens)
     if isinstance(exc, pe.UsageLimitExceeded):
         return RunError("usage_limit_exceeded", _limit_message(str(exc)))
     if isinstance(exc, pe.RunTimedOut):

@@ -29,7 +29,8 @@ from pydantic import BaseModel
 
 from shared.agents.definition import AgentDefinition, Limits
 from shared.errors import ServiceError, ValidationFailed
-from shared.execution.errors import CANCELLED, RunError, classify
+from shared.execution.errors import CANCELLED, CONTENT_FILTERED, RunError, classify
+from shared.runs.schemas import FinishReason
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -51,6 +52,8 @@ class UsageTotals(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     tool_calls: int = 0
+    # Part of output_tokens: what the model spent thinking, where the provider reports it.
+    thinking_tokens: int = 0
 
     def plus(self, other: UsageTotals) -> UsageTotals:
         return UsageTotals(
@@ -58,6 +61,7 @@ class UsageTotals(BaseModel):
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             tool_calls=self.tool_calls + other.tool_calls,
+            thinking_tokens=self.thinking_tokens + other.thinking_tokens,
         )
 
 
@@ -93,6 +97,7 @@ class ExecutionResult:
     # This run's new messages in pydantic-ai's serialized form (for sessions); None unless succeeded.
     new_messages_json: bytes | None = None
     duration_ms: int = 0
+    finish_reason: FinishReason | None = None
 
 
 def prompt_from_input(value: str | Sequence[dict[str, Any]]) -> str | list[Any]:
@@ -162,7 +167,23 @@ class Execution:
             input_tokens=run_usage.input_tokens,
             output_tokens=run_usage.output_tokens,
             tool_calls=run_usage.tool_calls,
+            thinking_tokens=_thinking_tokens(run_usage),
         )
+
+    def finish_reason(self) -> FinishReason | None:
+        """Why the model stopped its last response (None before any response)."""
+        if self._run is None:
+            return None
+        from pydantic_ai.messages import ModelResponse
+
+        try:
+            messages: list[Any] = list(self._run.ctx.state.message_history)
+        except AttributeError:  # pragma: no cover - pydantic-ai internals moved
+            return None
+        last = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
+        if last is None:
+            return None
+        return last.finish_reason or ("tool_call" if last.tool_calls else "stop")
 
     def cost_usd(self) -> float | None:
         """pydantic-ai's cost (genai-prices / the offline model), else the catalog list prices."""
@@ -194,6 +215,7 @@ class Execution:
             cost_usd=self.cost_usd(),
             error=error,
             duration_ms=int((time.monotonic() - self._started) * 1000),
+            finish_reason=self.finish_reason(),
         )
         return self.result
 
@@ -255,12 +277,19 @@ class Execution:
                 self.finish("failed", RunError("internal", "the run ended without a result"))
                 return
             yield ExecutionEvent(None, native=AgentRunResultEvent(result=result))
+            if self.finish_reason() == "content_filter":
+                # A refusal after some text (Claude stop_reason "refusal"): the answer is not one.
+                self.finish("failed", CONTENT_FILTERED)
+                return
             output = _json_safe(result.output)
             self.finish("succeeded", output=output)
+            if self.result is not None and self.result.finish_reason == "tool_call":
+                # Structured output arrives as a call to the output tool: a complete answer.
+                self.result.finish_reason = "stop"
             if self.result is not None:
                 self.result.new_messages_json = result.new_messages_json()
         except Exception as exc:
-            error = classify(exc)
+            error = classify(exc, max_tokens=_max_tokens(self._built))
             if error.code == "internal":
                 _log.exception("run failed unexpectedly", extra={"run_id": self.spec.run_id})
             else:
@@ -357,6 +386,22 @@ def _step_events(node: Any) -> list[ExecutionEvent]:
                     data["outcome"] = part.outcome
                 events.append(ExecutionEvent("tool.result", data))
     return events
+
+
+def _thinking_tokens(run_usage: Any) -> int:
+    reasoning = int(getattr(run_usage, "output_reasoning_tokens", 0) or 0)
+    if reasoning:
+        return reasoning
+    # Gemini's thoughtsTokenCount, as pydantic-ai keeps it in the details.
+    details: dict[str, int] = getattr(run_usage, "details", None) or {}
+    return int(details.get("thoughts_tokens", 0) or 0)
+
+
+def _max_tokens(built: BuiltAgent | None) -> int | None:
+    if built is None:
+        return None
+    value: Any = dict(built.model_settings).get("max_tokens")
+    return int(value) if isinstance(value, int) else None
 
 
 def _args_of(part: Any) -> Any:

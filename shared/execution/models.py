@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from shared.agents.definition import ModelRef
 
 DEFAULT_MAX_TOKENS = 8192
+# The Vertex API version of Claude's Messages API the service is built against. The anthropic
+# SDK otherwise fills in its own default (2026-10-21), which removed temperature/top_p/top_k:
+# pinning keeps the agent's sampling settings valid (docs/api-decisions/models.md).
+VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
 # Claude on Vertex streams by itself above this many output tokens; stay below it.
 ANTHROPIC_MAX_NON_STREAMING_TOKENS = 21_333
 
@@ -58,13 +62,14 @@ def model_settings_for(ref: ModelRef) -> ModelSettings:
     settings = get_settings()
     pricing = pricing_for(ref)
     max_tokens = ref.max_tokens or pricing.default_max_tokens
-    if ref.provider == "vertex-anthropic":
-        max_tokens = min(max_tokens, ANTHROPIC_MAX_NON_STREAMING_TOKENS)
     result: dict[str, Any] = {
         "max_tokens": max_tokens,
         "timeout": settings.model_request_timeout_seconds,
         "max_retries": settings.model_max_retries,
     }
+    if ref.provider == "vertex-anthropic":
+        result["max_tokens"] = min(max_tokens, ANTHROPIC_MAX_NON_STREAMING_TOKENS)
+        result["extra_body"] = {"anthropic_version": VERTEX_ANTHROPIC_VERSION}
     if ref.temperature is not None:
         result["temperature"] = ref.temperature
     if ref.top_p is not None:

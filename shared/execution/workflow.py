@@ -42,6 +42,7 @@ from shared.execution.executor import (
     ExecutionSpec,
     UsageTotals,
 )
+from shared.runs.schemas import FinishReason
 
 if TYPE_CHECKING:
     from shared.execution.factory import BuiltAgent
@@ -167,6 +168,13 @@ class WorkflowExecution(Execution):
         self._done_usage = UsageTotals()
         self._done_cost: float | None = 0.0
         self._current: Execution | None = None
+        self._last_finish: FinishReason | None = None
+
+    def finish_reason(self) -> FinishReason | None:
+        """The finish reason of the step running now, else of the last step that ran."""
+        if self._current is not None:
+            return self._current.finish_reason()
+        return self._last_finish
 
     def usage(self) -> UsageTotals:
         if self._current is None:
@@ -249,6 +257,7 @@ class WorkflowExecution(Execution):
                 yield ExecutionEvent(event.type, {**event.data, "step": index}, event.native)
             outcome = inner.result
             self._current = None
+            self._last_finish = outcome.finish_reason if outcome is not None else None
             if outcome is None:  # pragma: no cover - events() always sets a result
                 self._fail("step_failed", f"{label} failed: it ended without a result")
                 return
@@ -265,6 +274,7 @@ class WorkflowExecution(Execution):
                 "output": outcome.output,
                 "usage": outcome.usage.model_dump(),
                 "cost_usd": outcome.cost_usd,
+                "finish_reason": outcome.finish_reason,
             }
             if outcome.status != "succeeded":
                 summary["error"] = outcome.error.as_dict() if outcome.error else None

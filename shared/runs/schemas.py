@@ -14,6 +14,8 @@ from shared.agents.definition import Limits
 RunMode = Literal["sync", "stream", "async"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
+# One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
+FinishReason = Literal["stop", "length", "content_filter", "tool_call", "error"]
 ImageMimeType = Literal["image/png", "image/jpeg", "image/webp", "image/gif", "image/heic", "image/heif"]
 MAX_TEXT_CHARS = 200_000
 
@@ -79,6 +81,9 @@ class RunUsage(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     tool_calls: int = 0
+    # Included in output_tokens (and priced as output): tokens the model spent thinking, where
+    # the provider reports them separately (Gemini thoughtsTokenCount).
+    thinking_tokens: int = 0
 
 
 class RunErrorInfo(BaseModel):
@@ -107,6 +112,9 @@ class RunPublic(BaseModel):
     finished_at: datetime | None = None
     batch_id: str | None = None
     artifacts: list[dict[str, Any]] = Field(default_factory=list[dict[str, Any]])
+    # Why the model stopped its last response: stop | length | content_filter | tool_call | error
+    # (docs/api-decisions/models.md); None until a model response arrived.
+    finish_reason: FinishReason | None = None
 
 
 class RunRecord(RunPublic):

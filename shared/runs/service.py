@@ -326,6 +326,7 @@ async def _finish(
             "usage": result.usage.model_dump(),
             "cost_usd": result.cost_usd,
             "finished_at": now,
+            "finish_reason": result.finish_reason,
         }
         if result.status == "succeeded" and record.session_id is not None and result.new_messages_json:
             from shared.sessions.repository import append_history
