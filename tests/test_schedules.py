@@ -3,6 +3,8 @@ run-now, isolation — in-process against the emulators."""
 
 from __future__ import annotations
 
+import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +22,13 @@ def automation(apps: dict[str, ApiClient], pubsub_topology: Any) -> ApiClient:
 
 
 def make_schedule(api: ApiClient, user: TestUser, agent_id: str, **fields: Any) -> dict[str, Any]:
-    body = {"agent_id": agent_id, "cron": "*/5 * * * *", "timezone": "Europe/Berlin", "input": "report", **fields}
+    body = {
+        "agent_id": agent_id,
+        "cron": "*/5 * * * *",
+        "timezone": "Europe/Berlin",
+        "input": "report",
+        **fields,
+    }
     response = api.post("/schedules", token=user.token, json=body)
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
@@ -42,7 +50,6 @@ def make_due(schedule_id: str, at: datetime) -> None:
 
 def finish(run_id: str, status: str) -> dict[str, Any]:
     """End a queued run as the worker would, and hand its result to the dispatcher."""
-    import json
 
     from shared.dispatcher import handle_message
     from shared.runs.claim import close_run
@@ -51,7 +58,9 @@ def finish(run_id: str, status: str) -> dict[str, Any]:
     from shared.worker import PushedMessage
 
     if status == "succeeded":
-        db.update(db.collection("runs").document(run_id), {"status": "succeeded", "finished_at": datetime.now(UTC)})
+        db.update(
+            db.collection("runs").document(run_id), {"status": "succeeded", "finished_at": datetime.now(UTC)}
+        )
         record = load_run(run_id)
     else:
         record = close_run(run_id, "failed", {"code": "model_error", "message": "boom"})
@@ -147,7 +156,7 @@ def test_daylight_saving_changes_neither_skip_nor_double() -> None:
     hourly = occurrences("0 * * * *", datetime(2026, 10, 24, 23, 30, tzinfo=UTC), 4)
     assert len(set(hourly)) == 4 and hourly == sorted(hourly)
     # Every instant is strictly after the previous one and never repeats.
-    assert all(b > a for a, b in zip(spring, spring[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(spring))
 
 
 # -- the tick --------------------------------------------------------------------------------
@@ -159,7 +168,7 @@ def test_a_due_occurrence_starts_one_async_run_and_duplicate_ticks_do_not_double
     from shared.schedules.tick import tick
 
     agent_id = create_agent(apps["agents"], user)
-    created = make_schedule(automation, user, agent_id, cron="*/5 * * * *", timezone="UTC")
+    created = make_schedule(automation, user, agent_id, cron="*/5 * * * *", timezone="UTC", overlap="queue")
     occurrence = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     make_due(created["id"], occurrence)
     first = tick()
@@ -223,13 +232,21 @@ def test_consecutive_failures_pause_the_schedule_and_tell_webhooks(
 ) -> None:
     from standardwebhooks.webhooks import Webhook
 
+    from shared.dispatcher import on_run_result
     from shared.schedules.tick import tick
     from shared.webhooks.sender import attempt
+    from shared.worker import PushedMessage
     from tests.webhook_receiver import webhook_receiver
 
     agent_id = create_agent(apps["agents"], user)
     created = make_schedule(
-        automation, user, agent_id, cron="* * * * *", timezone="UTC", overlap="queue", max_consecutive_failures=2
+        automation,
+        user,
+        agent_id,
+        cron="* * * * *",
+        timezone="UTC",
+        overlap="queue",
+        max_consecutive_failures=2,
     )
     with webhook_receiver() as receiver:
         hook = automation.post(
@@ -243,9 +260,10 @@ def test_consecutive_failures_pause_the_schedule_and_tell_webhooks(
             run_id = stored(created["id"])["last_run_id"]
             result = finish(run_id, status)
             finish_again = result  # a duplicate result message counts once
+            import json
+
             from shared.dispatcher import on_run_result
             from shared.worker import PushedMessage
-            import json
 
             on_run_result(PushedMessage("dup", json.dumps(finish_again).encode()))
         shown = automation.get(f"/schedules/{created['id']}", token=user.token).get_json()
@@ -260,7 +278,9 @@ def test_consecutive_failures_pause_the_schedule_and_tell_webhooks(
         attempt(hook["webhook"]["id"], log["items"][0]["id"])
         payload = Webhook(hook["secret"]).verify(receiver.received[0].body, receiver.received[0].headers)
         assert payload["data"]["schedule"]["id"] == created["id"]
-    resumed = automation.patch(f"/schedules/{created['id']}", token=user.token, json={"enabled": True}).get_json()
+    resumed = automation.patch(
+        f"/schedules/{created['id']}", token=user.token, json={"enabled": True}
+    ).get_json()
     assert resumed["status"] == "active" and resumed["consecutive_failures"] == 0 and resumed["next_run_at"]
 
 
@@ -268,13 +288,17 @@ def test_run_now_and_runs_count_against_the_quota(
     automation: ApiClient, apps: dict[str, ApiClient], user: TestUser, env: Any
 ) -> None:
     agent_id = create_agent(apps["agents"], user)
-    created = make_schedule(automation, user, agent_id)
+    created = make_schedule(automation, user, agent_id, overlap="queue")
     env(RUN_RATE_LIMIT_PER_MINUTE="2")
-    response = automation.post(f"/schedules/{created['id']}/run-now", token=user.token, headers={"Idempotency-Key": "k1"})
+    response = automation.post(
+        f"/schedules/{created['id']}/run-now", token=user.token, headers={"Idempotency-Key": "k1"}
+    )
     assert response.status_code == 202, response.get_data(as_text=True)
     run = response.get_json()
     assert run["schedule_id"] == created["id"] and run["mode"] == "async"
-    again = automation.post(f"/schedules/{created['id']}/run-now", token=user.token, headers={"Idempotency-Key": "k1"})
+    again = automation.post(
+        f"/schedules/{created['id']}/run-now", token=user.token, headers={"Idempotency-Key": "k1"}
+    )
     assert again.get_json()["id"] == run["id"]
     assert automation.post(f"/schedules/{created['id']}/run-now", token=user.token).status_code == 202
     limited = automation.post(f"/schedules/{created['id']}/run-now", token=user.token)
@@ -321,8 +345,14 @@ def test_update_pause_resume_delete_and_isolation(
     )
     assert theirs.status_code == 404
     paused = automation.patch(base, token=user.token, json={"enabled": False}).get_json()
-    assert paused["status"] == "paused" and paused["paused_reason"] == "by_owner" and paused["next_run_at"] is None
-    changed = automation.patch(base, token=user.token, json={"cron": "0 12 * * *", "timezone": "Asia/Tokyo"}).get_json()
+    assert (
+        paused["status"] == "paused"
+        and paused["paused_reason"] == "by_owner"
+        and paused["next_run_at"] is None
+    )
+    changed = automation.patch(
+        base, token=user.token, json={"cron": "0 12 * * *", "timezone": "Asia/Tokyo"}
+    ).get_json()
     assert changed["status"] == "paused" and changed["cron"] == "0 12 * * *"
     resumed = automation.patch(base, token=user.token, json={"enabled": True}).get_json()
     local = datetime.fromisoformat(resumed["next_run_at"]).astimezone(ZoneInfo("Asia/Tokyo"))
@@ -344,13 +374,18 @@ def test_an_installed_marketplace_agent_runs_its_installed_version(
         json={"agent_id": publisher_agent, "category": "coding", "tags": []},
     )
     assert listing.status_code == 201, listing.get_data(as_text=True)
-    installed = apps["marketplace"].post(f"/marketplace/listings/{listing.get_json()['id']}/install", token=user.token)
+    installed = apps["marketplace"].post(
+        f"/marketplace/listings/{listing.get_json()['id']}/install", token=user.token
+    )
     assert installed.status_code == 201
     copy = installed.get_json()
     created = make_schedule(automation, user, copy["id"])
     # The publisher ships a new version; the installed copy and its schedule keep theirs.
     changed = definition("published", system_prompt="You now do something else.")
-    assert apps["agents"].put(f"/agents/{publisher_agent}", token=other_user.token, json=changed).status_code == 200
+    assert (
+        apps["agents"].put(f"/agents/{publisher_agent}", token=other_user.token, json=changed).status_code
+        == 200
+    )
     republished = apps["marketplace"].post(
         "/marketplace/listings",
         token=other_user.token,

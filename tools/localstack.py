@@ -376,14 +376,18 @@ class Stack:
 
 
 class Sweeper:
-    """``make dev``'s stand-in for the Cloud Scheduler job: a sweep message every ``interval``."""
+    """``make dev``'s stand-in for a Cloud Scheduler job: one message to ``topic`` every
+    ``interval`` seconds (the sweep on run-requests, the schedule tick on schedule-ticks)."""
 
-    def __init__(self, project: str, topic: str, interval: float = 60.0) -> None:
+    def __init__(
+        self, project: str, topic: str, interval: float = 60.0, attributes: dict[str, str] | None = None
+    ) -> None:
         import threading
 
         self.project, self.topic, self.interval = project, topic, interval
+        self.attributes = attributes
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"timer-{topic}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -393,13 +397,14 @@ class Sweeper:
 
         from shared.runs.sweep import SWEEP_ATTRIBUTES
 
+        attributes = SWEEP_ATTRIBUTES if self.attributes is None else self.attributes
         publisher = pubsub_v1.PublisherClient()
         path = publisher.topic_path(self.project, self.topic)
         while not self._stop.wait(self.interval):
-            try:  # the message infra/scheduler.tf's job sends
-                publisher.publish(path, b"{}", **SWEEP_ATTRIBUTES).result(timeout=10)
+            try:  # the message infra/scheduler.tf's (or automation.tf's) job sends
+                publisher.publish(path, b"{}", **attributes).result(timeout=10)
             except Exception as exc:  # the emulator may be restarting: try at the next tick
-                print(f"sweeper: could not publish a sweep message: {exc}", file=sys.stderr)
+                print(f"timer: could not publish to {self.topic}: {exc}", file=sys.stderr)
 
     def stop(self) -> None:
         self._stop.set()
@@ -487,9 +492,18 @@ def dev_stack(gateway_port: int = 8080, project: str = "demo-agents") -> Iterato
             project, Topology().run_requests, float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60"))
         )
         sweeper.start()
+        # Schedules: the minute tick infra/automation.tf's Cloud Scheduler job sends.
+        ticker = Sweeper(
+            project,
+            Topology().schedule_ticks,
+            float(os.environ.get("SCHEDULE_TICK_SECONDS", "60")),
+            attributes={"kind": "schedule_tick"},
+        )
+        ticker.start()
         try:
             yield stack
         finally:
+            ticker.stop()
             sweeper.stop()
     finally:
         stack.stop()

@@ -115,6 +115,8 @@ class RunPublic(BaseModel):
     # Why the model stopped its last response: stop | length | content_filter | tool_call | error
     # (docs/api-decisions/models.md); None until a model response arrived.
     finish_reason: FinishReason | None = None
+    # The schedule that started this run (docs/schedules.md), None for other runs.
+    schedule_id: str | None = None
 
 
 class RunRecord(RunPublic):

@@ -46,7 +46,9 @@ def is_due(record: ScheduleRecord, occurrence: datetime, now: datetime) -> bool:
     return record.status == "active" and record.next_run_at == occurrence and occurrence <= now
 
 
-def occurrence_started(record: ScheduleRecord, occurrence: datetime, run_id: str, now: datetime) -> ScheduleRecord:
+def occurrence_started(
+    record: ScheduleRecord, occurrence: datetime, run_id: str, now: datetime
+) -> ScheduleRecord:
     if not is_due(record, occurrence, now):
         raise InvalidTransition(record.status, "started")
     return _change(
@@ -58,7 +60,9 @@ def occurrence_started(record: ScheduleRecord, occurrence: datetime, run_id: str
     )
 
 
-def occurrence_skipped(record: ScheduleRecord, occurrence: datetime, reason: str, now: datetime) -> ScheduleRecord:
+def occurrence_skipped(
+    record: ScheduleRecord, occurrence: datetime, reason: str, now: datetime
+) -> ScheduleRecord:
     if not is_due(record, occurrence, now):
         raise InvalidTransition(record.status, "skipped")
     return _change(
@@ -99,7 +103,9 @@ def rescheduled(record: ScheduleRecord, now: datetime) -> ScheduleRecord:
     return _change(record, now, next_run_at=_next(record, now))
 
 
-def run_finished(record: ScheduleRecord, run_id: str, status: str, now: datetime) -> tuple[ScheduleRecord, bool]:
+def run_finished(
+    record: ScheduleRecord, run_id: str, status: str, now: datetime
+) -> tuple[ScheduleRecord, bool]:
     """Count a finished run once: success resets the failures, failure adds one; at
     ``max_consecutive_failures`` an active schedule pauses. Returns (record, paused now)."""
     if run_id in record.counted_runs or status not in ("succeeded", "failed", "cancelled"):

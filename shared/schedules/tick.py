@@ -58,7 +58,11 @@ def tick(now: datetime | None = None) -> TickReport:
     if report.started or report.skipped or report.paused:
         _log.info(
             "schedule tick",
-            extra={"started": len(report.started), "skipped": len(report.skipped), "paused": len(report.paused)},
+            extra={
+                "started": len(report.started),
+                "skipped": len(report.skipped),
+                "paused": len(report.paused),
+            },
         )
     return report
 
@@ -98,7 +102,9 @@ def _previous_unfinished(record: ScheduleRecord) -> bool:
     return previous is not None and not previous.finished
 
 
-def _skip(record: ScheduleRecord, occurrence: datetime, reason: str, now: datetime, report: TickReport) -> None:
+def _skip(
+    record: ScheduleRecord, occurrence: datetime, reason: str, now: datetime, report: TickReport
+) -> None:
     def skip(current: ScheduleRecord) -> ScheduleRecord | None:
         if not lifecycle.is_due(current, occurrence, now):
             return None

@@ -29,7 +29,7 @@ def _show(schedule: dict[str, Any]) -> None:
         ("id", schedule.get("id")),
         ("agent", schedule.get("agent_id")),
         ("cron", f"{schedule.get('cron')} ({schedule.get('timezone')})"),
-        ("status", schedule.get("status") + (f" ({schedule['paused_reason']})" if schedule.get("paused_reason") else "")),
+        ("status", " ".join(filter(None, [schedule.get("status"), schedule.get("paused_reason")]))),
         ("next run", schedule.get("next_run_at")),
         ("overlap", schedule.get("overlap")),
         ("failures", f"{schedule.get('consecutive_failures')} of {schedule.get('max_consecutive_failures')}"),

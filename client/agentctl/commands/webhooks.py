@@ -11,7 +11,13 @@ from agentctl.commands import Commands
 
 ORDER = 70
 
-_COLUMNS = [("ID", "id"), ("STATUS", "status"), ("URL", "url"), ("EVENTS", "events"), ("FAILING SINCE", "failing_since")]
+_COLUMNS = [
+    ("ID", "id"),
+    ("STATUS", "status"),
+    ("URL", "url"),
+    ("EVENTS", "events"),
+    ("FAILING SINCE", "failing_since"),
+]
 _DELIVERY_COLUMNS = [
     ("ID", "id"),
     ("EVENT", "event_type"),
