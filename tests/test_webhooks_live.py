@@ -112,3 +112,33 @@ def test_a_failing_receiver_is_retried_with_growing_delays_then_succeeds(
 def test_the_gateway_routes_webhooks(live_stack: LiveStack, user: TestUser) -> None:
     response = requests.get(f"{live_stack.base_url}/webhooks", headers=user.headers, timeout=30)
     assert response.status_code == 200 and response.json() == {"items": [], "next_cursor": None}
+
+
+def test_a_tick_starts_a_due_schedule_whose_run_is_delivered(
+    api: Api, live_stack: LiveStack, user: TestUser
+) -> None:
+    """make dev's ticker / Cloud Scheduler → schedule-ticks → dispatcher → worker → webhook."""
+    from datetime import UTC, datetime, timedelta
+
+    from google.cloud import pubsub_v1
+
+    from shared import db
+
+    with webhook_receiver() as receiver:
+        created = create_webhook(api, receiver.url, ["run.completed"])
+        agent_id = api.agent()
+        response = api.post("/schedules", {"agent_id": agent_id, "cron": "@hourly", "input": "tick tock"})
+        assert response.status_code == 201, response.text
+        schedule = response.json()
+        due = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        db.update(db.collection("schedules").document(schedule["id"]), {"next_run_at": due})
+        publisher = pubsub_v1.PublisherClient()
+        topic = publisher.topic_path(PROJECT, live_stack.topology.schedule_ticks)
+        for _ in range(2):  # a duplicate tick starts nothing more
+            publisher.publish(topic, b"{}", kind="schedule_tick").result(timeout=10)
+        (got,) = receiver.wait_for(1, timeout=120)
+        payload = Webhook(created["secret"]).verify(got.body, got.headers)
+        assert payload["data"]["run"]["schedule_id"] == schedule["id"]
+        assert payload["data"]["run"]["status"] == "succeeded"
+        runs = api.get(f"/schedules/{schedule['id']}/runs").json()["items"]
+        assert [r["id"] for r in runs] == [payload["data"]["run"]["id"]]
