@@ -87,6 +87,8 @@ def _split(url: str, policy: OutboundPolicy) -> tuple[str, str, int, str]:
     """(scheme, host, port, path+query) of an admissible URL, else OutboundRefused."""
     if len(url) > MAX_URL_LENGTH:
         raise OutboundRefused(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise OutboundRefused("the URL must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -156,7 +158,7 @@ def resolve(host: str, port: int, policy: OutboundPolicy) -> IPAddress:
     else:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError):
+        except (socket.gaierror, UnicodeError, ValueError):
             raise OutboundRefused("the host name does not resolve") from None
         addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
@@ -213,7 +215,7 @@ def post(
         return OutboundResponse(None, _ms_since(started), error="timeout")
     except ssl.SSLError:
         return OutboundResponse(None, _ms_since(started), error="tls_failed")
-    except (OSError, http.client.HTTPException):
+    except (OSError, ValueError, http.client.HTTPException):
         return OutboundResponse(None, _ms_since(started), error="connection_failed")
     finally:
         connection.close()

@@ -119,6 +119,12 @@ class World:
         return str(self._ok(response, 200)["id"])
 
     @cached_property
+    def schedule(self) -> str:
+        body = {"agent_id": self.agent, "cron": "@daily", "input": "hello"}
+        response = self.apps["automation"].post("/schedules", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
     def pat(self) -> str:
         """The id of a personal access token of the owner."""
         response = self.apps["auth"].post(
@@ -178,6 +184,10 @@ def _agent(w: World) -> Mapping[str, str]:
 
 def _webhook(w: World) -> Mapping[str, str]:
     return {"webhook_id": w.webhook}
+
+
+def _schedule(w: World) -> Mapping[str, str]:
+    return {"schedule_id": w.schedule}
 
 
 def _listing(w: World) -> Mapping[str, str]:
@@ -270,6 +280,13 @@ CASES: dict[str, Case] = {
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": Case(
         params=lambda w: {"webhook_id": w.webhook, "delivery_id": w.delivery}
     ),
+    # schedules: private to their owner; nobody schedules someone else's agent.
+    "POST /schedules": Case(body=lambda w, c: {"agent_id": w.agent, "cron": "@daily", "input": "x"}),
+    "GET /schedules/{schedule_id}": Case(params=_schedule),
+    "PATCH /schedules/{schedule_id}": Case(params=_schedule, body=lambda w, c: {"description": "x"}),
+    "DELETE /schedules/{schedule_id}": Case(params=_schedule),
+    "POST /schedules/{schedule_id}/run-now": Case(params=_schedule),
+    "GET /schedules/{schedule_id}/runs": Case(params=_schedule),
     # workspace: a path names a file in the caller's own workspace, so another caller's
     # PUT writes to theirs (201) and their GET/DELETE find nothing (404).
     "PUT /workspace/files/{path:path}": Case(
