@@ -81,10 +81,9 @@ def get(principal: Principal, schedule_id: str) -> SchedulePublic:
 def update(principal: Principal, schedule_id: str, body: ScheduleUpdate) -> SchedulePublic:
     current = repository.get(schedule_id, principal.user_id)
     changes = body.model_dump(mode="json", exclude_unset=True, exclude={"enabled"})
-    if ("timezone" in changes and changes["timezone"] is None) or (
-        "cron" in changes and changes["cron"] is None
-    ):
-        raise ValidationFailed.field("cron" if "cron" in changes else "timezone", "may not be null")
+    for name, value in changes.items():
+        if value is None and name != "session_id":  # only the session can be cleared
+            raise ValidationFailed.field(name, "may not be null")
     merged = current.model_copy(update=changes)
     if "cron" in changes or "timezone" in changes:
         cron.validate(merged.cron, merged.timezone)
