@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Events SSE: poll interval and the longest one follow-stream stays open.
     run_events_poll_seconds: float = Field(default=0.5, gt=0, le=10)
     run_events_follow_max_seconds: float = Field(default=900.0, gt=0, le=3600)
+    # A run paused for a human decision (requires_action) is ended by the sweep after this
+    # long (failed, approval_expired).
+    run_approval_ttl_seconds: int = Field(default=24 * 3600, ge=1, le=30 * 86400)
 
     # Webhooks (shared/webhooks) and schedules (shared/schedules); the dispatcher function.
     webhook_deliveries_topic: str = "webhook-deliveries"

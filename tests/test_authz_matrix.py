@@ -231,6 +231,12 @@ CASES: dict[str, Case] = {
     "GET /runs/{run_id}": Case(params=lambda w: {"run_id": w.run}),
     # The run is finished, so the owner passes authorization and meets 409 (not cancellable).
     "POST /runs/{run_id}/cancel": Case(params=lambda w: {"run_id": w.run}, owner=409),
+    # Deciding on a finished run: the owner meets 409 (nothing waits), everyone else 404.
+    "POST /runs/{run_id}/approvals": Case(
+        params=lambda w: {"run_id": w.run},
+        body=lambda w, c: {"decisions": [{"tool_call_id": "c1", "approve": True, "args_sha256": "0" * 64}]},
+        owner=409,
+    ),
     "GET /runs/{run_id}/events": Case(params=lambda w: {"run_id": w.run}),
     # The matrix's run writes no files, so even its owner finds no artifact (404); what this
     # row pins is 401 for anonymous/deactivated callers and 404 (not 403) for everyone else.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.agents.schemas import AgentPublic
 from shared.health import HealthReport, health_report
 from shared.marketplace.schemas import (
     Bundle,
@@ -91,13 +92,14 @@ def delete_listing(ctx: RequestContext) -> None:
 @router.route(
     "POST",
     "/marketplace/listings/{listing_id}/install",
+    response=AgentPublic,
     status=201,
     errors=(404, 409, 422),
+    headers=("Idempotency-Key",),
     scope="marketplace:write",
 )
 def install_listing(ctx: RequestContext) -> Reply:
     """Install: a copy of the snapshot becomes my agent (`source` set). `Idempotency-Key` supported."""
-    from shared.agents.schemas import AgentPublic
     from shared.marketplace import service
 
     agent = service.install(ctx.params["listing_id"], ctx.principal, idempotency_key=ctx.idempotency_key)

@@ -9,7 +9,8 @@ import functions_framework
 
 from shared.health import HealthReport, health_report
 from shared.openai_compat.schemas import ChatCompletionCreate, ModelList, ResponseCreate
-from shared.runs import batches, cancel, events_api, service
+from shared.runs import batches, cancel, events_api, runner, service
+from shared.runs.approvals import ApprovalsCreate
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
 from shared.runs.events_api import RunEventPage, RunEventsQuery
 from shared.runs.schemas import RunCreate, RunListQuery, RunPage, RunPublic, RunStreamQuery
@@ -35,6 +36,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    headers=("Idempotency-Key",),
     scope="runs",
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
@@ -52,7 +54,9 @@ def create_run(ctx: RequestContext) -> Reply | flask.Response:
     return _stream(ctx, started, headers)
 
 
-def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str, str]) -> flask.Response:
+def _stream(
+    ctx: RequestContext, started: service.StartedRun, headers: dict[str, str], *, resume: bool = False
+) -> flask.Response:
     from shared.runs import streaming
 
     if not started.created:
@@ -60,8 +64,12 @@ def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str,
         from shared.runs.events import read_events
 
         return sse_response(streaming.replay_frames(read_events(started.record.id)), headers)
-    items = service.execute_run(
-        started.record, definition=started.definition, session_revision=started.session_revision
+    items = runner.execute_run(
+        started.record,
+        definition=started.definition,
+        session_revision=started.session_revision,
+        event_start=None if resume else 0,
+        resume=resume,
     )
     if ctx.query.format == "vercel-ai":
         frames = streaming.closing(streaming.drive(streaming.vercel_frames(items)))
@@ -108,12 +116,49 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
 
 
 @router.route(
+    "POST",
+    "/runs/{run_id}/approvals",
+    body=ApprovalsCreate,
+    query=RunStreamQuery,
+    response=RunPublic,
+    streams=True,
+    errors=(404, 409, 422),
+    extra_responses={202: "Accepted (the continuation is queued: `mode: async`)"},
+    scope="runs",
+)
+def decide_approvals(ctx: RequestContext) -> Reply | flask.Response:
+    """Approve or deny the tool calls a `requires_action` run waits for (each with the
+    `args_sha256` shown). When none is left open the run resumes in `mode` (default: its own):
+    `sync` → the finished or next-paused run, `stream` → SSE (`?format=vercel-ai` too),
+    `async` → 202 queued. Otherwise 200 with the run still waiting."""
+    from shared import aio
+    from shared.runs import approvals
+
+    run_id = ctx.params["run_id"]
+    body: approvals.ApprovalsCreate = ctx.body
+    decided = approvals.decide(ctx.principal, run_id, body, ctx.idempotency_key)
+    aio.run(approvals.record_decisions(decided))
+    headers = {"Location": f"/runs/{run_id}", "X-Run-Id": run_id}
+    record = decided.record
+    if not decided.resumed:
+        return Reply(record.public(), status=202 if decided.replay and record.status == "queued" else 200)
+    if decided.mode == "async":
+        return Reply(approvals.queue_resumed(record).public(), status=202, headers=headers)
+    revision = approvals.hold_session(record)
+    started = service.StartedRun(record, True, None, revision)
+    if decided.mode == "sync" and not ctx.wants_event_stream():
+        return Reply(service.run_sync(started, resume=True), status=200, headers=headers)
+    return _stream(ctx, started, headers, resume=True)
+
+
+@router.route(
     "GET",
     "/runs/{run_id}/events",
     query=RunEventsQuery,
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    headers=("Last-Event-ID",),
     scope="runs",
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
@@ -134,6 +179,7 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     response=BatchPublic,
     status=202,
     errors=(404, 409, 429),
+    headers=("Idempotency-Key",),
     scope="runs",
 )
 def create_batch(ctx: RequestContext) -> Reply:

@@ -57,13 +57,18 @@ def install(listing_id: str, principal: Principal, *, idempotency_key: str | Non
     """Copy the listing's snapshot into a new agent owned by the caller (``source`` set)."""
     from shared.agents import service as agents
     from shared.agents.repository import AgentSource
+    from shared.agents.validation import approval_tools
 
     record = repository.get_listing(listing_id)
     agent = agents.create(
         principal,
         record.definition,
         idempotency_key=idempotency_key,
-        source=AgentSource(listing_id=record.id, listing_version=record.version),
+        source=AgentSource(
+            listing_id=record.id,
+            listing_version=record.version,
+            approval_tools=approval_tools(record.definition),
+        ),
     )
     if repository.mark_installed(record.id, principal.user_id, agent.id):
         stats.add(record.id, installs=1)

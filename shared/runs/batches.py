@@ -27,7 +27,7 @@ from shared import db, idempotency
 from shared.agents.definition import Limits
 from shared.errors import BadRequest, NotFound, ValidationFailed
 from shared.runs import repository
-from shared.runs.schemas import MAX_TEXT_CHARS, InputPart, RunCreate, RunPage, RunRecord
+from shared.runs.schemas import MAX_TEXT_CHARS, RunCreate, RunInput, RunPage, RunRecord
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -38,7 +38,7 @@ BATCHES = "batches"
 MAX_INPUTS = 1000
 _IDEMPOTENCY_SCOPE = "batches.create"
 _WRITE_CHUNK = 200
-_COUNTED = ("running", "succeeded", "failed", "cancelled")
+_COUNTED = ("running", "succeeded", "failed", "cancelled", "requires_action")
 
 BatchStatus = Literal["queued", "running", "completed"]
 
@@ -49,7 +49,7 @@ class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(min_length=1, max_length=128)
-    inputs: list[str | list[InputPart]] = Field(min_length=1, max_length=MAX_INPUTS)
+    inputs: list[RunInput] = Field(min_length=1, max_length=MAX_INPUTS)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     limits: Limits | None = Field(default=None, description="Applied to every run; may only tighten.")
 
@@ -75,6 +75,8 @@ class BatchCounts(BaseModel):
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
+    # Paused for a human decision on a tool call (POST /runs/{id}/approvals).
+    requires_action: int = 0
 
 
 class BatchPublic(BaseModel):
@@ -118,7 +120,8 @@ class BatchRunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=300)
+    # The last run id of the previous page: ``<batch id>-<input index>``.
+    cursor: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}-[0-9]{4,6}$")
 
 
 def _ref(batch_id: str) -> Any:
@@ -344,9 +347,10 @@ def _public(batch: BatchRecord) -> BatchPublic:
     counts = BatchCounts(**{status: int(values[status]) for status in _COUNTED})
     counts.failed += batch.inputs_lost
     finished = counts.succeeded + counts.failed + counts.cancelled
-    counts.queued = max(0, batch.total - finished - counts.running)
+    active = counts.running + counts.requires_action
+    counts.queued = max(0, batch.total - finished - active)
     status: BatchStatus = (
-        "completed" if finished >= batch.total else "queued" if finished + counts.running == 0 else "running"
+        "completed" if finished >= batch.total else "queued" if finished + active == 0 else "running"
     )
     return BatchPublic(
         id=batch.id,

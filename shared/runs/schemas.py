@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents.definition import Limits
+from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
 FinishReason = Literal["stop", "length", "content_filter", "tool_call", "error"]
@@ -32,7 +33,11 @@ class ImageInput(BaseModel):
 
     type: Literal["image"]
     mime_type: ImageMimeType
-    data: str = Field(min_length=4, description="base64-encoded image bytes")
+    data: str = Field(
+        min_length=4,
+        description="base64-encoded image bytes",
+        json_schema_extra={"pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
+    )
 
     @field_validator("data")
     @classmethod
@@ -45,6 +50,14 @@ class ImageInput(BaseModel):
 
 
 InputPart = Annotated[TextInput | ImageInput, Field(discriminator="type")]
+MAX_INPUT_PARTS = 32
+# A prompt with something other than whitespace in it, or 1 to 32 parts (what the validators
+# below enforce, declared so the schema says it too).
+TextPrompt = Annotated[
+    str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": r"\S"})
+]
+InputParts = Annotated[list[InputPart], Field(json_schema_extra={"minItems": 1, "maxItems": MAX_INPUT_PARTS})]
+RunInput = TextPrompt | InputParts
 
 
 class RunCreate(BaseModel):
@@ -53,7 +66,7 @@ class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(min_length=1, max_length=128)
-    input: str | list[InputPart] = Field(
+    input: RunInput = Field(
         description="A prompt, or a list of text/image parts.",
     )
     session_id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -91,6 +104,36 @@ class RunErrorInfo(BaseModel):
     message: str
 
 
+class ApprovalItem(BaseModel):
+    """A tool call waiting for a human decision."""
+
+    tool_call_id: str
+    tool_name: str
+    args: Any = None
+    args_sha256: str = Field(description="sha256 of the canonical JSON of args; send it with the decision")
+    requested_at: datetime
+    expires_at: datetime
+    agent_id: str = Field(description="The agent whose model asked for the call (the run's or a delegate's)")
+    agent_name: str | None = None
+
+
+class RequiredAction(BaseModel):
+    type: Literal["tool_approval"] = "tool_approval"
+    items: list[ApprovalItem]
+
+
+class ApprovalDecisionRecord(BaseModel):
+    """A decision as recorded on the run (and in its ``approval.decided`` event)."""
+
+    tool_call_id: str
+    tool_name: str
+    approve: bool
+    args_sha256: str
+    reason: str | None = None
+    decided_by: str
+    decided_at: datetime
+
+
 class RunPublic(BaseModel):
     """A run as the API shows it (image data is summarised, not echoed)."""
 
@@ -115,6 +158,9 @@ class RunPublic(BaseModel):
     # Why the model stopped its last response: stop | length | content_filter | tool_call | error
     # (docs/api-decisions/models.md); None until a model response arrived.
     finish_reason: FinishReason | None = None
+    # Human approval (status requires_action): what waits, and every decision taken so far.
+    required_action: RequiredAction | None = None
+    approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
     # The schedule that started this run (docs/schedules.md), None for other runs.
     schedule_id: str | None = None
 
@@ -135,6 +181,17 @@ class RunRecord(RunPublic):
     # message (then ``published_at`` is set). Still True later = the request died in between.
     publish_pending: bool = False
     published_at: datetime | None = None
+    # The instance executing the run (worker claim, or the sync/stream request): a valid lease
+    # means a live holder, renewed every third of its length (``shared.runs.lifecycle``).
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    # The transient error of the last attempt handed back to the queue.
+    last_error: dict[str, Any] | None = None
+    paused_at: datetime | None = None
+    # The hashed Idempotency-Key each decision came with (by tool_call_id): a retried request
+    # is recognised and answered without deciding again.
+    approval_keys: dict[str, str] = Field(default_factory=dict[str, str])
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}
@@ -172,7 +229,7 @@ class RunListQuery(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=128)
     status: RunStatus | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 class RunStreamQuery(BaseModel):

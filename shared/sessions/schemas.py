@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.pagination import Cursor
+
 
 class SessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,6 +44,8 @@ class SessionRecord(BaseModel):
     chunk_count: int = 0
     lease_run_id: str | None = None
     lease_expires_at: datetime | None = None
+    # The lease holder is a run paused for a human decision (until its approval expires).
+    lease_requires_action: bool = False
 
     def busy_at(self, now: datetime) -> bool:
         return (
@@ -87,4 +91,4 @@ class SessionListQuery(BaseModel):
 
     agent_id: str | None = Field(default=None, min_length=1, max_length=128)
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None

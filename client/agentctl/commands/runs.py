@@ -66,11 +66,32 @@ def _print_run_events(client: Client, body: dict[str, Any]) -> int:
 
 
 def _stream_run(client: Client, body: dict[str, Any]) -> int:
-    """Print text deltas as they arrive; tool activity goes to stderr."""
+    """Print text deltas as they arrive; tool activity goes to stderr. A run that pauses for
+    approval of a tool call asks on a terminal and streams the continuation."""
+    from agentctl.commands import approvals
+
+    events = client.stream_events("POST", "/runs", json=body)
+    while True:
+        final, printed = _print_stream(events)
+        if final.get("status") != approvals.WAITING:
+            return finish_run(final, as_json=False, printed_text=printed)
+        if not sys.stdin.isatty():
+            render.info(
+                f"run {final['id']} waits for approval of a tool call: "
+                f"`agentctl runs approve {final['id']}` (or --deny)"
+            )
+            return 3
+        decisions = approvals.ask(final)
+        events = client.stream_events(
+            "POST", f"/runs/{final['id']}/approvals", json={"decisions": decisions, "mode": "stream"}
+        )
+
+
+def _print_stream(events: Iterator[Any]) -> tuple[dict[str, Any], bool]:
     printed = False
     last_char = "\n"
     final: dict[str, Any] | None = None
-    for event in client.stream_events("POST", "/runs", json=body):
+    for event in events:
         data = event.data if isinstance(event.data, dict) else {}
         if event.event == "text.delta":
             delta = str(data.get("delta", ""))
@@ -85,7 +106,7 @@ def _stream_run(client: Client, body: dict[str, Any]) -> int:
             render.info(f"→ {data.get('name')}({render.cell(data.get('args'), limit=120)})")
         elif event.event == "tool.result":
             render.info(f"← {data.get('name')}: {render.cell(data.get('content'), limit=120)}")
-        elif event.event in TERMINAL_RUN_EVENTS:
+        elif event.event in TERMINAL_RUN_EVENTS or event.event == "run.requires_action":
             final = data.get("run") or data
         elif event.event == "json":  # the server chose to answer with the run as JSON
             final = data
@@ -96,7 +117,7 @@ def _stream_run(client: Client, body: dict[str, Any]) -> int:
         sys.stdout.flush()
     if final is None:
         raise CliError("the stream ended before the run finished")
-    return finish_run(final, as_json=False, printed_text=printed)
+    return final, printed
 
 
 def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:

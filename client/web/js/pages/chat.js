@@ -1,5 +1,6 @@
 // Chat with an agent: a session is created on the first message; replies stream in.
 import * as api from "../api.js";
+import { approvalPanel, decide } from "../approvals.js";
 import { registerPage } from "../router.js";
 import { TERMINAL_EVENTS, agentLabel, announce, h, label, listAll, money, showError, text } from "../ui.js";
 
@@ -43,7 +44,24 @@ async function viewChat({ page, params }) {
     send.disabled = true;
     try {
       if (!sessionId) sessionId = (await api.post("/sessions", { agent_id: agentId })).id;
-      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, ({ event, data }) => {
+      const onEvent = ({ event, data }) => {
+        if (event === "run.requires_action") {
+          // The run waits for a decision: ask, then stream the continuation into this reply.
+          const run = data.run || data;
+          meta.textContent = "waiting for your decision";
+          const panel = approvalPanel(h, run, (decisions) => {
+            panel.remove();
+            meta.textContent = "";
+            reply.setAttribute("aria-busy", "true");
+            decide(run.id, decisions, { onEvent, signal: controller.signal })
+              .then(() => announce("Reply complete"))
+              .catch((error) => { if (error.name !== "AbortError") showError(errors, error); })
+              .finally(() => reply.setAttribute("aria-busy", "false"));
+          });
+          item.append(panel);
+          announce("The agent asks for approval of a tool call");
+          return;
+        }
         if (event === "text.delta") reply.append(data.delta);
         else if (event === "tool.call") {
           tools.append(h("div", { class: "tool", "data-tool-call": data.tool_call_id }, `→ ${data.name}(${text(data.args)})`));
@@ -58,7 +76,8 @@ async function viewChat({ page, params }) {
           const usage = run.usage || {};
           meta.textContent = `${run.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · ${money(run.cost_usd || 0)}`;
         }
-      }, controller.signal);
+      };
+      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, onEvent, controller.signal);
       announce("Reply complete");
     } catch (error) {
       if (error.name !== "AbortError") showError(errors, error);

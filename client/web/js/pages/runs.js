@@ -1,5 +1,6 @@
 // Runs and batches: watch a run's events live, a batch's progress, recent runs.
 import * as api from "../api.js";
+import { approvalPanel, decide } from "../approvals.js";
 import { registerPage } from "../router.js";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES, h, label, showError, text, when } from "../ui.js";
 
@@ -22,6 +23,17 @@ async function watchRun(runId, log, statusLine, signal) {
     const run = await api.get(`/runs/${encodeURIComponent(runId)}`);
     statusLine.textContent = `Run ${run.id}: ${run.status}${run.output != null ? ` — ${text(run.output).slice(0, 300)}` : ""}`;
     if (finished || TERMINAL_STATUSES.has(run.status)) return;
+    if (run.status === "requires_action") {
+      // Ask here; the continuation is queued and this watcher follows it.
+      await new Promise((resolve, reject) => {
+        const panel = approvalPanel(h, run, (decisions) => {
+          panel.remove();
+          decide(run.id, decisions, { mode: "async", signal }).then(resolve, reject);
+        });
+        statusLine.after(panel);
+        signal.addEventListener("abort", resolve, { once: true });
+      });
+    }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
