@@ -107,3 +107,11 @@ def test_gateway_unknown_path_is_404_json_for_any_method(gateway: int) -> None:
         assert json.loads(body)["error"]["code"] == "route_not_found"
     status, headers, _ = _call(gateway, "OPTIONS", "/openapi.json")
     assert status == 204 and headers["allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_a_literal_path_is_not_shadowed_by_a_parameter(agents_api: ApiClient) -> None:
+    """``/agents/health`` only answers GET, although ``/agents/{agent_id}`` has PUT/DELETE."""
+    response = agents_api.request("OPTIONS", "/agents/health")
+    assert response.status_code == 204 and response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    put = agents_api.put("/agents/health", json={})
+    assert put.status_code == 405 and put.headers["Allow"] == "GET, HEAD, OPTIONS"

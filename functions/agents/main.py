@@ -94,7 +94,7 @@ def get_agent(ctx: RequestContext) -> Reply:
     "/agents/{agent_id}",
     body=AgentUpdate,
     response=AgentPublic,
-    errors=(403, 404, 409),
+    errors=(400, 403, 404, 409),
     headers=("If-Match",),
     scope="agents:write",
 )
@@ -108,7 +108,7 @@ def update_agent(ctx: RequestContext) -> Reply:
     "DELETE",
     "/agents/{agent_id}",
     status=204,
-    errors=(403, 404, 409),
+    errors=(400, 403, 404, 409),
     headers=("If-Match",),
     scope="agents:write",
 )

@@ -154,9 +154,16 @@ class Router:
 
         return register
 
+    def _candidates(self, path: str) -> list[Route]:
+        """The routes that may serve ``path``: a literal route (``/agents/health``) shadows the
+        parameterised ones (``/agents/{agent_id}``), as the OpenAPI document lists them."""
+        matching = [route for route in self.routes if route.pattern.match(path)]
+        literal = [route for route in matching if not route.path_params]
+        return literal or matching
+
     def allowed_methods(self, path: str) -> list[str]:
         """The methods ``path`` answers (HEAD with GET, OPTIONS always); empty if no route."""
-        methods = {route.method for route in self.routes if route.pattern.match(path)}
+        methods = {route.method for route in self._candidates(path)}
         if not methods:
             return []
         if "GET" in methods:
@@ -165,7 +172,7 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._candidates(path):
             found = route.pattern.match(path)
             if found is None:
                 continue
