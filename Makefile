@@ -37,7 +37,14 @@ $(EVALS_COMPAT): tools/evals_compat/pyproject.toml tools/evals_compat/uv.lock | 
 	cd tools/evals_compat && $(UV) sync --frozen
 	@touch $@
 
-install: .venv/.synced $(FIREBASE) $(VERCEL_AI) $(EVALS_COMPAT)
+
+# The official npm clients the tests drive (openai, @ag-ui/client), from their lock file.
+CLIENTS := tests/clients/node_modules/.installed
+$(CLIENTS): tests/clients/package.json tests/clients/package-lock.json
+	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.synced $(FIREBASE) $(VERCEL_AI) $(CLIENTS) $(EVALS_COMPAT)
 
 # Headless Chromium for the browser tests (Debian's package; never `playwright install`).
 chromium:

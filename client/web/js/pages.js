@@ -6,3 +6,6 @@ import "./pages/catalog.js";
 import "./pages/chat.js";
 import "./pages/runs.js";
 import "./pages/market.js";
+import "./pages/schedules.js";
+import "./pages/webhooks.js";
+import "./pages/tokens.js";
