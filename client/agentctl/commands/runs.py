@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agentctl import render
@@ -20,25 +21,34 @@ from agentctl.commands._shared import (
     output_text,
     read_prompt,
     resolve_agent,
+    resolve_session,
     wait_for_run,
 )
 
 ORDER = 40
+_CANCEL_WAIT_SECONDS = 90  # a running run stops at its next step (after a model call)
 
 
 def cmd_run(args: argparse.Namespace, client: Client) -> int:
     agent_id = resolve_agent(client, args.agent)
     session_id = args.session
     if session_id == "new":
-        session = client.post("/sessions", json={"agent_id": agent_id})
+        session = client.post(
+            "/sessions", json={"agent_id": agent_id, **({"title": args.title} if args.title else {})}
+        )
         session_id = session["id"]
-        render.info(f"session {session_id}")
+        render.info(f"session {session_id}" + (f" ({args.title})" if args.title else ""))
+    elif session_id:
+        session_id = resolve_session(client, session_id, agent_id)
     body: dict[str, Any] = {"agent_id": agent_id, "input": read_prompt(args.prompt)}
     if session_id:
         body["session_id"] = session_id
     if args.async_:
         body.update(mode="async", idempotency_key=uuid.uuid4().hex)
         run = client.post("/runs", json=body)
+        if not args.no_wait:
+            with cancel_on_interrupt(client, lambda: run["id"]):
+                return finish_run(wait_for_run(client, run, quiet=args.json), args.json)
         if args.no_wait:
             if args.json:
                 render.print_json(run)
@@ -67,36 +77,81 @@ def _print_run_events(client: Client, body: dict[str, Any]) -> int:
 
 def _stream_run(client: Client, body: dict[str, Any]) -> int:
     """Print text deltas as they arrive; tool activity goes to stderr."""
-    printed = False
-    last_char = "\n"
+    screen = _Screen()
     final: dict[str, Any] | None = None
-    for event in client.stream_events("POST", "/runs", json=body):
-        data = event.data if isinstance(event.data, dict) else {}
-        if event.event == "text.delta":
+    started: dict[str, Any] = {}
+    with cancel_on_interrupt(client, lambda: started.get("id")):
+        for event in client.stream_events("POST", "/runs", json=body):
+            data = event.data if isinstance(event.data, dict) else {}
+            if event.event == "run.started":
+                started.update(data.get("run") or data)
+            elif event.event in TERMINAL_RUN_EVENTS:
+                final = data.get("run") or data
+            elif event.event == "json":  # the server chose to answer with the run as JSON
+                final = data
+            elif event.event == "error":
+                raise ApiError(0, str(data.get("code", "error")), str(data.get("message", "stream failed")))
+            else:
+                screen.show(event.event, data)
+    screen.end_line()
+    if final is None:
+        raise CliError("the stream ended before the run finished")
+    return finish_run(final, as_json=False, printed_text=screen.printed)
+
+
+class _Screen:
+    """A streamed reply on the terminal: text on stdout, tool activity on stderr."""
+
+    def __init__(self) -> None:
+        self.printed = False
+        self.last_char = "\n"
+
+    def show(self, name: str, data: dict[str, Any]) -> None:
+        if name == "text.delta":
             delta = str(data.get("delta", ""))
             if delta:
                 sys.stdout.write(delta)
                 sys.stdout.flush()
-                printed, last_char = True, delta[-1]
-        elif event.event == "tool.call":
-            if printed and last_char != "\n":
-                sys.stdout.write("\n")
-                last_char = "\n"
+                self.printed, self.last_char = True, delta[-1]
+        elif name == "tool.call":
+            self.end_line()
             render.info(f"→ {data.get('name')}({render.cell(data.get('args'), limit=120)})")
-        elif event.event == "tool.result":
+        elif name == "tool.result":
             render.info(f"← {data.get('name')}: {render.cell(data.get('content'), limit=120)}")
-        elif event.event in TERMINAL_RUN_EVENTS:
-            final = data.get("run") or data
-        elif event.event == "json":  # the server chose to answer with the run as JSON
-            final = data
-        elif event.event == "error":
-            raise ApiError(0, str(data.get("code", "error")), str(data.get("message", "stream failed")))
-    if printed and last_char != "\n":
-        sys.stdout.write("\n")
+
+    def end_line(self) -> None:
+        if self.printed and self.last_char != "\n":
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.last_char = "\n"
+
+
+@contextlib.contextmanager
+def cancel_on_interrupt(client: Client, run_id: Callable[[], str | None]) -> Iterator[None]:
+    """Ctrl-C cancels the run on the server (POST /runs/{id}/cancel), waits briefly for its
+    final status and reports it; the command then exits 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        current = run_id()
+        if not current:
+            raise
         sys.stdout.flush()
-    if final is None:
-        raise CliError("the stream ended before the run finished")
-    return finish_run(final, as_json=False, printed_text=printed)
+        render.info(f"\ncancelling run {current} …")
+        try:
+            run = client.post(f"/runs/{current}/cancel") or {}
+        except CliError as exc:
+            raise CliError(f"interrupted; cancelling run {current} failed: {exc}") from None
+        render.info("waiting for the run to stop at its next step (Ctrl-C again to stop waiting)")
+        deadline = time.monotonic() + _CANCEL_WAIT_SECONDS
+        try:
+            while run.get("status") not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                run = client.get(f"/runs/{current}")
+        except (KeyboardInterrupt, CliError):
+            run = {"status": "cancel requested"}
+        status = run.get("status") or "cancel requested"
+        raise CliError(f"interrupted: run {current} {status}", exit_code=130) from None
 
 
 def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:
@@ -239,7 +294,8 @@ def register(cli: Commands) -> None:
     sub.add_argument("prompt", help="the input (- reads stdin)")
     sub.add_argument("--async", dest="async_", action="store_true", help="queue the run and wait for it")
     sub.add_argument("--no-wait", action="store_true", help="with --async: print the run id and return")
-    sub.add_argument("--session", help="continue a session (`new` starts one)")
+    sub.add_argument("--session", help="continue a session: its id or title (`new` starts one)")
+    sub.add_argument("--title", help="with --session new: the new session's title")
     sub.add_argument("--events", action="store_true", help="print each streamed event as a JSON line")
 
     runs = cli.group("runs", "inspect runs")

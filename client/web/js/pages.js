@@ -4,5 +4,7 @@ import "./pages/login.js";
 import "./pages/agents.js";
 import "./pages/catalog.js";
 import "./pages/chat.js";
+import "./pages/sessions.js";
 import "./pages/runs.js";
+import "./pages/files.js";
 import "./pages/market.js";
