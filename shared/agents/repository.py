@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 AGENTS = "agents"
 VERSIONS = "versions"
 IDEMPOTENCY = "idempotency"
+# ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``: an owner's names are unique.
+AGENT_NAMES = "agent_names"
 _IDEMPOTENCY_SCOPE = "agents.create"
 # Keys are remembered this long (Firestore TTL on ``expires_at`` removes them later).
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -58,6 +60,40 @@ def _agent_ref(agent_id: str) -> Any:
 
 def _version_ref(agent_id: str, version: int) -> Any:
     return _agent_ref(agent_id).collection(VERSIONS).document(str(version))
+
+
+def _name_ref(owner_id: str, name: str) -> Any:
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
+    return db.collection(AGENT_NAMES).document(f"{owner_id}_{digest}")
+
+
+def _name_taken(name: str, agent_id: str) -> Conflict:
+    return Conflict(
+        f"you already have an agent named '{name}': choose another name",
+        code="name_taken",
+        details={"name": name, "agent_id": agent_id},
+    )
+
+
+def _check_name(tx: db.Tx, owner_id: str, name: str, agent_id: str) -> Any:
+    """Read (in ``tx``, before any write) the reservation of ``name``; 409 ``name_taken`` when
+    another live agent of the owner holds it. Returns the reservation to write.
+
+    A reservation whose agent was deleted or renamed is stale and is taken over."""
+    ref = _name_ref(owner_id, name)
+    snap = tx.get(ref)
+    data = snap.to_dict() if snap.exists else None
+    holder_id = str((data or {}).get("agent_id") or "")
+    if holder_id and holder_id != agent_id:
+        holder = tx.get(_agent_ref(holder_id))
+        held = holder.to_dict() if holder.exists else None
+        if held and not held.get("deleted") and held.get("name") == name and held.get("owner_id") == owner_id:
+            raise _name_taken(name, holder_id)
+    return ref
+
+
+def _name_doc(owner_id: str, name: str, agent_id: str) -> dict[str, Any]:
+    return {"owner_id": owner_id, "name": name, "agent_id": agent_id}
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -165,14 +201,17 @@ def create_agent(
         updated_at=now,
         source=source,
     )
+    name = definition.name
     if idempotency_key is None:
 
-        def build(batch: db.CountingWrites) -> None:
-            batch.create(_agent_ref(record.id), _doc(record))
-            batch.create(_version_ref(record.id, 1), _version_doc(record))
+        def create_new(tx: db.Tx) -> AgentRecord:
+            name_ref = _check_name(tx, owner_id, name, record.id)
+            tx.create(_agent_ref(record.id), _doc(record))
+            tx.create(_version_ref(record.id, 1), _version_doc(record))
+            tx.set(name_ref, _name_doc(owner_id, name, record.id))
+            return record
 
-        db.commit_batch(build)
-        return record
+        return db.run_transaction(create_new)
 
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
     key_ref = db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
@@ -192,7 +231,9 @@ def create_agent(
             if not first_data:
                 raise Conflict("the agent created with this Idempotency-Key no longer exists")
             return _record(str(data["agent_id"]), first_data)
+        name_ref = _check_name(tx, owner_id, name, record.id)
         tx.create(_agent_ref(record.id), _doc(record))
+        tx.set(name_ref, _name_doc(owner_id, name, record.id))
         tx.create(_version_ref(record.id, 1), _version_doc(record))
         tx.create(
             key_ref,
@@ -247,6 +288,14 @@ def update_agent(
 
     def update(tx: db.Tx) -> AgentRecord:
         current = _writable(tx, agent_id, principal, expected_version)
+        new_name_ref: Any = None
+        old_name_ref: Any = None
+        if current.definition.name != definition.name:  # reads first: a transaction reads, then writes
+            new_name_ref = _check_name(tx, current.owner_id, definition.name, agent_id)
+            old_name_ref = _name_ref(current.owner_id, current.definition.name)
+            old_name = tx.get(old_name_ref)
+            if not (old_name.exists and (old_name.to_dict() or {}).get("agent_id") == agent_id):
+                old_name_ref = None  # not ours (an agent from before names were reserved)
         updated = current.model_copy(
             update={"version": current.version + 1, "definition": definition, "updated_at": datetime.now(UTC)}
         )
@@ -261,6 +310,10 @@ def update_agent(
                 "updated_at": updated.updated_at,
             },
         )
+        if new_name_ref is not None:
+            tx.set(new_name_ref, _name_doc(current.owner_id, definition.name, agent_id))
+        if old_name_ref is not None:
+            tx.delete(old_name_ref)
         return updated
 
     return db.run_transaction(update, max_attempts=10)
@@ -273,9 +326,13 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
     ref = _agent_ref(agent_id)
 
     def delete(tx: db.Tx) -> None:
-        _writable(tx, agent_id, principal, expected_version)
+        current = _writable(tx, agent_id, principal, expected_version)
+        name_ref = _name_ref(current.owner_id, current.definition.name)
+        reservation = tx.get(name_ref)
         now = datetime.now(UTC)
         tx.update(ref, {"deleted": True, "deleted_at": now, "updated_at": now})
+        if reservation.exists and (reservation.to_dict() or {}).get("agent_id") == agent_id:
+            tx.delete(name_ref)  # the name is free again
 
     db.run_transaction(delete)
 
