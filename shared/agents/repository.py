@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 AGENTS = "agents"
 VERSIONS = "versions"
 IDEMPOTENCY = "idempotency"
-# ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``: an owner's names are unique.
-AGENT_NAMES = "agent_names"
 _IDEMPOTENCY_SCOPE = "agents.create"
 # Keys are remembered this long (Firestore TTL on ``expires_at`` removes them later).
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -60,40 +58,6 @@ def _agent_ref(agent_id: str) -> Any:
 
 def _version_ref(agent_id: str, version: int) -> Any:
     return _agent_ref(agent_id).collection(VERSIONS).document(str(version))
-
-
-def _name_ref(owner_id: str, name: str) -> Any:
-    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
-    return db.collection(AGENT_NAMES).document(f"{owner_id}_{digest}")
-
-
-def _name_taken(name: str, agent_id: str) -> Conflict:
-    return Conflict(
-        f"you already have an agent named '{name}': choose another name",
-        code="name_taken",
-        details={"name": name, "agent_id": agent_id},
-    )
-
-
-def _check_name(tx: db.Tx, owner_id: str, name: str, agent_id: str) -> Any:
-    """Read (in ``tx``, before any write) the reservation of ``name``; 409 ``name_taken`` when
-    another live agent of the owner holds it. Returns the reservation to write.
-
-    A reservation whose agent was deleted or renamed is stale and is taken over."""
-    ref = _name_ref(owner_id, name)
-    snap = tx.get(ref)
-    data = snap.to_dict() if snap.exists else None
-    holder_id = str((data or {}).get("agent_id") or "")
-    if holder_id and holder_id != agent_id:
-        holder = tx.get(_agent_ref(holder_id))
-        held = holder.to_dict() if holder.exists else None
-        if held and not held.get("deleted") and held.get("name") == name and held.get("owner_id") == owner_id:
-            raise _name_taken(name, holder_id)
-    return ref
-
-
-def _name_doc(owner_id: str, name: str, agent_id: str) -> dict[str, Any]:
-    return {"owner_id": owner_id, "name": name, "agent_id": agent_id}
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -130,7 +94,9 @@ def _load(agent_id: str) -> AgentRecord | None:
 
 
 def get_agent(agent_id: str, principal: Principal) -> AgentRecord:
-    """The current version; 404 unless the caller owns it (admins may read); deleted → 404."""
+    """The current version; 404 unless the caller owns it (admins may read); deleted → 404;
+    403 ``agent_not_allowed`` for a token restricted to other agents."""
+    principal.require_agent(agent_id)
     record = _load(agent_id)
     if record is None or record.deleted or not _can_read(record, principal):
         raise _not_found(agent_id)
@@ -155,8 +121,10 @@ def runnable_agent(agent_id: str, principal: Principal) -> AgentRecord:
     """The agent ``POST /runs`` and delegation use: only its owner may run it.
 
     Admins may *read* others' agents but not run them (a run acts in the caller's
-    workspace and bills the caller); for them it is a 404 like for anyone else.
+    workspace and bills the caller); for them it is a 404 like for anyone else. A token
+    restricted to other agents gets 403 ``agent_not_allowed``.
     """
+    principal.require_agent(agent_id)
     record = _load(agent_id)
     if record is None or record.deleted or record.owner_id != principal.user_id:
         raise _not_found(agent_id)
@@ -201,17 +169,14 @@ def create_agent(
         updated_at=now,
         source=source,
     )
-    name = definition.name
     if idempotency_key is None:
 
-        def create_new(tx: db.Tx) -> AgentRecord:
-            name_ref = _check_name(tx, owner_id, name, record.id)
-            tx.create(_agent_ref(record.id), _doc(record))
-            tx.create(_version_ref(record.id, 1), _version_doc(record))
-            tx.set(name_ref, _name_doc(owner_id, name, record.id))
-            return record
+        def build(batch: db.CountingWrites) -> None:
+            batch.create(_agent_ref(record.id), _doc(record))
+            batch.create(_version_ref(record.id, 1), _version_doc(record))
 
-        return db.run_transaction(create_new)
+        db.commit_batch(build)
+        return record
 
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
     key_ref = db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
@@ -231,9 +196,7 @@ def create_agent(
             if not first_data:
                 raise Conflict("the agent created with this Idempotency-Key no longer exists")
             return _record(str(data["agent_id"]), first_data)
-        name_ref = _check_name(tx, owner_id, name, record.id)
         tx.create(_agent_ref(record.id), _doc(record))
-        tx.set(name_ref, _name_doc(owner_id, name, record.id))
         tx.create(_version_ref(record.id, 1), _version_doc(record))
         tx.create(
             key_ref,
@@ -288,14 +251,6 @@ def update_agent(
 
     def update(tx: db.Tx) -> AgentRecord:
         current = _writable(tx, agent_id, principal, expected_version)
-        new_name_ref: Any = None
-        old_name_ref: Any = None
-        if current.definition.name != definition.name:  # reads first: a transaction reads, then writes
-            new_name_ref = _check_name(tx, current.owner_id, definition.name, agent_id)
-            old_name_ref = _name_ref(current.owner_id, current.definition.name)
-            old_name = tx.get(old_name_ref)
-            if not (old_name.exists and (old_name.to_dict() or {}).get("agent_id") == agent_id):
-                old_name_ref = None  # not ours (an agent from before names were reserved)
         updated = current.model_copy(
             update={"version": current.version + 1, "definition": definition, "updated_at": datetime.now(UTC)}
         )
@@ -310,10 +265,6 @@ def update_agent(
                 "updated_at": updated.updated_at,
             },
         )
-        if new_name_ref is not None:
-            tx.set(new_name_ref, _name_doc(current.owner_id, definition.name, agent_id))
-        if old_name_ref is not None:
-            tx.delete(old_name_ref)
         return updated
 
     return db.run_transaction(update, max_attempts=10)
@@ -326,13 +277,9 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
     ref = _agent_ref(agent_id)
 
     def delete(tx: db.Tx) -> None:
-        current = _writable(tx, agent_id, principal, expected_version)
-        name_ref = _name_ref(current.owner_id, current.definition.name)
-        reservation = tx.get(name_ref)
+        _writable(tx, agent_id, principal, expected_version)
         now = datetime.now(UTC)
         tx.update(ref, {"deleted": True, "deleted_at": now, "updated_at": now})
-        if reservation.exists and (reservation.to_dict() or {}).get("agent_id") == agent_id:
-            tx.delete(name_ref)  # the name is free again
 
     db.run_transaction(delete)
 
