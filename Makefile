@@ -3,6 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 FIREBASE := tools/firebase/node_modules/.bin/firebase
+VERCEL_AI := tools/vercel-ai/node_modules/.package-lock.json
 # checkov has its own locked environment (tools/checkov/): in the project's it would
 # downgrade packaging and pytest.
 CHECKOV := tools/checkov/.venv/bin/checkov
@@ -21,11 +22,15 @@ $(FIREBASE): tools/firebase/package.json tools/firebase/package-lock.json
 	cd tools/firebase && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+$(VERCEL_AI): tools/vercel-ai/package.json tools/vercel-ai/package-lock.json
+	cd tools/vercel-ai && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 $(CHECKOV): tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
 	cd tools/checkov && $(UV) sync --frozen --quiet
 	@touch $@
 
-install: .venv/.synced $(FIREBASE)
+install: .venv/.synced $(FIREBASE) $(VERCEL_AI)
 
 # Headless Chromium for the browser tests (Debian's package; never `playwright install`).
 chromium:

@@ -49,12 +49,20 @@ EXPECTED: dict[str, Cost] = {
         3, 2, "the caller, the agent and its version slot (transaction); writes: agent + version n+1"
     ),
     "sync run": Cost(
-        2,
+        3,
         6,
         "reads: caller, agent (the run carries the agent's listing id for the stats, and the first "
-        "cancel check waits one poll interval, so neither is re-read); writes: rate-limit increment "
-        "(returns the new count), run created, 3 events (started, text, completed; queued events "
-        "share a commit), run finished",
+        "cancel check waits one poll interval, so neither is re-read), the run in the finishing "
+        "transition (it may have been ended elsewhere); writes: rate-limit increment (returns the "
+        "new count), run created, 3 events (started, text, completed; queued events share a "
+        "commit), run finished — no checkpoint: it called no tool",
+    ),
+    "sync run with a tool call": Cost(
+        5,
+        10,
+        "as a sync run (3 reads, 6 writes) plus one event commit more (the tool's call and result "
+        "events) and one checkpoint per step — a read of the run's lease and one conversation "
+        "document each: the model response that calls the tool, and the tool's result",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(
@@ -113,6 +121,21 @@ def operation_costs(call: Call) -> dict[str, tuple[int, int]]:
     if run.get_json()["status"] != "succeeded":
         raise AssertionError(f"the run ended {run.get_json()['status']}")
     costs["sync run"] = _cost(run)
+    tooled = _ok(
+        call(
+            "agents",
+            "POST",
+            "/agents",
+            token=token,
+            json=agent_definition("tool-probe", tools=[{"name": "find", "config": {}}]),
+        ),
+        201,
+    ).get_json()["id"]
+    prompt = 'Look\ncall find {"pattern": "*.md"}'
+    tool_run = _ok(call("runs", "POST", "/runs", token=token, json={"agent_id": tooled, "input": prompt}))
+    if tool_run.get_json()["usage"]["tool_calls"] != 1:
+        raise AssertionError(f"the tool run did not call its tool: {tool_run.get_json()}")
+    costs["sync run with a tool call"] = _cost(tool_run)
     listing = {"agent_id": agent_id, "category": "coding", "tags": ["bench"]}
     listing_id = _ok(
         call("marketplace", "POST", "/marketplace/listings", token=token, json=listing), 201

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Events SSE: poll interval and the longest one follow-stream stays open.
     run_events_poll_seconds: float = Field(default=0.5, gt=0, le=10)
     run_events_follow_max_seconds: float = Field(default=900.0, gt=0, le=3600)
+    # A run paused for a human decision (requires_action) is ended by the sweep after this
+    # long (failed, approval_expired).
+    run_approval_ttl_seconds: int = Field(default=24 * 3600, ge=1, le=30 * 86400)
 
     # Auth
     jwt_secret: SecretStr | None = None
@@ -62,6 +65,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "agents-service-api"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    # A personal access token's last_used_at is written at most this often (not per request).
+    pat_last_used_granularity_seconds: int = Field(default=3600, ge=0)
     # Login throttling (shared/auth/throttle.py): free failures, then a doubling back-off.
     login_max_failures_per_pair: int = Field(default=5, ge=1)
     login_max_failures_per_account: int = Field(default=10, ge=1)

@@ -372,74 +372,23 @@ async def _attempt(
     *,
     first_claim: bool = False,
 ) -> dict[str, str] | None:
-    """Run one attempt; returns the transient error if it should be retried, else None."""
-    import asyncio
+    """Run one attempt; returns the transient error if it should be retried, else None.
 
-    from shared.runs import service
-    from shared.runs.events import last_event_seq
+    The runner renews the claim's lease meanwhile. A run that ran before (a retry, a takeover
+    after a crash, a resume after a decision) continues from its stored conversation and after
+    its last stored event.
+    """
+    from shared.runs import runner
 
-    keeper = _LeaseKeeper(record.id, token, float(get_settings().run_lease_seconds))
-    cancel_requested = service.cancel_requested_check(record.id)
-
-    async def should_cancel() -> bool:
-        return keeper.lost or await cancel_requested()
-
-    # A retried or taken-over run continues its event sequence; a first attempt has none.
-    start = 0 if first_claim else await asyncio.to_thread(last_event_seq, record.id)
     retry: dict[str, str] | None = None
-    keeper.start()
-    try:
-        async for item in service.execute_run(
-            record,
-            definition=definition,
-            should_cancel=should_cancel,
-            session_revision=session_revision,
-            event_start=start,
-            defer_transient=True,
-        ):
-            if item.type == "run.attempt_failed":
-                retry = dict(item.data["error"])
-    finally:
-        await keeper.stop()
+    async for item in runner.execute_run(
+        record,
+        definition=definition,
+        session_revision=session_revision,
+        event_start=0 if first_claim else None,
+        defer_transient=True,
+        resume=not first_claim,
+    ):
+        if item.type == "run.attempt_failed":
+            retry = dict(item.data["error"])
     return retry
-
-
-class _LeaseKeeper:
-    """Renews the worker's lease every third of its length while an attempt runs."""
-
-    def __init__(self, run_id: str, token: str, lease_seconds: float) -> None:
-        self.run_id = run_id
-        self.token = token
-        self.lease_seconds = lease_seconds
-        self.lost = False
-        self._task: Any = None
-
-    def start(self) -> None:
-        import asyncio
-
-        self._task = asyncio.get_running_loop().create_task(self._renew())
-
-    async def _renew(self) -> None:
-        import asyncio
-
-        while True:
-            await asyncio.sleep(max(1.0, self.lease_seconds / 3))
-            try:
-                ours = await asyncio.to_thread(
-                    claims.renew_lease, self.run_id, self.token, self.lease_seconds
-                )
-            except Exception:
-                _log.warning("lease renewal failed", extra={"run_id": self.run_id}, exc_info=True)
-                continue
-            if not ours:
-                self.lost = True
-                return
-
-    async def stop(self) -> None:
-        import asyncio
-        import contextlib
-
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task

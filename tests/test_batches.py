@@ -41,7 +41,14 @@ def test_batch_fans_out_one_queued_run_per_input(
     agent_id = create_agent(agents_api, user)
     batch = create_batch(runs_api, user, {"agent_id": agent_id, "inputs": ["one", "two", "three"]})
     assert batch["total"] == 3 and batch["status"] == "queued" and batch["cost_usd"] == 0
-    assert batch["counts"] == {"queued": 3, "running": 0, "succeeded": 0, "failed": 0, "cancelled": 0}
+    assert batch["counts"] == {
+        "queued": 3,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "requires_action": 0,
+    }
     expected_ids = [f"{batch['id']}-{i:04d}" for i in range(3)]
     messages = queue.run_messages(3)
     assert sorted(json.loads(m.data)["run_id"] for m in messages) == expected_ids
@@ -103,13 +110,27 @@ def test_batch_counts_status_and_cost_follow_its_runs(
     assert worker.deliver(messages[0]) == 200
     partial = runs_api.get(f"/batches/{batch['id']}", token=user.token).get_json()
     assert partial["status"] == "running"
-    assert partial["counts"] == {"queued": 2, "running": 0, "succeeded": 1, "failed": 0, "cancelled": 0}
+    assert partial["counts"] == {
+        "queued": 2,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 0,
+        "cancelled": 0,
+        "requires_action": 0,
+    }
     assert runs_api.post(f"/runs/{batch['id']}-0002/cancel", token=user.token).status_code == 200
     for message in messages[1:]:
         assert worker.deliver(message) == 200
     done = runs_api.get(f"/batches/{batch['id']}", token=user.token).get_json()
     assert done["status"] == "completed"
-    assert done["counts"] == {"queued": 0, "running": 0, "succeeded": 1, "failed": 1, "cancelled": 1}
+    assert done["counts"] == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 1,
+        "cancelled": 1,
+        "requires_action": 0,
+    }
     runs = runs_api.get(f"/batches/{batch['id']}/runs", token=user.token).get_json()["items"]
     assert done["cost_usd"] > 0
     assert abs(done["cost_usd"] - sum(r["cost_usd"] or 0 for r in runs)) < 1e-9
@@ -137,7 +158,14 @@ def test_a_batch_of_50_completes_through_pubsub(live_stack: LiveStack, user: Tes
         batch = requests.get(f"{base}/batches/{batch_id}", headers=headers, timeout=30).json()
     assert batch["status"] == "completed", batch
     assert batch["total"] == 50
-    assert batch["counts"] == {"queued": 0, "running": 0, "succeeded": 50, "failed": 0, "cancelled": 0}
+    assert batch["counts"] == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 50,
+        "failed": 0,
+        "cancelled": 0,
+        "requires_action": 0,
+    }
     runs: list[dict[str, Any]] = []
     cursor = None
     while True:

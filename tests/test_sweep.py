@@ -133,7 +133,14 @@ def test_a_batch_whose_request_died_midway_is_recovered_and_a_retry_completes_it
     recovered = get_batch(runs_api, user, batch_id)
     # The three inputs the request never stored count as failed; the batch can still finish.
     assert recovered["inputs_lost"] == 3
-    assert recovered["counts"] == {"queued": 2, "running": 0, "succeeded": 0, "failed": 3, "cancelled": 0}
+    assert recovered["counts"] == {
+        "queued": 2,
+        "running": 0,
+        "succeeded": 0,
+        "failed": 3,
+        "cancelled": 0,
+        "requires_action": 0,
+    }
     for message in messages:
         assert worker.deliver(message) == 200
     done = get_batch(runs_api, user, batch_id)
@@ -152,7 +159,14 @@ def test_a_batch_whose_request_died_midway_is_recovered_and_a_retry_completes_it
         assert worker.deliver(message) == 200
     final = get_batch(runs_api, user, batch_id)
     assert final["status"] == "completed" and final["inputs_lost"] == 0
-    assert final["counts"] == {"queued": 0, "running": 0, "succeeded": 5, "failed": 0, "cancelled": 0}
+    assert final["counts"] == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 5,
+        "failed": 0,
+        "cancelled": 0,
+        "requires_action": 0,
+    }
     outputs = [
         r["output"] for r in runs_api.get(f"/batches/{batch_id}/runs", token=user.token).get_json()["items"]
     ]

@@ -249,9 +249,9 @@ def test_cancel_stops_between_steps(
     agents_api: ApiClient, runs_api: ApiClient, user: TestUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from shared.execution.offline import open_gate
-    from shared.runs import service
+    from shared.runs import runner
 
-    monkeypatch.setattr(service, "CANCEL_POLL_SECONDS", 0.0)
+    monkeypatch.setattr(runner, "CANCEL_POLL_SECONDS", 0.0)
     workflow_id, _ = three_step(agents_api, user)
     gate = f"wf-{time.monotonic_ns()}"
     response = runs_api.post(

@@ -47,6 +47,7 @@ def list_categories(ctx: RequestContext) -> list[CategoryPublic]:
     status=201,
     errors=(403, 404),
     extra_responses={200: "the agent was already listed: the listing now shows its current version"},
+    scope="marketplace:write",
 )
 def publish_listing(ctx: RequestContext) -> Reply:
     """Publish my agent's current version (201), or move its listing to that version (200)."""
@@ -78,7 +79,9 @@ def get_listing(ctx: RequestContext) -> ListingDetail:
     return service.detail(ctx.params["listing_id"])
 
 
-@router.route("DELETE", "/marketplace/listings/{listing_id}", status=204, errors=(403, 404))
+@router.route(
+    "DELETE", "/marketplace/listings/{listing_id}", status=204, errors=(403, 404), scope="marketplace:write"
+)
 def delete_listing(ctx: RequestContext) -> None:
     """Remove a listing (owner, moderator or admin); installed copies keep working."""
     from shared.marketplace import service
@@ -93,6 +96,7 @@ def delete_listing(ctx: RequestContext) -> None:
     status=201,
     errors=(404, 409, 422),
     extra_responses={200: "I had installed it already: my existing copy"},
+    scope="marketplace:write",
 )
 def install_listing(ctx: RequestContext) -> Reply:
     """Install: a copy of the snapshot becomes my agent (201, `source` set); installing again
@@ -124,6 +128,7 @@ def download_listing(ctx: RequestContext) -> Bundle:
     body=RatingPut,
     response=RatingPublic,
     errors=(403, 404),
+    scope="marketplace:write",
 )
 def rate_listing(ctx: RequestContext) -> RatingPublic:
     """Rate a listing I installed (1-5 stars, optional review); rating again replaces it."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
 import functions_framework
 
 from shared.health import HealthReport, health_report
-from shared.runs import batches, cancel, events_api, service
+from shared.openai_compat.schemas import ChatCompletionCreate, ModelList, ResponseCreate
+from shared.runs import batches, cancel, events_api, runner, service
+from shared.runs.approvals import ApprovalsCreate
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
 from shared.runs.events_api import RunEventPage, RunEventsQuery
 from shared.runs.schemas import RunCreate, RunListQuery, RunPage, RunPublic, RunStreamQuery
@@ -14,7 +18,7 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router("runs", ("/runs", "/sessions", "/batches"))
+router = Router("runs", ("/runs", "/sessions", "/batches", "/v1"))
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
@@ -32,6 +36,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    scope="runs",
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
     """Run an agent: `sync` → the finished run; `stream` (or `Accept: text/event-stream`) → SSE
@@ -48,7 +53,9 @@ def create_run(ctx: RequestContext) -> Reply | flask.Response:
     return _stream(ctx, started, headers)
 
 
-def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str, str]) -> flask.Response:
+def _stream(
+    ctx: RequestContext, started: service.StartedRun, headers: dict[str, str], *, resume: bool = False
+) -> flask.Response:
     from shared.runs import streaming
 
     if not started.created:
@@ -56,8 +63,12 @@ def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str,
         from shared.runs.events import read_events
 
         return sse_response(streaming.replay_frames(read_events(started.record.id)), headers)
-    items = service.execute_run(
-        started.record, definition=started.definition, session_revision=started.session_revision
+    items = runner.execute_run(
+        started.record,
+        definition=started.definition,
+        session_revision=started.session_revision,
+        event_start=None if resume else 0,
+        resume=resume,
     )
     if ctx.query.format == "vercel-ai":
         frames = streaming.closing(streaming.drive(streaming.vercel_frames(items)))
@@ -65,7 +76,7 @@ def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str,
     return sse_response(streaming.sse_frames(streaming.drive(items)), headers)
 
 
-@router.route("GET", "/runs", query=RunListQuery, response=RunPage)
+@router.route("GET", "/runs", query=RunListQuery, response=RunPage, scope="runs")
 def list_runs(ctx: RequestContext) -> RunPage:
     """My runs, newest first; filter by `agent_id` and `status` (cursor-paginated)."""
     q: RunListQuery = ctx.query
@@ -74,7 +85,7 @@ def list_runs(ctx: RequestContext) -> RunPage:
     )
 
 
-@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,))
+@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,), scope="runs")
 def get_run(ctx: RequestContext) -> RunPublic:
     """One of my runs."""
     return service.get(ctx.principal, ctx.params["run_id"])
@@ -85,6 +96,7 @@ def get_run(ctx: RequestContext) -> RunPublic:
     "/runs/{run_id}/artifacts/{path:path}",
     errors=(404, 422),
     response_media_type="application/octet-stream",
+    scope="runs",
 )
 def get_run_artifact(ctx: RequestContext) -> flask.Response:
     """A file the run wrote, as it was when the run ended (see the run's `artifacts`)."""
@@ -95,11 +107,47 @@ def get_run_artifact(ctx: RequestContext) -> flask.Response:
     return file_response(data, str(artifact["path"]), str(artifact["sha256"]))
 
 
-@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409))
+@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409), scope="runs")
 def cancel_run(ctx: RequestContext) -> RunPublic:
     """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its
     next model/tool step (poll the run or its events); a finished run → 409."""
     return cancel.cancel_run(ctx.principal, ctx.params["run_id"])
+
+
+@router.route(
+    "POST",
+    "/runs/{run_id}/approvals",
+    body=ApprovalsCreate,
+    query=RunStreamQuery,
+    response=RunPublic,
+    streams=True,
+    errors=(404, 409, 422),
+    extra_responses={202: "Accepted (the continuation is queued: `mode: async`)"},
+    scope="runs",
+)
+def decide_approvals(ctx: RequestContext) -> Reply | flask.Response:
+    """Approve or deny the tool calls a `requires_action` run waits for (each with the
+    `args_sha256` shown). When none is left open the run resumes in `mode` (default: its own):
+    `sync` → the finished or next-paused run, `stream` → SSE (`?format=vercel-ai` too),
+    `async` → 202 queued. Otherwise 200 with the run still waiting."""
+    from shared import aio
+    from shared.runs import approvals
+
+    run_id = ctx.params["run_id"]
+    body: approvals.ApprovalsCreate = ctx.body
+    decided = approvals.decide(ctx.principal, run_id, body, ctx.idempotency_key)
+    aio.run(approvals.record_decisions(decided))
+    headers = {"Location": f"/runs/{run_id}", "X-Run-Id": run_id}
+    record = decided.record
+    if not decided.resumed:
+        return Reply(record.public(), status=202 if decided.replay and record.status == "queued" else 200)
+    if decided.mode == "async":
+        return Reply(approvals.queue_resumed(record).public(), status=202, headers=headers)
+    revision = approvals.hold_session(record)
+    started = service.StartedRun(record, True, None, revision)
+    if decided.mode == "sync" and not ctx.wants_event_stream():
+        return Reply(service.run_sync(started, resume=True), status=200, headers=headers)
+    return _stream(ctx, started, headers, resume=True)
 
 
 @router.route(
@@ -109,6 +157,7 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    scope="runs",
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     """The run's events so far (`{items, next_cursor}`), or with `Accept: text/event-stream` an SSE
@@ -121,50 +170,122 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409, 429))
+@router.route(
+    "POST",
+    "/batches",
+    body=BatchCreate,
+    response=BatchPublic,
+    status=202,
+    errors=(404, 409, 429),
+    scope="runs",
+)
 def create_batch(ctx: RequestContext) -> Reply:
     """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
     batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
     return Reply(batch, status=202, headers={"Location": f"/batches/{batch.id}"})
 
 
-@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,))
+@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,), scope="runs")
 def get_batch(ctx: RequestContext) -> BatchPublic:
     """One of my batches with live counts per run status, overall status and total cost."""
     return batches.get_batch(ctx.principal, ctx.params["batch_id"])
 
 
-@router.route("GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404))
+@router.route(
+    "GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404), scope="runs"
+)
 def list_batch_runs(ctx: RequestContext) -> RunPage:
     """The batch's runs in input order (cursor-paginated)."""
     q: BatchRunsQuery = ctx.query
     return batches.list_batch_runs(ctx.principal, ctx.params["batch_id"], limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,))
+@router.route(
+    "POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,), scope="runs"
+)
 def create_session(ctx: RequestContext) -> Reply:
     """Start a conversation with an agent; pass its id as `session_id` in runs."""
     session = sessions.create(ctx.principal, ctx.body)
     return Reply(session, status=201, headers={"Location": f"/sessions/{session.id}"})
 
 
-@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage)
+@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage, scope="runs")
 def list_sessions(ctx: RequestContext) -> SessionPage:
     """My sessions, newest first (cursor-paginated)."""
     q: SessionListQuery = ctx.query
     return sessions.list_mine(ctx.principal, agent_id=q.agent_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,))
+@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,), scope="runs")
 def get_session(ctx: RequestContext) -> SessionDetail:
     """A session with its conversation as readable messages."""
     return sessions.detail(ctx.principal, ctx.params["session_id"])
 
 
-@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409))
+@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409), scope="runs")
 def delete_session(ctx: RequestContext) -> None:
     """Delete a session and its history (409 while a run is using it)."""
     sessions.delete(ctx.principal, ctx.params["session_id"])
+
+
+# -- the OpenAI-compatible API (shared/openai_compat; errors in OpenAI's shape) ---------------
+
+
+@router.route("GET", "/v1/models", response=ModelList, tags=("openai",), scope="runs")
+def openai_models(ctx: RequestContext) -> ModelList:
+    """My runnable agents as OpenAI models (`id` = the agent's name)."""
+    from shared.openai_compat.models import list_models
+
+    return list_models(ctx.principal)
+
+
+@router.route(
+    "POST",
+    "/v1/chat/completions",
+    body=ChatCompletionCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_chat_completions(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI chat completion (`stream: true` → chunks)."""
+    from shared.openai_compat import chat, runner
+    from shared.runs import streaming
+
+    body: ChatCompletionCreate = ctx.body
+    prepared = chat.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    if not body.stream:
+        return Reply(chat.completion(body, runner.run_to_end(prepared)), status=200, headers=headers)
+    frames = chat.chunks(body, prepared, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
+
+
+@router.route(
+    "POST",
+    "/v1/responses",
+    body=ResponseCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_responses(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI Responses call (`stream: true` → events)."""
+    from shared.openai_compat import responses, runner
+    from shared.runs import streaming
+
+    body: ResponseCreate = ctx.body
+    prepared = responses.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    assembler = responses.Assembler(body, prepared)
+    if not body.stream:
+        return Reply(responses.complete(assembler), status=200, headers=headers)
+    frames = responses.event_frames(assembler, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
 
 
 @functions_framework.http

@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared import db
 from shared.agents.definition import AgentDefinition
@@ -37,6 +37,9 @@ class AgentSource(BaseModel):
 
     listing_id: str
     listing_version: int
+    # The tools the publisher's definition asks approval for: an installed copy may require
+    # approval for more tools, never for fewer (``shared.agents.validation.publisher_approval_errors``).
+    approval_tools: list[str] = Field(default_factory=list[str])
 
 
 class AgentRecord(BaseModel):

@@ -61,6 +61,14 @@ def update(
     if current.owner_id != principal.user_id:
         raise Forbidden("only the owner can change an agent")
     validate_definition(definition, principal, agent_id=agent_id)
+    if current.source is not None and current.source.approval_tools:
+        from shared.agents.validation import publisher_approval_errors
+
+        errors = publisher_approval_errors(definition, current.source.approval_tools)
+        if errors:
+            from shared.errors import ValidationFailed
+
+            raise ValidationFailed("invalid agent definition: tools", details={"fields": errors})
     return repository.update_agent(agent_id, principal, definition, expected_version=expected)
 
 

@@ -186,6 +186,16 @@ def _callee_errors(
         if record is None or record.owner_id != principal.user_id:
             errors.append(_error(loc, f"agent '{callee}' not found or not runnable by you", "not_found"))
             continue
+        if _asks_for_approval(record.definition):
+            errors.append(
+                _error(
+                    loc,
+                    f"agent '{callee}' has tools that require approval; delegates and workflow steps "
+                    "cannot pause a run for a decision (run that agent directly, or turn approval off)",
+                    "approval_not_supported",
+                )
+            )
+            continue
         runnable.append(callee)
     if agent_id is not None and not errors:
         for loc, callee in callees:
@@ -195,6 +205,46 @@ def _callee_errors(
                 break
             if reached:
                 errors.append(_error(loc, f"agent '{callee}' calls back into this agent (cycle)", "cycle"))
+    return errors
+
+
+def approval_tools(definition: AgentDefinition) -> list[str]:
+    """The enabled tools of ``definition`` that require a human decision before each call."""
+    from shared.tools.registry import get_tool
+
+    names: list[str] = []
+    for ref in definition.tools:
+        spec = get_tool(ref.name)
+        if spec is None or not ref.enabled:
+            continue
+        try:
+            config = spec.parse_config(ref.config)
+        except ValidationError:
+            continue
+        if spec.requires_approval(config):
+            names.append(ref.name)
+    return names
+
+
+def _asks_for_approval(definition: AgentDefinition) -> bool:
+    return bool(approval_tools(definition))
+
+
+def publisher_approval_errors(definition: AgentDefinition, required: list[str]) -> list[FieldError]:
+    """An installed agent may make tools stricter, never looser: every enabled tool the
+    publisher's definition asks approval for must still ask for it."""
+    strict = set(approval_tools(definition))
+    errors: list[FieldError] = []
+    for index, ref in enumerate(definition.tools):
+        if ref.enabled and ref.name in required and ref.name not in strict:
+            errors.append(
+                _error(
+                    f"tools[{index}].config.requires_approval",
+                    f"the listing this agent was installed from requires approval for '{ref.name}'; "
+                    "an installed copy may not turn it off",
+                    "approval_required_by_publisher",
+                )
+            )
     return errors
 
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from shared.agents.definition import AgentDefinition, Limits
 from shared.errors import ServiceError, ValidationFailed
+from shared.execution.durable import Resume, StepRecorder
 from shared.execution.errors import CANCELLED, CONTENT_FILTERED, RunError, classify
 from shared.runs.schemas import FinishReason
 
@@ -42,7 +43,9 @@ _log = logging.getLogger(__name__)
 # step.* events come from workflow agents (shared.execution.workflow).
 EventType = Literal["text.delta", "tool.call", "tool.result", "step.started", "step.completed", "step.failed"]
 CancelCheck = Callable[[], Awaitable[bool]]
-Status = Literal["succeeded", "failed", "cancelled"]
+Status = Literal["succeeded", "failed", "cancelled", "requires_action"]
+# Stores one step of the run's conversation (its new messages and the usage so far).
+SaveStep = Callable[[list["ModelMessage"], Any], Awaitable[None]]
 
 
 class UsageTotals(BaseModel):
@@ -76,6 +79,10 @@ class ExecutionSpec:
     history: list[ModelMessage] | None = None
     requested_limits: Limits | None = None
     on_file_written: Callable[[str], None] | None = None
+    # Continue a stored conversation instead of starting from ``input`` (``shared.execution.durable``).
+    resume: Resume | None = None
+    # Checkpoint each model response with tool calls and each batch of tool results.
+    save_step: SaveStep | None = None
 
 
 @dataclass
@@ -98,6 +105,11 @@ class ExecutionResult:
     new_messages_json: bytes | None = None
     duration_ms: int = 0
     finish_reason: FinishReason | None = None
+    # status requires_action: the calls waiting for a decision, and the run's messages not yet
+    # checkpointed with pydantic-ai's usage (stored with the pause).
+    pending: Any = None
+    unsaved_messages: list[Any] = field(default_factory=list[Any])
+    native_usage: Any = None
 
 
 def prompt_from_input(value: str | Sequence[dict[str, Any]]) -> str | list[Any]:
@@ -154,6 +166,7 @@ class Execution:
         self._run: Any = None
         self._started = time.monotonic()
         self.result: ExecutionResult | None = None
+        self.steps = StepRecorder(spec)
 
     # -- usage --------------------------------------------------------------------------------
 
@@ -252,15 +265,18 @@ class Execution:
             return
         try:
             async with built.agent.iter(
-                prompt,
+                None if self.steps.resuming else prompt,
                 deps=built.deps,
-                message_history=self.spec.history,
+                message_history=self.steps.history() or None,
+                deferred_tool_results=self.steps.deferred_results(),
+                usage=self.steps.usage(),
                 usage_limits=built.usage_limits,
                 model_settings=built.model_settings,
                 timeout=built.timeout,
             ) as run:
                 self._run = run
                 async for node in run:
+                    await self.steps.after_step(run, node)
                     if self.should_cancel is not None and await self.should_cancel():
                         self.finish("cancelled", CANCELLED)
                         return
@@ -277,6 +293,12 @@ class Execution:
                 self.finish("failed", RunError("internal", "the run ended without a result"))
                 return
             yield ExecutionEvent(None, native=AgentRunResultEvent(result=result))
+            if self.steps.is_pause(result.output):
+                paused = self.finish("requires_action")
+                paused.pending = result.output
+                paused.unsaved_messages = self.steps.unsaved(run)
+                paused.native_usage = run.usage
+                return
             if self.finish_reason() == "content_filter":
                 # A refusal after some text (Claude stop_reason "refusal"): the answer is not one.
                 self.finish("failed", CONTENT_FILTERED)
@@ -287,7 +309,7 @@ class Execution:
                 # Structured output arrives as a call to the output tool: a complete answer.
                 self.result.finish_reason = "stop"
             if self.result is not None:
-                self.result.new_messages_json = result.new_messages_json()
+                self.result.new_messages_json = self.steps.run_messages_json(run)
         except Exception as exc:
             error = classify(exc, max_tokens=_max_tokens(self._built))
             if error.code == "internal":

@@ -226,6 +226,19 @@ def build_agent(
     output_type: Any = (
         StructuredDict(definition.output_schema, name="final_result") if definition.output_schema else str
     )
+    if any(getattr(t, "requires_approval", False) for t in built_tools.tools):
+        if depth > 0:
+            # A delegate runs inside its caller's tool call, which cannot pause (agents that
+            # could are refused when stored; this one gained such a tool since).
+            raise ValidationFailed.field(
+                "delegates",
+                f"the delegate '{definition.name}' has tools that require approval, "
+                "which delegates cannot ask for",
+            )
+        from pydantic_ai import DeferredToolRequests
+
+        # Lets a run end paused with the calls that wait for a decision (requires_action).
+        output_type = [output_type, DeferredToolRequests]
     agent: Agent[RunDeps, Any] = Agent(
         model_for(definition.model),
         output_type=output_type,

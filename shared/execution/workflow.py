@@ -281,6 +281,10 @@ class WorkflowExecution(Execution):
                 yield ExecutionEvent("step.failed", summary)
                 if outcome.status == "cancelled":
                     self.finish("cancelled", outcome.error or CANCELLED)
+                elif outcome.status == "requires_action":
+                    # Refused when the workflow is stored; the step's agent gained such a tool since.
+                    message = f"{label} asked for approval of a tool call; workflow steps cannot pause"
+                    self.finish("failed", RunError("approval_not_supported", message))
                 else:
                     reason = outcome.error.message if outcome.error else "it failed"
                     code = outcome.error.code if outcome.error else "failed"

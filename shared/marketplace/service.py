@@ -65,6 +65,7 @@ def install(
     """
     from shared.agents import service as agents
     from shared.agents.repository import AgentSource, load_current
+    from shared.agents.validation import approval_tools
 
     record = repository.get_listing(listing_id)
     if record.owner_id == principal.user_id:
@@ -83,7 +84,11 @@ def install(
         principal,
         definition,
         idempotency_key=idempotency_key,
-        source=AgentSource(listing_id=record.id, listing_version=record.version),
+        source=AgentSource(
+            listing_id=record.id,
+            listing_version=record.version,
+            approval_tools=approval_tools(record.definition),
+        ),
     )
     if repository.mark_installed(record.id, principal.user_id, agent.id):
         stats.add(record.id, installs=1)

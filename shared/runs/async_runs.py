@@ -64,10 +64,10 @@ def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) 
     except ServiceUnavailable:
         withdraw(stored)
         raise
-    return StartedRun(_mark_published(stored), created=True)
+    return StartedRun(mark_published(stored), created=True)
 
 
-def _mark_published(record: RunRecord) -> RunRecord:
+def mark_published(record: RunRecord) -> RunRecord:
     fields = {"publish_pending": False, "published_at": datetime.now(UTC)}
     try:
         repository.update_run(record.id, fields)
@@ -100,7 +100,7 @@ def republish_if_pending(record: RunRecord, *, min_age_seconds: float | None = N
             raise
         _log.warning("could not republish a run", extra={"run_id": record.id})
         return record
-    return _mark_published(record)
+    return mark_published(record)
 
 
 def withdraw(record: RunRecord) -> None:

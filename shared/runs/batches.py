@@ -38,7 +38,7 @@ BATCHES = "batches"
 MAX_INPUTS = 1000
 _IDEMPOTENCY_SCOPE = "batches.create"
 _WRITE_CHUNK = 200
-_COUNTED = ("running", "succeeded", "failed", "cancelled")
+_COUNTED = ("running", "succeeded", "failed", "cancelled", "requires_action")
 
 BatchStatus = Literal["queued", "running", "completed"]
 
@@ -75,6 +75,8 @@ class BatchCounts(BaseModel):
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
+    # Paused for a human decision on a tool call (POST /runs/{id}/approvals).
+    requires_action: int = 0
 
 
 class BatchPublic(BaseModel):
@@ -344,9 +346,10 @@ def _public(batch: BatchRecord) -> BatchPublic:
     counts = BatchCounts(**{status: int(values[status]) for status in _COUNTED})
     counts.failed += batch.inputs_lost
     finished = counts.succeeded + counts.failed + counts.cancelled
-    counts.queued = max(0, batch.total - finished - counts.running)
+    active = counts.running + counts.requires_action
+    counts.queued = max(0, batch.total - finished - active)
     status: BatchStatus = (
-        "completed" if finished >= batch.total else "queued" if finished + counts.running == 0 else "running"
+        "completed" if finished >= batch.total else "queued" if finished + active == 0 else "running"
     )
     return BatchPublic(
         id=batch.id,

@@ -1,4 +1,5 @@
-"""``POST /runs/{id}/cancel``: a queued run ends ``cancelled`` at once; a running one is flagged.
+"""``POST /runs/{id}/cancel``: a queued or paused (``requires_action``) run ends ``cancelled`` at
+once; a running one is flagged.
 
 The flag (``cancel_requested``) is read by the run's ``should_cancel`` between agent steps
 (model request, tool calls), so the run stops at its next step and ends ``cancelled`` with
@@ -22,5 +23,10 @@ def cancel_run(principal: Principal, run_id: str) -> RunPublic:
 
     record, closed = claim.request_cancel(run_id, principal.user_id)
     if closed:
+        if record.session_id is not None:
+            # A paused run kept its session while it waited.
+            from shared.sessions.repository import release_lease
+
+            release_lease(record.session_id, record.id)
         aio.run(claim.announce_closed(record))
     return record.public()

@@ -1,5 +1,8 @@
 """Worker leases on runs: claim (queued → running), heartbeat, hand back, and close unstarted runs.
 
+The status changes themselves are transitions of ``shared.runs.lifecycle``; this module
+decides which one a delivery, a renewal or a cancel request makes.
+
 Pub/Sub delivers at least once, so every delivery first *claims* the run in a Firestore
 transaction. The claim records a lease (``lease_token``, ``lease_expires_at``) and counts the
 attempt; while the holder works it renews the lease every third of its length, so a valid
@@ -14,12 +17,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from shared import db
-from shared.runs import repository
-from shared.runs.schemas import TERMINAL_STATUSES, RunRecord
+from shared.runs import lifecycle, repository
+from shared.runs.lifecycle import Event, Move
+from shared.runs.schemas import RunRecord
 
 _log = logging.getLogger(__name__)
 
@@ -42,26 +45,6 @@ class Claim:
     first_claim: bool = False
 
 
-def _as_utc(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _record(run_id: str, data: dict[str, Any]) -> RunRecord:
-    return RunRecord.model_validate({**data, "id": run_id})
-
-
-def _closing_fields(status: str, error: dict[str, str] | None, now: datetime) -> dict[str, Any]:
-    return {
-        "status": status,
-        "error": error,
-        "finished_at": now,
-        "lease_token": None,
-        "lease_expires_at": None,
-    }
-
-
 def claim_run(
     run_id: str,
     *,
@@ -71,57 +54,61 @@ def claim_run(
     delivery_attempt: int | None = None,
 ) -> Claim:
     """Claim ``run_id`` for this delivery (see the module docstring)."""
-    ref = repository.run_ref(run_id)
+    token = uuid.uuid4().hex
+    found: dict[str, Any] = {}
 
-    def claim(tx: db.Tx) -> Claim:
-        now = datetime.now(UTC)
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        if not data:
-            return Claim("missing")
-        record = _record(run_id, data)
-        if record.status in TERMINAL_STATUSES:
-            return Claim("finished", record)
-        lease_expires = _as_utc(data.get("lease_expires_at"))
-        if record.status == "running" and lease_expires is not None and lease_expires > now:
-            return Claim("busy", record, lease_expires_at=lease_expires)
+    def choose(record: RunRecord, now: datetime) -> Move | None:
+        if record.status == "running" and not lifecycle.lease_expired(record, now):
+            found["busy"] = lifecycle.as_utc(record.lease_expires_at)
+            return None
+        if record.status not in ("queued", "running"):
+            return None  # finished, or paused for a human decision: nothing to execute
         # Queued, or running under an expired lease (its worker is gone).
-        closing: tuple[str, dict[str, str] | None] | None = None
-        if data.get("cancel_requested"):
-            closing = ("cancelled", {"code": "cancelled", "message": "the run was cancelled"})
-        elif stale:
-            closing = (
-                "failed",
-                {"code": "stale_message", "message": "the run request was too old to execute"},
+        if record.cancel_requested:
+            return Move(Event.CANCEL, {"error": _CANCELLED})
+        if stale:
+            return Move(
+                Event.FAIL,
+                {"error": {"code": "stale_message", "message": "the run request was too old to execute"}},
             )
-        elif record.attempts >= max_attempts:
-            closing = ("failed", attempts_exceeded_error(max_attempts, data.get("last_error")))
-        if closing is not None:
-            fields = _closing_fields(closing[0], closing[1], now)
-            tx.update(ref, fields)
-            return Claim("closed", record.model_copy(update=fields))
+        if record.attempts >= max_attempts:
+            return Move(Event.FAIL, {"error": attempts_exceeded_error(max_attempts, record.last_error)})
+        found["before"] = record.attempts
         attempt = max(record.attempts + 1, delivery_attempt or 0)
-        token = uuid.uuid4().hex
-        expires = now + timedelta(seconds=lease_seconds)
-        fields = {
-            "status": "running",
-            "attempts": attempt,
-            "lease_token": token,
-            "lease_expires_at": expires,
-            "started_at": record.started_at or now,
-        }
-        tx.update(ref, fields)
-        return Claim(
-            "claimed",
-            record.model_copy(update=fields),
-            token=token,
-            attempt=attempt,
-            final_attempt=attempt >= max_attempts,
-            lease_expires_at=expires,
-            first_claim=record.attempts == 0,
+        event = Event.CLAIM if record.status == "queued" else Event.TAKE_OVER
+        return Move(
+            event,
+            {
+                "attempts": attempt,
+                "lease_token": token,
+                "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                "started_at": record.started_at or now,
+            },
         )
 
-    return db.run_transaction(claim)
+    outcome = lifecycle.transition(run_id, choose)
+    record = outcome.record
+    if record is None:
+        return Claim("missing")
+    if outcome.moved in (Event.CLAIM, Event.TAKE_OVER):
+        return Claim(
+            "claimed",
+            record,
+            token=token,
+            attempt=record.attempts,
+            final_attempt=record.attempts >= max_attempts,
+            lease_expires_at=record.lease_expires_at,
+            # A resumed run (paused, decided, queued again) has run before: it continues.
+            first_claim=found["before"] == 0 and not record.approvals,
+        )
+    if outcome.applied:
+        return Claim("closed", record)
+    if "busy" in found:
+        return Claim("busy", record, lease_expires_at=found["busy"])
+    return Claim("finished", record)
+
+
+_CANCELLED = {"code": "cancelled", "message": "the run was cancelled"}
 
 
 def attempts_exceeded_error(max_attempts: int, last_error: Any) -> dict[str, str]:
@@ -134,36 +121,20 @@ def attempts_exceeded_error(max_attempts: int, last_error: Any) -> dict[str, str
 
 
 def renew_lease(run_id: str, token: str, lease_seconds: float) -> bool:
-    """Extend this worker's lease; False if the run is no longer ours (finished or taken over)."""
-    ref = repository.run_ref(run_id)
-
-    def renew(tx: db.Tx) -> bool:
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        if not data or data.get("lease_token") != token or data.get("status") != "running":
-            return False
-        tx.update(ref, {"lease_expires_at": datetime.now(UTC) + timedelta(seconds=lease_seconds)})
-        return True
-
-    return db.run_transaction(renew)
+    """Extend this holder's lease; False if the run is no longer ours (finished, paused, taken over)."""
+    outcome = lifecycle.apply(
+        run_id,
+        Event.RENEW,
+        lambda _record, now: {"lease_expires_at": now + timedelta(seconds=lease_seconds)},
+        guard=lifecycle.held_by(token),
+    )
+    return outcome.applied
 
 
 def hand_back(run_id: str, token: str, error: dict[str, str]) -> bool:
     """Put a run whose attempt failed transiently back to ``queued`` for the next delivery."""
-    ref = repository.run_ref(run_id)
-
-    def back(tx: db.Tx) -> bool:
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        if not data or data.get("lease_token") != token or data.get("status") != "running":
-            return False
-        tx.update(
-            ref,
-            {"status": "queued", "lease_token": None, "lease_expires_at": None, "last_error": error},
-        )
-        return True
-
-    return db.run_transaction(back)
+    outcome = lifecycle.apply(run_id, Event.HAND_BACK, {"last_error": error}, guard=lifecycle.held_by(token))
+    return outcome.applied
 
 
 def close_run(
@@ -175,60 +146,45 @@ def close_run(
     abandoned: bool = False,
 ) -> RunRecord | None:
     """End a run that no execution will finish: a queued one, (with ``token``) our own claim,
-    or (``abandoned``) one whose worker's lease expired.
+    or (``abandoned``) one whose holder's lease expired.
 
     Returns the closed record, or None when the run was missing, finished or not ours.
     """
-    ref = repository.run_ref(run_id)
+    event = Event.FAIL if status == "failed" else Event.CANCEL
 
-    def close(tx: db.Tx) -> RunRecord | None:
-        now = datetime.now(UTC)
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        if not data or data.get("status") in TERMINAL_STATUSES:
-            return None
+    def guard(record: RunRecord, now: datetime) -> bool:
         if token is not None:
-            if data.get("lease_token") != token:
-                return None
-        elif data.get("status") != "queued":
-            expires = _as_utc(data.get("lease_expires_at"))
-            if not abandoned or (expires is not None and expires > now):
-                return None
-        fields = _closing_fields(status, error, now)
-        tx.update(ref, fields)
-        return _record(run_id, {**data, **fields})
+            return record.lease_token == token
+        if record.status == "queued":
+            return True
+        return record.status == "running" and abandoned and lifecycle.lease_expired(record, now)
 
-    return db.run_transaction(close)
+    outcome = lifecycle.apply(run_id, event, {"error": error}, guard=guard)
+    return outcome.record if outcome.applied else None
 
 
 def request_cancel(run_id: str, owner_id: str) -> tuple[RunRecord, bool]:
-    """Cancel the owner's run: (record, closed now). Queued → cancelled; running → flagged."""
+    """Cancel the owner's run: (record, closed now). Queued or paused → cancelled; running → flagged."""
     from shared.errors import Conflict
 
-    ref = repository.run_ref(run_id)
+    def choose(record: RunRecord, now: datetime) -> Move | None:
+        if record.owner_id != owner_id or record.finished:
+            return None
+        if record.status == "running":
+            return Move(Event.REQUEST_CANCEL, {"cancel_requested": True})
+        return Move(Event.CANCEL, {"error": _CANCELLED, "required_action": None})
 
-    def cancel(tx: db.Tx) -> tuple[RunRecord, bool]:
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        if not data or data.get("owner_id") != owner_id:
-            raise repository.not_found(run_id)
-        record = _record(run_id, data)
-        if record.status in TERMINAL_STATUSES:
-            raise Conflict(
-                f"the run has already {record.status}",
-                code="run_finished",
-                details={"run_id": run_id, "status": record.status},
-            )
-        if record.status == "queued":
-            fields = _closing_fields(
-                "cancelled", {"code": "cancelled", "message": "the run was cancelled"}, datetime.now(UTC)
-            )
-            tx.update(ref, fields)
-            return record.model_copy(update=fields), True
-        tx.update(ref, {"cancel_requested": True})
-        return record.model_copy(update={"cancel_requested": True}), False
-
-    return db.run_transaction(cancel)
+    outcome = lifecycle.transition(run_id, choose)
+    record = outcome.record
+    if record is None or record.owner_id != owner_id:
+        raise repository.not_found(run_id)
+    if not outcome.applied:
+        raise Conflict(
+            f"the run has already {record.status}",
+            code="run_finished",
+            details={"run_id": run_id, "status": record.status},
+        )
+    return record, outcome.moved == Event.CANCEL
 
 
 async def announce_closed(record: RunRecord) -> None:

@@ -23,6 +23,9 @@ from shared.settings import get_settings
 from shared.web.responses import format_sse
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed"})
+# A follow stream also ends when the run pauses for a decision (reconnect with Last-Event-ID
+# to follow its continuation).
+_STREAM_ENDS = TERMINAL_EVENTS | {"run.requires_action"}
 KEEP_ALIVE_SECONDS = 15.0
 STATUS_CHECK_SECONDS = 2.0
 
@@ -90,7 +93,7 @@ def _frames(run_id: str, after: int) -> Iterator[str]:
             yield format_sse(event.type, event.data, event.id)
             after = event.id
             last_sent = time.monotonic()
-            if event.type in TERMINAL_EVENTS:
+            if event.type in _STREAM_ENDS:
                 return
         now = time.monotonic()
         if not events and now - last_status_check >= STATUS_CHECK_SECONDS:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.agents.definition import Limits
 
 RunMode = Literal["sync", "stream", "async"]
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
 FinishReason = Literal["stop", "length", "content_filter", "tool_call", "error"]
@@ -91,6 +91,36 @@ class RunErrorInfo(BaseModel):
     message: str
 
 
+class ApprovalItem(BaseModel):
+    """A tool call waiting for a human decision."""
+
+    tool_call_id: str
+    tool_name: str
+    args: Any = None
+    args_sha256: str = Field(description="sha256 of the canonical JSON of args; send it with the decision")
+    requested_at: datetime
+    expires_at: datetime
+    agent_id: str = Field(description="The agent whose model asked for the call (the run's or a delegate's)")
+    agent_name: str | None = None
+
+
+class RequiredAction(BaseModel):
+    type: Literal["tool_approval"] = "tool_approval"
+    items: list[ApprovalItem]
+
+
+class ApprovalDecisionRecord(BaseModel):
+    """A decision as recorded on the run (and in its ``approval.decided`` event)."""
+
+    tool_call_id: str
+    tool_name: str
+    approve: bool
+    args_sha256: str
+    reason: str | None = None
+    decided_by: str
+    decided_at: datetime
+
+
 class RunPublic(BaseModel):
     """A run as the API shows it (image data is summarised, not echoed)."""
 
@@ -115,6 +145,9 @@ class RunPublic(BaseModel):
     # Why the model stopped its last response: stop | length | content_filter | tool_call | error
     # (docs/api-decisions/models.md); None until a model response arrived.
     finish_reason: FinishReason | None = None
+    # Human approval (status requires_action): what waits, and every decision taken so far.
+    required_action: RequiredAction | None = None
+    approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
 
 
 class RunRecord(RunPublic):
@@ -133,6 +166,17 @@ class RunRecord(RunPublic):
     # message (then ``published_at`` is set). Still True later = the request died in between.
     publish_pending: bool = False
     published_at: datetime | None = None
+    # The instance executing the run (worker claim, or the sync/stream request): a valid lease
+    # means a live holder, renewed every third of its length (``shared.runs.lifecycle``).
+    lease_token: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    # The transient error of the last attempt handed back to the queue.
+    last_error: dict[str, Any] | None = None
+    paused_at: datetime | None = None
+    # The hashed Idempotency-Key each decision came with (by tool_call_id): a retried request
+    # is recognised and answered without deciding again.
+    approval_keys: dict[str, str] = Field(default_factory=dict[str, str])
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}

@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shared.errors import ValidationFailed
 from shared.runs import repository
-from shared.runs.events import RunEventWriter
+from shared.runs.leases import new_lease
 from shared.runs.rate_limit import consume_run_quota
+
+# The execution path lives in shared.runs.runner; re-exported for callers of this module.
+from shared.runs.runner import StreamItem as StreamItem
+from shared.runs.runner import execute_run as execute_run
 from shared.runs.schemas import RunCreate, RunPage, RunPublic, RunRecord
 from shared.settings import get_settings
 
@@ -29,23 +31,8 @@ if TYPE_CHECKING:
     from shared.agents.definition import AgentDefinition
     from shared.agents.repository import AgentRecord
     from shared.auth.principal import Principal
-    from shared.execution.executor import Execution, ExecutionSpec
-    from shared.runs.artifacts import ArtifactRecorder
 
 _log = logging.getLogger(__name__)
-
-CancelCheck = Callable[[], Awaitable[bool]]
-CANCEL_POLL_SECONDS = 1.0
-
-
-@dataclass
-class StreamItem:
-    """One item of a run's stream: a run event (``id``/``type``/``data``) and/or a pydantic-ai event."""
-
-    id: int | None
-    type: str | None
-    data: dict[str, Any] = field(default_factory=dict[str, Any])
-    native: Any = None
 
 
 @dataclass
@@ -83,6 +70,9 @@ def new_run_record(
 ) -> RunRecord:
     now = datetime.now(UTC)
     running = status == "running"
+    # A sync/stream run is executed by the request that creates it: it holds a lease from the
+    # start, renewed while it works, so the sweep can tell when its instance died.
+    lease = new_lease() if running else {}
     return RunRecord(
         id=run_id or uuid.uuid4().hex,
         agent_id=agent_id,
@@ -99,6 +89,7 @@ def new_run_record(
         idempotency_key=idempotency_key,
         request_hash=_request_hash(owner_id, body),
         listing_id=listing_id,
+        **lease,
     )
 
 
@@ -167,204 +158,11 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
     return StartedRun(stored, created, agent.definition if created else None, revision)
 
 
-def execution_for(
-    spec: ExecutionSpec, should_cancel: CancelCheck | None, *, stream: bool = True
-) -> Execution:
-    """The executor for a definition (workflow agents plug in here)."""
-    from shared.execution.executor import Execution
-
-    if spec.definition.kind == "workflow":
-        from shared.execution.workflow import WorkflowExecution
-
-        return WorkflowExecution(spec, should_cancel=should_cancel, stream=stream)
-    return Execution(spec, should_cancel=should_cancel, stream=stream)
-
-
-def cancel_requested_check(run_id: str) -> CancelCheck:
-    """A ``should_cancel`` that reads the run's ``cancel_requested`` flag (at most once a second)."""
-    import asyncio
-
-    # The caller has just created or claimed the run (not cancelled then): the first read
-    # can wait a poll interval, so a short run costs no read for this.
-    last = {"at": time.monotonic(), "value": False}
-
-    async def check() -> bool:
-        now = time.monotonic()
-        if not last["value"] and now - last["at"] >= CANCEL_POLL_SECONDS:
-            last["at"] = now
-            record = await asyncio.to_thread(repository.load_run, run_id)
-            last["value"] = bool(record is not None and getattr(record, "cancel_requested", False))
-        return bool(last["value"])
-
-    return check
-
-
-async def execute_run(
-    record: RunRecord,
-    *,
-    definition: AgentDefinition | None = None,
-    should_cancel: CancelCheck | None = None,
-    session_revision: int | None = None,
-    release_session: bool = True,
-    event_start: int = 0,
-    on_file_written: Callable[[str], None] | None = None,
-    stream: bool = True,
-    defer_transient: bool = False,
-) -> AsyncIterator[StreamItem]:
-    """Execute a recorded run, yielding ``run.started``, the execution's events and
-    ``run.completed``/``run.failed``; stores events, finishes the record, appends the
-    session history on success and releases the session lease — also if the consumer stops
-    early (the run then ends ``cancelled`` with ``error.code = client_disconnected``).
-    """
-    import asyncio
-
-    from shared.execution.errors import CLIENT_DISCONNECTED
-    from shared.execution.executor import ExecutionSpec
-    from shared.runs.artifacts import ArtifactRecorder
-
-    writer = RunEventWriter(record.id, start_after=event_start)
-    artifacts = ArtifactRecorder(record.owner_id, record.id, also=on_file_written)
-    execution: Execution | None = None
-    finished = False
-    history_revision = session_revision
-    try:
-        if definition is None:
-            from shared.agents.repository import get_agent_version
-
-            definition = (
-                await asyncio.to_thread(get_agent_version, record.agent_id, record.agent_version)
-            ).definition
-        history = None
-        if record.session_id is not None:
-            from shared.sessions.repository import load_history, load_session
-
-            if history_revision is None:
-                session = await asyncio.to_thread(load_session, record.session_id)
-                history_revision = session.revision if session is not None else 0
-            history = await asyncio.to_thread(load_history, record.session_id)
-        spec = ExecutionSpec(
-            run_id=record.id,
-            owner_id=record.owner_id,
-            definition=definition,
-            input=record.input,
-            history=history or None,
-            requested_limits=record.limits,
-            on_file_written=artifacts.file_written,
-        )
-        execution = execution_for(spec, should_cancel or cancel_requested_check(record.id), stream=stream)
-        started = {"run": record.public().model_dump(mode="json")}
-        yield StreamItem(writer.add("run.started", started), "run.started", started)
-        async for event in execution.events():
-            if event.type is None:
-                yield StreamItem(None, None, native=event.native)
-            else:
-                yield StreamItem(writer.add(event.type, event.data), event.type, event.data, event.native)
-        outcome = execution.result
-        if defer_transient and outcome is not None and outcome.error is not None and outcome.error.transient:
-            # The async worker decides: retry later, or give up (max attempts). Not finished here.
-            finished = True
-            data = {"error": outcome.error.as_dict(), "attempt": record.attempts}
-            yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
-            return
-        terminal: list[StreamItem] = []
-
-        def store_terminal(final: RunPublic) -> None:
-            event_type = "run.completed" if final.status == "succeeded" else "run.failed"
-            data = {"run": final.model_dump(mode="json")}
-            terminal.append(StreamItem(writer.add(event_type, data), event_type, data))
-
-        await _finish(record, execution, history_revision, artifacts, on_stored=store_terminal)
-        finished = True
-        yield terminal[0]
-    finally:
-        if not finished:
-            # The consumer went away (or setup failed): never leave the run 'running'.
-            try:
-                if execution is not None and execution.result is None:
-                    execution.finish("cancelled", CLIENT_DISCONNECTED)
-                final = await _finish(record, execution, history_revision, artifacts)
-                event_type = "run.completed" if final.status == "succeeded" else "run.failed"
-                writer.add(event_type, {"run": final.model_dump(mode="json")})
-            except Exception:
-                _log.exception("could not finish an interrupted run", extra={"run_id": record.id})
-        try:
-            if record.session_id is not None and release_session:
-                from shared.sessions.repository import release_lease
-
-                await asyncio.to_thread(release_lease, record.session_id, record.id)
-        finally:
-            await writer.close()
-
-
-async def _finish(
-    record: RunRecord,
-    execution: Execution | None,
-    session_revision: int | None,
-    artifacts: ArtifactRecorder | None = None,
-    *,
-    on_stored: Callable[[RunPublic], None] | None = None,
-) -> RunPublic:
-    """Write the outcome to the run record (and the session history on success).
-
-    ``on_stored`` runs as soon as the record is written (the terminal event is queued there,
-    so its write overlaps the stats and the results publish).
-    """
-    import asyncio
-
-    from shared.execution.errors import RunError
-
-    result = execution.result if execution is not None else None
-    now = datetime.now(UTC)
-    if result is None:
-        error = RunError("internal", "the run could not be started")
-        fields: dict[str, Any] = {"status": "failed", "error": error.as_dict(), "finished_at": now}
-    else:
-        fields = {
-            "status": result.status,
-            "output": result.output,
-            "error": result.error.as_dict() if result.error else None,
-            "usage": result.usage.model_dump(),
-            "cost_usd": result.cost_usd,
-            "finished_at": now,
-            "finish_reason": result.finish_reason,
-        }
-        if result.status == "succeeded" and record.session_id is not None and result.new_messages_json:
-            from shared.sessions.repository import append_history
-
-            count = len(json.loads(result.new_messages_json))
-            try:
-                await asyncio.to_thread(
-                    append_history, record.session_id, result.new_messages_json, count, session_revision or 0
-                )
-            except Exception:
-                _log.exception("could not save the session history", extra={"run_id": record.id})
-                fields["status"] = "failed"
-                fields["error"] = {
-                    "code": "session_save_failed",
-                    "message": "the conversation could not be saved",
-                }
-    if artifacts is not None and artifacts.paths:
-        # Snapshot what the tools wrote, as it is now (the run's artifacts).
-        fields["artifacts"] = await asyncio.to_thread(artifacts.snapshot)
-    await asyncio.to_thread(repository.update_run, record.id, fields)
-    updated = record.model_copy(update=fields)
-    if on_stored is not None:
-        on_stored(updated.public())
-    if updated.listing_id != "":  # "" = known not to come from a listing: nothing to count
-        from shared.marketplace.stats import record_run_for_listing
-
-        await asyncio.to_thread(record_run_for_listing, updated, updated.listing_id)
-    from shared.runs.queue import publish_result
-
-    await asyncio.to_thread(publish_result, updated.public())
-    return updated.public()
-
-
 # -- sync / read -----------------------------------------------------------------------------
 
 
-def run_sync(started: StartedRun) -> RunPublic:
-    """Execute a started run to the end and return it."""
+def run_sync(started: StartedRun, *, resume: bool = False) -> RunPublic:
+    """Execute (``resume``: continue) a started run until it ends or pauses, and return it."""
     from shared import aio
 
     if not started.created:
@@ -377,8 +175,10 @@ def run_sync(started: StartedRun) -> RunPublic:
             definition=started.definition,
             session_revision=started.session_revision,
             stream=False,
+            event_start=None if resume else 0,
+            resume=resume,
         ):
-            if item.type in ("run.completed", "run.failed"):
+            if item.type in ("run.completed", "run.failed", "run.requires_action"):
                 final = RunPublic.model_validate(item.data["run"])
         return (
             final

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
 from shared.runs.events import StoredEvent
-from shared.runs.service import StreamItem
+from shared.runs.runner import StreamItem
 from shared.web.responses import format_sse
 
 VERCEL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
@@ -60,7 +60,8 @@ class RunFailedError(Exception):
 async def vercel_frames(items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
     from pydantic_ai.ui.vercel_ai import VercelAIEventStream
 
-    stream: Any = VercelAIEventStream()
+    # SDK v6 protocol: a paused run ends with tool-approval-request chunks (v5 has none).
+    stream: Any = VercelAIEventStream(sdk_version=6)
 
     async def natives() -> AsyncIterator[Any]:
         async for item in items:

@@ -9,7 +9,10 @@ back would leave it queued forever. The sweep closes that gap without anyone ask
   again (a message sent twice is harmless: the worker's claim runs a run once); one that is
   no longer queued only has the stale flag cleared;
 - batches not ``fanned_out`` after ``BATCH_RECOVER_AFTER_SECONDS`` have their queued runs
-  published and the inputs their request never stored counted (``shared.runs.batches``).
+  published and the inputs their request never stored counted (``shared.runs.batches``);
+- runs nobody will continue (``shared.runs.abandoned``): paused longer than
+  ``RUN_APPROVAL_TTL_SECONDS`` (``approval_expired``), and sync/stream runs whose request's
+  instance died (lease expired: ``instance_lost``).
 
 Cloud Scheduler publishes a sweep message (attribute ``kind=sweep``) to the run-requests
 topic every few minutes and the worker runs ``sweep()``; ``make dev`` publishes it itself.
@@ -47,6 +50,8 @@ class SweepReport:
     runs_cleared: int = 0
     batches_recovered: int = 0
     batch_inputs_lost: int = 0
+    approvals_expired: int = 0
+    runs_lost: int = 0
     # Pub/Sub refused a publish: the rest waits for the next sweep.
     interrupted: bool = False
 
@@ -64,6 +69,12 @@ def sweep() -> SweepReport:
     _sweep_runs(now - timedelta(seconds=settings.run_republish_after_seconds), report, deadline)
     if not report.interrupted:
         _sweep_batches(now - timedelta(seconds=settings.batch_recover_after_seconds), report, deadline)
+    from shared.runs import abandoned
+
+    report.approvals_expired = abandoned.expire_approvals(
+        now - timedelta(seconds=settings.run_approval_ttl_seconds), deadline
+    )
+    report.runs_lost = abandoned.end_lost_runs(now, deadline)
     _log.info("sweep finished", extra={"sweep": report.__dict__})
     return report
 

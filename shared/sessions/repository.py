@@ -142,13 +142,22 @@ def acquire_lease(
 
             raise ValidationFailed.field("session_id", "the session belongs to a different agent")
         if record.busy_at(now) and record.lease_run_id != run_id:
+            if record.lease_requires_action:
+                raise Conflict(
+                    "the session's last run waits for a decision on a tool call; decide or cancel it first",
+                    code="session_requires_action",
+                    details={"session_id": session_id, "run_id": record.lease_run_id},
+                )
             raise Conflict(
                 "the session already has a run in progress",
                 code="session_busy",
                 details={"session_id": session_id},
             )
         expires = now + timedelta(seconds=seconds)
-        tx.update(session_ref(session_id), {"lease_run_id": run_id, "lease_expires_at": expires})
+        tx.update(
+            session_ref(session_id),
+            {"lease_run_id": run_id, "lease_expires_at": expires, "lease_requires_action": False},
+        )
         record.lease_run_id, record.lease_expires_at = run_id, expires
         return record
 
@@ -162,9 +171,27 @@ def release_lease(session_id: str, run_id: str) -> None:
         snap = tx.get(session_ref(session_id))
         data = snap.to_dict() if snap.exists else None
         if data and data.get("lease_run_id") == run_id:
-            tx.update(session_ref(session_id), {"lease_run_id": None, "lease_expires_at": None})
+            tx.update(
+                session_ref(session_id),
+                {"lease_run_id": None, "lease_expires_at": None, "lease_requires_action": False},
+            )
 
     db.run_transaction(release)
+
+
+def hold_for_approval(session_id: str, run_id: str, until: datetime) -> None:
+    """Keep the session held by ``run_id`` while it waits for a decision (no instance renews it)."""
+
+    def hold(tx: db.Tx) -> None:
+        snap = tx.get(session_ref(session_id))
+        data = snap.to_dict() if snap.exists else None
+        if data and data.get("lease_run_id") in (run_id, None):
+            tx.update(
+                session_ref(session_id),
+                {"lease_run_id": run_id, "lease_expires_at": until, "lease_requires_action": True},
+            )
+
+    db.run_transaction(hold)
 
 
 # -- history --------------------------------------------------------------------------------

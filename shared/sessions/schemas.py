@@ -42,6 +42,8 @@ class SessionRecord(BaseModel):
     chunk_count: int = 0
     lease_run_id: str | None = None
     lease_expires_at: datetime | None = None
+    # The lease holder is a run paused for a human decision (until its approval expires).
+    lease_requires_action: bool = False
 
     def busy_at(self, now: datetime) -> bool:
         return (

@@ -76,54 +76,63 @@ def _print_run_events(client: Client, body: dict[str, Any]) -> int:
 
 
 def _stream_run(client: Client, body: dict[str, Any]) -> int:
-    """Print text deltas as they arrive; tool activity goes to stderr."""
-    screen = _Screen()
-    final: dict[str, Any] | None = None
+    """Print text deltas as they arrive; tool activity goes to stderr. A run that pauses for
+    approval of a tool call asks on a terminal and streams the continuation."""
+    from agentctl.commands import approvals
+
+    events = client.stream_events("POST", "/runs", json=body)
     started: dict[str, Any] = {}
-    with cancel_on_interrupt(client, lambda: started.get("id")):
-        for event in client.stream_events("POST", "/runs", json=body):
-            data = event.data if isinstance(event.data, dict) else {}
-            if event.event == "run.started":
-                started.update(data.get("run") or data)
-            elif event.event in TERMINAL_RUN_EVENTS:
-                final = data.get("run") or data
-            elif event.event == "json":  # the server chose to answer with the run as JSON
-                final = data
-            elif event.event == "error":
-                raise ApiError(0, str(data.get("code", "error")), str(data.get("message", "stream failed")))
-            else:
-                screen.show(event.event, data)
-    screen.end_line()
-    if final is None:
-        raise CliError("the stream ended before the run finished")
-    return finish_run(final, as_json=False, printed_text=screen.printed)
+    while True:
+        with cancel_on_interrupt(client, lambda: started.get("id")):
+            final, printed = _print_stream(events, started)
+        if final.get("status") != approvals.WAITING:
+            return finish_run(final, as_json=False, printed_text=printed)
+        if not sys.stdin.isatty():
+            render.info(
+                f"run {final['id']} waits for approval of a tool call: "
+                f"`agentctl runs approve {final['id']}` (or --deny)"
+            )
+            return 3
+        decisions = approvals.ask(final)
+        events = client.stream_events(
+            "POST", f"/runs/{final['id']}/approvals", json={"decisions": decisions, "mode": "stream"}
+        )
 
 
-class _Screen:
-    """A streamed reply on the terminal: text on stdout, tool activity on stderr."""
-
-    def __init__(self) -> None:
-        self.printed = False
-        self.last_char = "\n"
-
-    def show(self, name: str, data: dict[str, Any]) -> None:
-        if name == "text.delta":
+def _print_stream(events: Iterator[Any], started: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Text deltas to stdout, tool activity to stderr; ``started`` gets the run (for Ctrl-C)."""
+    printed = False
+    last_char = "\n"
+    final: dict[str, Any] | None = None
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.event == "run.started":
+            started.update(data.get("run") or data)
+        elif event.event == "text.delta":
             delta = str(data.get("delta", ""))
             if delta:
                 sys.stdout.write(delta)
                 sys.stdout.flush()
-                self.printed, self.last_char = True, delta[-1]
-        elif name == "tool.call":
-            self.end_line()
+                printed, last_char = True, delta[-1]
+        elif event.event == "tool.call":
+            if printed and last_char != "\n":
+                sys.stdout.write("\n")
+                last_char = "\n"
             render.info(f"→ {data.get('name')}({render.cell(data.get('args'), limit=120)})")
-        elif name == "tool.result":
+        elif event.event == "tool.result":
             render.info(f"← {data.get('name')}: {render.cell(data.get('content'), limit=120)}")
-
-    def end_line(self) -> None:
-        if self.printed and self.last_char != "\n":
-            sys.stdout.write("\n")
-            sys.stdout.flush()
-            self.last_char = "\n"
+        elif event.event in TERMINAL_RUN_EVENTS or event.event == "run.requires_action":
+            final = data.get("run") or data
+        elif event.event == "json":  # the server chose to answer with the run as JSON
+            final = data
+        elif event.event == "error":
+            raise ApiError(0, str(data.get("code", "error")), str(data.get("message", "stream failed")))
+    if printed and last_char != "\n":
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    if final is None:
+        raise CliError("the stream ended before the run finished")
+    return final, printed
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 // streamed in and rendered as Markdown (safely), tool calls collapsible, Stop cancels the run
 // on the server.
 import * as api from "../api.js";
+import { approvalPanel, decide } from "../approvals.js";
 import { renderMarkdown } from "../markdown.js";
 import { registerPage } from "../router.js";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, announce, h, items, label, listAll, money, plural, showError, text, when } from "../ui.js";
@@ -137,7 +138,21 @@ async function viewChat({ page, params, query }) {
         sessionId = (await api.post("/sessions", { agent_id: agentId, title: prompt.slice(0, 80) })).id;
         history.dataset.stale = "1";
       }
-      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, ({ event, data }) => {
+      let streaming = null;
+      const onEvent = ({ event, data }) => {
+        if (event === "run.requires_action") {
+          // The run waits for a decision (#16): ask, then stream the continuation into this reply.
+          const run = data.run || data;
+          bubble.working.textContent = "Waiting for your decision";
+          const panel = approvalPanel(h, run, (decisions) => {
+            panel.remove();
+            bubble.working.textContent = "Working…";
+            streaming = decide(run.id, decisions, { onEvent, signal: controller.signal });
+          });
+          bubble.item.append(panel);
+          announce("The agent asks for approval of a tool call");
+          return;
+        }
         if (event === "run.started") {
           runId = (data.run || data).id;
           if (stopping) cancelRun();
@@ -160,7 +175,18 @@ async function viewChat({ page, params, query }) {
         } else if (TERMINAL_EVENTS.has(event)) {
           final = data.run || data;
         }
-      }, controller.signal);
+      };
+      await api.streamRun({ agent_id: agentId, input: prompt, session_id: sessionId }, onEvent, controller.signal);
+      // A decision continues the run in another stream; wait for it (and any later one).
+      while (!final && !controller.signal.aborted) {
+        if (streaming) {
+          const current = streaming;
+          streaming = null;
+          await current;
+        } else if (bubble.item.querySelector(".approval")) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        } else break;
+      }
     } catch (error) {
       if (error.name !== "AbortError") showError(errors, error);
     }

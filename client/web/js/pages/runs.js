@@ -1,6 +1,7 @@
 // Runs and batches: start async runs and batches, the runs list (filterable), a run's page
 // (status and failure reason, output, artifacts, live events) and a batch's results.
 import * as api from "../api.js";
+import { approvalPanel, decide } from "../approvals.js";
 import { registerPage } from "../router.js";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, busy, h, items, label, listAll, money, showError, text, when } from "../ui.js";
 import { encodePath, saveAs } from "./files.js";
@@ -144,6 +145,17 @@ async function watchEvents(runId, log, signal, onEnd) {
     if (finished || TERMINAL_STATUSES.has(run.status)) {
       onEnd(run);
       return;
+    }
+    if (run.status === "requires_action") {
+      // Ask here (#16); the continuation is queued and this watcher follows it.
+      await new Promise((resolve, reject) => {
+        const panel = approvalPanel(h, run, (decisions) => {
+          panel.remove();
+          decide(run.id, decisions, { mode: "async", signal }).then(resolve, reject);
+        });
+        log.before(panel);
+        signal.addEventListener("abort", resolve, { once: true });
+      });
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
