@@ -58,7 +58,7 @@ bench: install
 	$(PY) -m bench
 
 fuzz: install
-	$(PY) -m pytest tests/test_fuzz.py -m fuzz --fuzz-examples=500 $(PYTEST_ARGS)
+	$(PY) -m pytest tests/test_fuzz.py -m fuzz --fuzz-examples=100 $(PYTEST_ARGS)
 
 package: .venv/.synced
 	$(PY) -m tools.package

@@ -6,7 +6,7 @@ import base64
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,22 @@ ItemT = TypeVar("ItemT")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+
+
+# What every list cursor looks like: unpadded base64url, as encode_cursor makes it. A string of
+# this shape that we never issued (it decodes to no position) is still a 400: a cursor names a
+# position in one listing and cannot be checked by its shape alone (docs/api-decisions.md).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+MAX_CURSOR_LENGTH = 2048
+Cursor = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        pattern=CURSOR_PATTERN,
+        description="the `next_cursor` of the previous page (opaque)",
+    ),
+]
 
 
 class Page(BaseModel, Generic[ItemT]):
@@ -29,7 +45,7 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 def encode_cursor(values: dict[str, Any]) -> str:

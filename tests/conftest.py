@@ -364,4 +364,4 @@ def live_stack(emulators: Emulators, workspace_root: Path) -> Iterator[LiveStack
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     # tests/test_fuzz.py: examples per operation and caller (bounded in `make test`; `make fuzz` raises it).
-    parser.addoption("--fuzz-examples", type=int, default=8, help="schemathesis examples per operation")
+    parser.addoption("--fuzz-examples", type=int, default=5, help="schemathesis examples per operation")

@@ -402,3 +402,12 @@ def test_an_installed_copy_may_make_tools_stricter_never_looser(
     assert agents_api.put(f"/agents/{copy_id}", token=other_user.token, json=stricter).status_code == 200
     # The publisher's own agent is theirs to change.
     assert agents_api.put(f"/agents/{agent_id}", token=user.token, json=looser).status_code == 200
+
+
+def test_a_provider_side_tool_cannot_require_approval(agents_api: ApiClient, user: TestUser) -> None:
+    from tests.test_runs import definition
+
+    body = definition("searcher", tools=[{"name": "web_search", "config": {"requires_approval": True}}])
+    response = agents_api.post("/agents", token=user.token, json=body)
+    assert error_code(response, 422) == "validation_error"
+    assert "tools[0].config.requires_approval" in response.get_data(as_text=True)

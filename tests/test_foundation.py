@@ -128,7 +128,7 @@ def test_unknown_path_is_404_and_wrong_method_405(echo: object) -> None:
     assert_error(echo.get("/nope"), 404, "route_not_found")  # type: ignore[attr-defined]
     response = echo.delete("/echo")  # type: ignore[attr-defined]
     assert_error(response, 405, "method_not_allowed")
-    assert response.headers["Allow"] == "POST"
+    assert response.headers["Allow"] == "OPTIONS, POST"
 
 
 def test_unhandled_error_is_a_generic_500(echo: object, caplog: pytest.LogCaptureFixture) -> None:

@@ -10,6 +10,8 @@ import mimetypes
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tools.functions import HTTP_FUNCTIONS, ROOT, load_router, openapi_document
@@ -38,6 +40,9 @@ def build_routes(upstreams: dict[str, str]) -> list[tuple[str, str]]:
     return sorted(routes, key=lambda r: len(r[0]), reverse=True)
 
 
+READ_ONLY_METHODS = "GET, HEAD, OPTIONS"
+
+
 def _error(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}).encode()
 
@@ -53,9 +58,17 @@ class GatewayHandler(BaseHTTPRequestHandler):
         if not self.quiet:
             sys.stderr.write("gateway: " + (format % args) + "\n")
 
-    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -76,31 +89,64 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 self.rfile.readline()
         return b""
 
-    def _static(self, path: str) -> bool:
+    @staticmethod
+    def _static_target(path: str) -> Path | None:
         if path in ("", "/"):
             path = "/index.html"
         target = (WEB_ROOT / path.lstrip("/")).resolve()
         if not target.is_file() or WEB_ROOT.resolve() not in target.parents:
+            return None
+        return target
+
+    def _static(self, path: str) -> bool:
+        target = self._static_target(path)
+        if target is None:
             return False
         content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         self._send(200, target.read_bytes(), content_type)
         return True
 
+    def _method_not_allowed(self, path: str) -> None:
+        """What the functions answer too: 405, our JSON error, and the methods that exist."""
+        self._read_body()
+        if self.command == "OPTIONS":
+            self._send(204, b"", headers={"Allow": READ_ONLY_METHODS})
+            return
+        self._send(
+            405,
+            _error("method_not_allowed", f"method {self.command} not allowed on {path}"),
+            headers={"Allow": READ_ONLY_METHODS},
+        )
+
     def _handle(self) -> None:
         path = urlsplit(self.path).path
-        if path == "/openapi.json" and self.command in ("GET", "HEAD"):
-            self._send(200, self.openapi)
+        if path == "/openapi.json":
+            if self.command in ("GET", "HEAD"):
+                self._send(200, self.openapi)
+            else:
+                self._method_not_allowed(path)
             return
         upstream = next(
             (base for prefix, base in self.routes if path == prefix or path.startswith(prefix + "/")), None
         )
         if upstream is None:
-            if self.command in ("GET", "HEAD") and self._static(path):
+            if self._static_target(path) is not None:
+                if self.command in ("GET", "HEAD"):
+                    self._static(path)
+                else:
+                    self._method_not_allowed(path)
                 return
             self._read_body()
             self._send(404, _error("route_not_found", f"no route for {path}"))
             return
         self._proxy(upstream)
+
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a ``do_<METHOD>`` with an HTML 501; every
+        # method (TRACE, CONNECT, PROPFIND, ...) goes through the same routing instead.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def _proxy(self, upstream: str) -> None:
         body = self._read_body()

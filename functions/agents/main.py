@@ -50,7 +50,14 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
 
 
 @router.route(
-    "POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,), scope="agents:write"
+    "POST",
+    "/agents",
+    body=AgentCreate,
+    response=AgentPublic,
+    status=201,
+    errors=(409,),
+    headers=("Idempotency-Key",),
+    scope="agents:write",
 )
 def create_agent(ctx: RequestContext) -> Reply:
     """Create an agent (version 1) from a definition, or from a built-in template with
@@ -87,7 +94,8 @@ def get_agent(ctx: RequestContext) -> Reply:
     "/agents/{agent_id}",
     body=AgentUpdate,
     response=AgentPublic,
-    errors=(403, 404, 409),
+    errors=(400, 403, 404, 409),
+    headers=("If-Match",),
     scope="agents:write",
 )
 def update_agent(ctx: RequestContext) -> Reply:
@@ -96,7 +104,14 @@ def update_agent(ctx: RequestContext) -> Reply:
     return _agent_reply(record)
 
 
-@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409), scope="agents:write")
+@router.route(
+    "DELETE",
+    "/agents/{agent_id}",
+    status=204,
+    errors=(400, 403, 404, 409),
+    headers=("If-Match",),
+    scope="agents:write",
+)
 def delete_agent(ctx: RequestContext) -> None:
     """Soft-delete an agent (its versions stay for runs and marketplace snapshots)."""
     service.delete(ctx.params["agent_id"], ctx.principal, if_match=ctx.header("If-Match"))

@@ -5,7 +5,15 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, TokenPair, UserCreate, UserUpdate
+from shared.auth.schemas import (
+    LoginForm,
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserUpdate,
+)
 from shared.auth.token_schemas import TokenCreate, TokenCreated, TokenList
 from shared.auth.users import UserPublic
 from shared.health import HealthReport, health_report
@@ -40,7 +48,7 @@ def register(ctx: RequestContext) -> UserPublic:
     "POST",
     "/auth/login",
     body=LoginRequest,
-    form_ok=True,
+    form_body=LoginForm,
     response=TokenPair,
     auth="public",
     errors=(401, 429),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
+from shared.agents.schemas import AgentPublic
 from shared.health import HealthReport, health_report
 from shared.marketplace.schemas import (
     Bundle,
@@ -93,15 +94,16 @@ def delete_listing(ctx: RequestContext) -> None:
     "POST",
     "/marketplace/listings/{listing_id}/install",
     query=InstallQuery,
+    response=AgentPublic,
     status=201,
     errors=(404, 409, 422),
     extra_responses={200: "I had installed it already: my existing copy"},
+    headers=("Idempotency-Key",),
     scope="marketplace:write",
 )
 def install_listing(ctx: RequestContext) -> Reply:
     """Install: a copy of the snapshot becomes my agent (201, `source` set); installing again
     returns my copy (200) unless `?name=` asks for another one. `Idempotency-Key` supported."""
-    from shared.agents.schemas import AgentPublic
     from shared.marketplace import service
 
     agent, created = service.install(

@@ -36,6 +36,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    headers=("Idempotency-Key",),
     scope="runs",
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
@@ -157,6 +158,7 @@ def decide_approvals(ctx: RequestContext) -> Reply | flask.Response:
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    headers=("Last-Event-ID",),
     scope="runs",
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
@@ -177,6 +179,7 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     response=BatchPublic,
     status=202,
     errors=(404, 409, 429),
+    headers=("Idempotency-Key",),
     scope="runs",
 )
 def create_batch(ctx: RequestContext) -> Reply:

@@ -91,6 +91,11 @@ def _entries() -> tuple[ModelEntry, ...]:
     return entries
 
 
+def catalog_entries() -> tuple[ModelEntry, ...]:
+    """Every model the data file lists (retired ones included)."""
+    return _entries()
+
+
 def provider_available(provider: str, settings: Settings | None = None) -> bool:
     settings = settings or get_settings()
     if settings.model_backend == "offline":

@@ -15,13 +15,56 @@ Provider = Literal["vertex-gemini", "vertex-anthropic"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
+def model_catalog_schema(schema: dict[str, Any]) -> None:
+    """Document ``model`` as the catalog allows it: one branch per provider and limits, each
+    naming its models and their temperature and output-token caps (what validation checks)."""
+    from shared.agents.catalog import catalog_entries
+
+    properties: dict[str, Any] = schema.pop("properties")
+    schema.pop("required", None)
+    schema.pop("type", None)
+    schema.pop("additionalProperties", None)
+    groups: dict[tuple[str, float, int], list[str]] = {}
+    for entry in catalog_entries():
+        if entry.enabled:
+            key = (entry.provider, entry.max_temperature, min(entry.max_output_tokens, MAX_TOKENS_CAP))
+            groups.setdefault(key, []).append(entry.name)
+    branches: list[dict[str, Any]] = []
+    for (provider, max_temperature, max_tokens), names in sorted(groups.items()):
+        branch = dict(properties)
+        branch["provider"] = {"const": provider, "type": "string", "title": "Provider"}
+        branch["name"] = {"enum": sorted(names), "type": "string", "title": "Name"}
+        branch["temperature"] = {
+            "anyOf": [{"type": "number", "minimum": 0.0, "maximum": max_temperature}, {"type": "null"}],
+            "default": None,
+        }
+        branch["max_tokens"] = {
+            "anyOf": [{"type": "integer", "minimum": 1, "maximum": max_tokens}, {"type": "null"}],
+            "default": None,
+        }
+        title = "ModelRef" + "".join(p.capitalize() for p in provider.split("-")) + str(max_tokens)
+        branches.append(
+            {
+                "type": "object",
+                "title": title,
+                "properties": branch,
+                "required": ["provider", "name"],
+                "additionalProperties": False,
+            }
+        )
+    schema["oneOf"] = branches
+
+
+MAX_TOKENS_CAP = 65536
+
+
 class ModelRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=model_catalog_schema)
 
     provider: Provider
     name: str = Field(min_length=1, max_length=100)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=65536)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
 
 
@@ -61,10 +104,51 @@ class Workflow(BaseModel):
     steps: list[WorkflowStep] = Field(min_length=1, max_length=20)
 
 
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    return next((s for s in schema.get("anyOf", []) if s.get("type") != "null"), schema)
+
+
+def kind_union_schema(schema: dict[str, Any]) -> None:
+    """Document a definition as the union on ``kind`` the validator enforces: an ``agent``
+    (``kind`` may be omitted) needs ``model`` and has no ``workflow``; a ``workflow`` needs
+    ``workflow``. The two forms are ``oneOf`` branches, so generated clients and fuzzers see
+    exactly what is accepted."""
+    properties: dict[str, Any] = schema.pop("properties")
+    required: list[str] = schema.pop("required", [])
+    schema.pop("type", None)
+    schema.pop("additionalProperties", None)
+    agent = {k: v for k, v in properties.items() if k != "workflow"}
+    agent["kind"] = {"const": "agent", "default": "agent", "type": "string", "title": "Kind"}
+    agent["model"] = _non_null(properties["model"])
+    workflow = dict(properties)
+    workflow["kind"] = {"const": "workflow", "type": "string", "title": "Kind"}
+    workflow["workflow"] = _non_null(properties["workflow"])
+    # A workflow has no model, tools or delegates of its own (its steps' agents do).
+    workflow["model"] = {"type": "null", "default": None}
+    workflow["tools"] = {"type": "array", "maxItems": 0, "items": {}, "default": []}
+    workflow["delegates"] = {"type": "array", "maxItems": 0, "items": {"type": "string"}, "default": []}
+    schema["oneOf"] = [
+        {
+            "type": "object",
+            "title": "AgentKindAgent",
+            "properties": agent,
+            "required": [*required, "model"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "title": "AgentKindWorkflow",
+            "properties": workflow,
+            "required": [*required, "kind", "workflow"],
+            "additionalProperties": False,
+        },
+    ]
+
+
 class AgentDefinition(BaseModel):
     """What ``POST /agents`` and ``PUT /agents/{id}`` accept (and versions store)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=kind_union_schema)
 
     name: str = Field(pattern=NAME_PATTERN)
     display_name: str | None = Field(default=None, max_length=120)
@@ -74,7 +158,9 @@ class AgentDefinition(BaseModel):
     system_prompt: str = Field(default="", max_length=100_000)
     tools: list[ToolRef] = Field(default_factory=list[ToolRef], max_length=32)
     output_schema: dict[str, Any] | None = None
-    delegates: list[str] = Field(default_factory=list[str], max_length=16)
+    delegates: list[str] = Field(
+        default_factory=list[str], max_length=16, json_schema_extra={"uniqueItems": True}
+    )
     workflow: Workflow | None = None
     limits: Limits = Field(default_factory=Limits)
     metadata: dict[str, Any] = Field(default_factory=dict[str, Any])

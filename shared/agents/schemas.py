@@ -45,7 +45,7 @@ class AgentUpdate(AgentDefinition):
 class AgentPublic(AgentDefinition):
     """The agent object: ``{id, owner_id, version, definition fields..., created_at, updated_at, source}``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=None)
 
     id: str
     owner_id: str

@@ -54,7 +54,11 @@ class UserCreate(BaseModel):
         pattern=USERNAME_PATTERN,
         description="3 to 50 characters from A-Z, a-z, 0-9, '_', '.', '-'; unique case-insensitively",
     )
-    email: str = Field(max_length=MAX_EMAIL_LENGTH, description="a valid email address, unique")
+    email: str = Field(
+        max_length=MAX_EMAIL_LENGTH,
+        description="a valid email address, unique",
+        json_schema_extra={"format": "email"},
+    )
     password: Password = Field(description=f"{MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters")
 
     @field_validator("email")
@@ -84,6 +88,22 @@ class LoginRequest(BaseModel):
     scope: str | None = Field(default=None, max_length=1024)
     client_id: str | None = Field(default=None, max_length=256)
     client_secret: str | None = Field(default=None, max_length=256)
+
+
+class LoginForm(BaseModel):
+    """POST /auth/login as ``application/x-www-form-urlencoded``: the OAuth2 password grant
+    (RFC 6749 §4.3.2). A form cannot send null, so its fields are plain strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant_type: Literal["password"] = "password"
+    username: str = Field(
+        min_length=1, max_length=MAX_LOGIN_IDENTIFIER_LENGTH, description="username (or email)"
+    )
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    scope: str = Field(default="", max_length=1024, description="accepted and ignored")
+    client_id: str = Field(default="", max_length=256, description="accepted and ignored")
+    client_secret: str = Field(default="", max_length=256, description="accepted and ignored")
 
 
 class TokenPair(BaseModel):

@@ -10,12 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents.definition import NAME_PATTERN, AgentDefinition
 from shared.marketplace.categories import CATEGORY_IDS
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 
 MAX_TAGS = 10
 MAX_SUMMARY = 280
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 SortOrder = Literal["rating", "installs", "recent"]
+CATEGORY_SCHEMA: dict[str, Any] = {"enum": sorted(CATEGORY_IDS)}
+# What the schema promises for each tag (normalisation also trims and lower-cases).
+TAGS_SCHEMA: dict[str, Any] = {"items": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9-]{0,29}$"}}
 
 
 def _check_category(value: str) -> str:
@@ -43,8 +46,8 @@ class ListingCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(min_length=1, max_length=128)
-    category: str
-    tags: list[str] = Field(default_factory=list[str], max_length=MAX_TAGS)
+    category: str = Field(json_schema_extra=CATEGORY_SCHEMA)
+    tags: list[str] = Field(default_factory=list[str], max_length=MAX_TAGS, json_schema_extra=TAGS_SCHEMA)
     summary: str | None = Field(default=None, max_length=MAX_SUMMARY)
 
     _category = field_validator("category")(_check_category)
@@ -148,11 +151,11 @@ class ListingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str | None = Field(default=None, max_length=200)
-    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
-    category: str | None = None
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS, json_schema_extra=TAGS_SCHEMA)
+    category: str | None = Field(default=None, json_schema_extra=CATEGORY_SCHEMA)
     sort: SortOrder = "recent"
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
     @field_validator("category")
     @classmethod

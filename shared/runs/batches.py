@@ -27,7 +27,7 @@ from shared import db, idempotency
 from shared.agents.definition import Limits
 from shared.errors import BadRequest, NotFound, ValidationFailed
 from shared.runs import repository
-from shared.runs.schemas import MAX_TEXT_CHARS, InputPart, RunCreate, RunPage, RunRecord
+from shared.runs.schemas import MAX_TEXT_CHARS, RunCreate, RunInput, RunPage, RunRecord
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -49,7 +49,7 @@ class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(min_length=1, max_length=128)
-    inputs: list[str | list[InputPart]] = Field(min_length=1, max_length=MAX_INPUTS)
+    inputs: list[RunInput] = Field(min_length=1, max_length=MAX_INPUTS)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     limits: Limits | None = Field(default=None, description="Applied to every run; may only tighten.")
 
@@ -120,7 +120,8 @@ class BatchRunsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=300)
+    # The last run id of the previous page: ``<batch id>-<input index>``.
+    cursor: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}-[0-9]{4,6}$")
 
 
 def _ref(batch_id: str) -> Any:

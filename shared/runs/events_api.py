@@ -34,7 +34,10 @@ class RunEventsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=100, ge=1, le=1000)
-    cursor: str | None = Field(default=None, max_length=32, description="`next_cursor` of the previous page")
+    # Any such number is a position (events after it), so a well-formed cursor is never refused.
+    cursor: str | None = Field(
+        default=None, pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page (an event id)"
+    )
 
 
 class RunEventPublic(BaseModel):

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.agents.definition import Limits
+from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
 RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
@@ -32,7 +33,11 @@ class ImageInput(BaseModel):
 
     type: Literal["image"]
     mime_type: ImageMimeType
-    data: str = Field(min_length=4, description="base64-encoded image bytes")
+    data: str = Field(
+        min_length=4,
+        description="base64-encoded image bytes",
+        json_schema_extra={"pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
+    )
 
     @field_validator("data")
     @classmethod
@@ -45,6 +50,14 @@ class ImageInput(BaseModel):
 
 
 InputPart = Annotated[TextInput | ImageInput, Field(discriminator="type")]
+MAX_INPUT_PARTS = 32
+# A prompt with something other than whitespace in it, or 1 to 32 parts (what the validators
+# below enforce, declared so the schema says it too).
+TextPrompt = Annotated[
+    str, Field(json_schema_extra={"minLength": 1, "maxLength": MAX_TEXT_CHARS, "pattern": r"\S"})
+]
+InputParts = Annotated[list[InputPart], Field(json_schema_extra={"minItems": 1, "maxItems": MAX_INPUT_PARTS})]
+RunInput = TextPrompt | InputParts
 
 
 class RunCreate(BaseModel):
@@ -53,7 +66,7 @@ class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agent_id: str = Field(min_length=1, max_length=128)
-    input: str | list[InputPart] = Field(
+    input: RunInput = Field(
         description="A prompt, or a list of text/image parts.",
     )
     session_id: str | None = Field(default=None, min_length=1, max_length=128)
@@ -214,7 +227,7 @@ class RunListQuery(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=128)
     status: RunStatus | None = None
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 class RunStreamQuery(BaseModel):

@@ -48,9 +48,13 @@ class WebSearchToolSpec(ToolSpec):
         return provider in _PROVIDERS
 
     def provider_config_errors(self, config: Any, provider: str) -> list[tuple[str, str]]:
+        errors: list[tuple[str, str]] = []
+        if config.requires_approval:
+            # The provider runs the search inside its own response: there is no call to pause on.
+            errors.append(("requires_approval", "runs at the provider: it cannot wait for approval"))
         if provider != "vertex-gemini":
-            return []
-        return [
+            return errors
+        return errors + [
             (name, f"not supported by provider '{provider}'")
             for name in _RESTRICTING
             if getattr(config, name) is not None

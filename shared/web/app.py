@@ -12,7 +12,7 @@ import flask
 from pydantic import BaseModel
 
 from shared import db, logs
-from shared.errors import Forbidden, ServiceError, ServiceUnavailable
+from shared.errors import Forbidden, NotFound, ServiceError, ServiceUnavailable
 from shared.settings import get_settings
 from shared.web.context import RequestContext
 from shared.web.parsing import parse_json_body, parse_query, read_body
@@ -79,10 +79,16 @@ def _apply_cors(request: flask.Request, response: flask.Response) -> None:
         response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, ETag, Retry-After, Location"
 
 
-def _preflight(request: flask.Request) -> flask.Response:
+def _preflight(request: flask.Request, router: Router) -> flask.Response:
+    """OPTIONS: the path's methods in ``Allow`` (RFC 9110) and, for a browser, the CORS
+    preflight answer; a path no route serves is a 404 like any other method."""
+    allowed = router.allowed_methods(request.path)
+    if not allowed:
+        raise NotFound(f"no route for {request.path}", code="route_not_found")
     response = flask.Response(status=204)
+    response.headers["Allow"] = ", ".join(allowed)
     _apply_cors(request, response)
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+    response.headers["Access-Control-Allow-Methods"] = ", ".join(allowed)
     response.headers["Access-Control-Allow-Headers"] = (
         "Authorization, Content-Type, Idempotency-Key, If-Match, Last-Event-ID, X-Request-Id"
     )
@@ -104,7 +110,9 @@ def _handle(ctx: RequestContext) -> flask.Response:
     if route.query is not None:
         ctx.query = parse_query(ctx.request, route.query)
     if route.body is not None and route.body_kind == "json":
-        ctx.body = parse_json_body(ctx.request, route.body, limit, form_ok=route.form_ok)
+        ctx.body = parse_json_body(
+            ctx.request, route.body, limit, form_ok=route.form_ok, form_model=route.form_body
+        )
     return _render(route.handler(ctx), route.status)
 
 
@@ -154,27 +162,27 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
         ),
     )
     with db.measure() as ops:
-        if request.method == "OPTIONS":
-            response = _preflight(request)
-        else:
-            try:
+        try:
+            if request.method == "OPTIONS":
+                response = _preflight(request, router)
+            else:
                 response = dispatch(request, router, request_id)
-            except ServiceError as exc:
-                response = error_response(exc, request_id, request.path)
-            except Exception as exc:
-                error = to_service_error(exc)
-                if error.status >= 500 and not isinstance(error, ServiceUnavailable):
-                    _log.exception("unhandled error")
-                else:
-                    _log.warning("backend unavailable: %s", type(exc).__name__)
-                response = error_response(error, request_id, request.path)
-            # Drain an unread body so keep-alive connections stay usable.
-            # gunicorn's request body (live processes) has no ``closed`` attribute.
-            if request.content_length and not getattr(request.stream, "closed", False):
-                try:
-                    read_body(request, get_settings().max_body_bytes * 16)
-                except Exception:  # noqa: S110 - best effort
-                    pass
+        except ServiceError as exc:
+            response = error_response(exc, request_id, request.path)
+        except Exception as exc:
+            error = to_service_error(exc)
+            if error.status >= 500 and not isinstance(error, ServiceUnavailable):
+                _log.exception("unhandled error")
+            else:
+                _log.warning("backend unavailable: %s", type(exc).__name__)
+            response = error_response(error, request_id, request.path)
+        # Drain an unread body so keep-alive connections stay usable.
+        # gunicorn's request body (live processes) has no ``closed`` attribute.
+        if request.content_length and not getattr(request.stream, "closed", False):
+            try:
+                read_body(request, get_settings().max_body_bytes * 16)
+            except Exception:  # noqa: S110 - best effort
+                pass
     response.headers["X-Request-Id"] = request_id
     _apply_cors(request, response)
     if get_settings().cost_headers_enabled:
@@ -197,3 +205,25 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
         },
     )
     return response
+
+
+def _framework_error(exc: Exception) -> flask.Response:
+    """Errors raised before ``serve`` runs (functions-framework's own URL rules refuse, e.g.,
+    a path with a newline in it) get our JSON body instead of Werkzeug's HTML page."""
+    from werkzeug.exceptions import HTTPException
+
+    status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
+    code = "route_not_found" if status == 404 else ("method_not_allowed" if status == 405 else "bad_request")
+    body = {"error": {"code": code, "message": "not found" if status == 404 else "malformed request"}}
+    return json_response(body, status=status)
+
+
+def install_framework_error_handler() -> None:
+    """Register ``_framework_error`` on the functions-framework app being created (the
+    framework binds ``errorhandler`` to it while it loads an entry module)."""
+    import functions_framework
+    from werkzeug.exceptions import HTTPException
+
+    register: Any = getattr(functions_framework, "errorhandler", None)
+    if register is not None:
+        register(HTTPException)(_framework_error)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterable
 from typing import Any, cast
@@ -11,6 +12,8 @@ from pydantic.json_schema import models_json_schema
 
 from shared.auth.scopes import ANY_TOKEN, INTERACTIVE, SCOPES
 from shared.web.routing import Route, Router
+
+_FILE_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*):path\}")
 
 _REF = "#/components/schemas/{model}"
 
@@ -25,6 +28,39 @@ _STATUS_TEXT = {
     422: "Validation error",
     429: "Rate limited",
     503: "A backend is unavailable",
+}
+
+
+# Request headers routes may declare (``Router.route(headers=...)``), as the handlers parse them.
+REQUEST_HEADERS: dict[str, dict[str, Any]] = {
+    "Idempotency-Key": {
+        "description": "Makes a retry of this request safe: the same key returns the first result.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[\\x21-\\x7e]+$"},
+    },
+    "If-Match": {
+        "description": (
+            'The agent version the change is based on (`3`, `"3"`, `W/"3"`; `*` = any): 409 if it moved on.'
+        ),
+        "schema": {"type": "string", "pattern": '^(\\*|(W/)?"?[0-9]{1,9}"?)$'},
+    },
+    "Last-Event-ID": {
+        "description": "Resume an event stream after this event id.",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    },
+}
+
+# Path parameters: ids are at most 1500 bytes and never ``.``/``..``/``__x__`` (Firestore's
+# rules); a workspace path is relative components without control characters or backslashes.
+_ID_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
+_TYPED_PARAMS: dict[str, dict[str, Any]] = {
+    "version": {"type": "integer", "minimum": 1, "maximum": 999999999}
+}
+_COMPONENT = "[^\\x00-\\x1f\\x7f\\\\/.~][^\\x00-\\x1f\\x7f\\\\/]{0,62}"
+_FILE_PATH_PARAM: dict[str, Any] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 1024,
+    "pattern": f"^{_COMPONENT}(/{_COMPONENT})*$",
 }
 
 
@@ -64,6 +100,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {403}
     if route.body is not None:
         statuses |= {400, 413, 415, 422}
+    if route.body_kind == "raw":
+        statuses |= {400, 413}
     if route.query is not None:
         # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
         statuses |= {400, 422}
@@ -79,10 +117,18 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     }
     if route.description and route.description != route.summary:
         op["description"] = route.description
+    file_params = set(_FILE_PARAM.findall(route.path))
     params: list[dict[str, Any]] = [
-        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {
+            "name": p,
+            "in": "path",
+            "required": True,
+            "schema": dict(_FILE_PATH_PARAM if p in file_params else _TYPED_PARAMS.get(p, _ID_PARAM)),
+        }
         for p in route.path_params
     ]
+    for header in route.headers:
+        params.append({"name": header, "in": "header", "required": False, **REQUEST_HEADERS[header]})
     if route.query is not None:
         qschema = route.query.model_json_schema(ref_template=_REF)
         for name, definition in qschema.pop("$defs", {}).items():
@@ -106,8 +152,9 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             "application/json": {"schema": {"$ref": _REF.format(model=route.body.__name__)}}
         }
         if route.form_ok:
+            form = route.form_body or route.body
             content["application/x-www-form-urlencoded"] = {
-                "schema": {"$ref": _REF.format(model=route.body.__name__)}
+                "schema": {"$ref": _REF.format(model=form.__name__)}
             }
         op["requestBody"] = {"required": True, "content": content}
     elif route.body_kind == "raw":
@@ -119,17 +166,12 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     if route.status == 204 or (route.response is None and route.status == 204):
         responses["204"] = {"description": "No content"}
     elif route.streams:
-        responses[str(route.status)] = {
-            "description": "Event stream (or JSON)",
-            "content": {
-                "text/event-stream": {"schema": {"type": "string"}},
-                **(
-                    {"application/json": {"schema": _schema_for(route.response, components)}}
-                    if route.response is not None
-                    else {}
-                ),
-            },
-        }
+        # JSON first: generated clients type the response by the first media type.
+        content = {}
+        if route.response is not None:
+            content["application/json"] = {"schema": _schema_for(route.response, components)}
+        content["text/event-stream"] = {"schema": {"type": "string"}}
+        responses[str(route.status)] = {"description": "JSON, or an event stream", "content": content}
     elif route.response_media_type != "application/json":
         responses[str(route.status)] = {
             "description": "Content",
@@ -141,7 +183,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             body["content"] = {"application/json": {"schema": _schema_for(route.response, components)}}
         responses[str(route.status)] = body
     for status, text in route.extra_responses.items():
-        responses.setdefault(str(status), {"description": text})
+        extra: dict[str, Any] = {"description": text}
+        if 200 <= status < 300 and status != 204 and route.response is not None:
+            # Another success status of the same resource (202 queued, 200 replaced): same body.
+            extra["content"] = {"application/json": {"schema": _schema_for(route.response, components)}}
+        responses.setdefault(str(status), extra)
     for status in _error_statuses(route):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
@@ -161,16 +207,37 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
+def _hoist_variants(components: dict[str, Any]) -> None:
+    """Inline object branches of a ``oneOf`` (``AgentDefinition``'s forms) become named
+    components, so client generators give each form a class instead of failing on it."""
+    schemas: list[dict[str, Any]] = list(components.values())
+    for schema in schemas:
+        branches: list[Any] = schema.get("oneOf", [])
+        for index, branch in enumerate(branches):
+            if not isinstance(branch, dict):
+                continue
+            form = cast(dict[str, Any], branch)
+            if form.get("type") == "object" and "title" in form:
+                title = str(form["title"])
+                components.setdefault(title, form)
+                branches[index] = {"$ref": _REF.format(model=title)}
+
+
 def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[str, Any]:
     routers = list(routers)
     models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
     for router in routers:
         for route in router.routes:
-            for m in [route.body, *(_models_of(route.response) if route.response is not None else [])]:
+            for m in [
+                route.body,
+                route.form_body,
+                *(_models_of(route.response) if route.response is not None else []),
+            ]:
                 if m is not None:
                     models[m.__name__] = m
     _, top = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
     components: dict[str, Any] = dict(top.get("$defs", {}))
+    _hoist_variants(components)
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
         for route in router.routes:

@@ -129,7 +129,12 @@ def validate_model(model: type[BaseModel], value: Any, *, prefix: str = "") -> B
 
 
 def parse_json_body(
-    request: flask.Request, model: type[BaseModel], limit: int, *, form_ok: bool
+    request: flask.Request,
+    model: type[BaseModel],
+    limit: int,
+    *,
+    form_ok: bool,
+    form_model: type[BaseModel] | None = None,
 ) -> BaseModel:
     mimetype = (request.mimetype or "").lower()
     if form_ok and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -147,7 +152,11 @@ def parse_json_body(
             raise PayloadTooLarge(
                 f"request body exceeds {limit} bytes", details={"limit_bytes": limit}
             ) from None
-        return validate_model(model, form)
+        if form_model is None:
+            return validate_model(model, form)
+        return model.model_validate(
+            validate_model(form_model, form).model_dump(include=set(model.model_fields))
+        )
     if not is_json_content_type(mimetype):
         raise UnsupportedMediaType(
             f"content type {mimetype or 'none'!r} is not supported; send application/json",

@@ -33,6 +33,7 @@ class Route:
     body: type[BaseModel] | None = None
     body_kind: BodyKind = "json"
     form_ok: bool = False
+    form_body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
@@ -45,6 +46,7 @@ class Route:
     streams: bool = False
     response_media_type: str = "application/json"
     extra_responses: Mapping[int, str] = field(default_factory=dict[int, str])
+    headers: tuple[str, ...] = ()
     pattern: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
 
     @property
@@ -100,6 +102,7 @@ class Router:
         body: type[BaseModel] | None = None,
         body_kind: BodyKind = "json",
         form_ok: bool = False,
+        form_body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
@@ -111,7 +114,11 @@ class Router:
         streams: bool = False,
         response_media_type: str = "application/json",
         extra_responses: Mapping[int, str] | None = None,
+        headers: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
+        """Declare a route. ``form_body`` (with ``form_ok``) is the model of the form-encoded
+        body when it differs from the JSON one; ``headers`` names the request headers the
+        handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``)."""
         if scope is not None and scope not in ROUTE_SCOPES:
             raise ValueError(f"unknown scope {scope!r} on {method} {path}")
 
@@ -126,7 +133,8 @@ class Router:
                     description=(handler.__doc__ or "").strip(),
                     body=body,
                     body_kind=body_kind if (body is not None or body_kind == "raw") else "none",
-                    form_ok=form_ok,
+                    form_ok=form_ok or form_body is not None,
+                    form_body=form_body,
                     query=query,
                     response=response,
                     status=status,
@@ -138,6 +146,7 @@ class Router:
                     streams=streams,
                     response_media_type=response_media_type,
                     extra_responses=dict(extra_responses or {}),
+                    headers=headers,
                     pattern=_compile(path),
                 )
             )
@@ -145,9 +154,25 @@ class Router:
 
         return register
 
+    def _candidates(self, path: str) -> list[Route]:
+        """The routes that may serve ``path``: a literal route (``/agents/health``) shadows the
+        parameterised ones (``/agents/{agent_id}``), as the OpenAPI document lists them."""
+        matching = [route for route in self.routes if route.pattern.match(path)]
+        literal = [route for route in matching if not route.path_params]
+        return literal or matching
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods ``path`` answers (HEAD with GET, OPTIONS always); empty if no route."""
+        methods = {route.method for route in self._candidates(path)}
+        if not methods:
+            return []
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods | {"OPTIONS"})
+
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
         allowed: list[str] = []
-        for route in self.routes:
+        for route in self._candidates(path):
             found = route.pattern.match(path)
             if found is None:
                 continue
@@ -160,6 +185,6 @@ class Router:
         if allowed:
             raise MethodNotAllowed(
                 f"method {method} not allowed on {path}",
-                headers={"Allow": ", ".join(sorted(set(allowed)))},
+                headers={"Allow": ", ".join(self.allowed_methods(path))},
             )
         raise NotFound(f"no route for {path}", code="route_not_found")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 
 
 class WorkspaceFilePublic(BaseModel):
@@ -28,4 +28,4 @@ class WorkspaceFileListQuery(BaseModel):
 
     prefix: str = Field(default="", max_length=1024, description="Only paths starting with this string.")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None

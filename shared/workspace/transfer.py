@@ -5,7 +5,7 @@ from __future__ import annotations
 import mimetypes
 from typing import TYPE_CHECKING
 
-from shared.errors import PayloadTooLarge
+from shared.errors import BadRequest, PayloadTooLarge
 from shared.settings import get_settings
 from shared.web.parsing import read_body
 from shared.workspace.sandbox import FileTooLarge
@@ -22,9 +22,17 @@ def read_upload(request: flask.Request) -> bytes:
     """
     limit = get_settings().workspace_max_file_bytes
     try:
-        return read_body(request, limit)
+        data = read_body(request, limit)
     except PayloadTooLarge:
         raise FileTooLarge(f"the file is larger than {limit} bytes", limit=limit) from None
+    if not data and not request.headers.get("Content-Type"):
+        # No bytes and no media type is a request without a body (the route requires one);
+        # an empty file is sent as an empty body *with* its Content-Type.
+        raise BadRequest(
+            "the request has no body: send the file's bytes (an empty file with a Content-Type)",
+            code="missing_body",
+        )
+    return data
 
 
 def content_type(path: str) -> str:
