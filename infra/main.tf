@@ -18,15 +18,20 @@ locals {
 
   # Pub/Sub names: the defaults of shared/settings.py and tools/localstack.Topology.
   topics = {
-    run_requests = "run-requests"
-    run_results  = "run-results"
-    dead_letter  = "run-requests-dead-letter"
+    run_requests        = "run-requests"
+    run_results         = "run-results"
+    dead_letter         = "run-requests-dead-letter"
+    webhook_deliveries  = "webhook-deliveries"
+    webhook_dead_letter = "webhook-deliveries-dead-letter"
+    schedule_ticks      = "schedule-ticks"
   }
   subscriptions = {
     worker_push = "${local.topics.run_requests}-worker-push"
     results_tap = "${local.topics.run_results}-tap"
     dead_letter = "${local.topics.dead_letter}-sub"
   }
+  # The dispatcher's push subscriptions, one per topic it reads (infra/automation.tf).
+  dispatcher_topics = ["run_results", "webhook_deliveries", "webhook_dead_letter", "schedule_ticks"]
 
   # The worker must finish (or be stopped by its timeout) before Pub/Sub's ack deadline
   # expires, or the message is redelivered while the first attempt still runs.
@@ -36,13 +41,17 @@ locals {
   # not cover a whole run: it only bounds how long a crashed worker's run waits before a
   # redelivery takes it over (shared/runs/claim.py). The settings default.
   run_lease_seconds = 60
+  # The dispatcher's pushes: a tick may start up to SCHEDULE_TICK_BATCH runs.
+  dispatcher_timeout_seconds      = 300
+  dispatcher_ack_deadline_seconds = 360
 
   # Path prefixes per HTTP function (API.md routing). Each prefix P is routed as P and P/*.
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
-    runs        = ["/runs", "/sessions", "/batches", "/v1"]
+    runs        = ["/runs", "/sessions", "/batches", "/v1", "/ag-ui"]
     marketplace = ["/marketplace"]
+    automation  = ["/webhooks", "/schedules"]
   }
 
   functions = {
@@ -132,6 +141,40 @@ locals {
       publishes_to  = ["run_requests", "run_results"]
       reads_topics  = []
     }
+    automation = {
+      entry_point = "automation_api"
+      http        = true
+      # Webhook and schedule CRUD; a test delivery waits up to WEBHOOK_TIMEOUT_SECONDS (10 s)
+      # on the receiver, and run-now queues an async run: I/O-bound and light.
+      memory        = "512Mi"
+      cpu           = "1"
+      concurrency   = 40
+      timeout       = 60
+      min_instances = 0
+      max_instances = 10
+      verify_tokens = true
+      workspace     = false
+      vertex        = false
+      publishes_to  = ["run_requests", "webhook_deliveries"]
+      reads_topics  = ["run_requests"] # /webhooks/health checks the topic exists
+    }
+    dispatcher = {
+      entry_point = "dispatch_event"
+      http        = false
+      # One webhook delivery (≤ 10 s on the receiver), one run result or one schedule tick
+      # per push: mostly waiting on the network, so many share an instance.
+      memory        = "512Mi"
+      cpu           = "1"
+      concurrency   = 20
+      timeout       = local.dispatcher_timeout_seconds
+      min_instances = 0
+      max_instances = 20
+      verify_tokens = false
+      workspace     = false
+      vertex        = false
+      publishes_to  = ["run_requests", "webhook_deliveries"]
+      reads_topics  = []
+    }
   }
 
   http_functions      = { for name, fn in local.functions : name => fn if fn.http }
@@ -150,6 +193,9 @@ locals {
     RUN_RESULTS_TOPIC         = local.topics.run_results
     RUN_DEAD_LETTER_TOPIC     = local.topics.dead_letter
     RUN_MAX_DELIVERY_ATTEMPTS = tostring(var.run_max_delivery_attempts)
+    WEBHOOK_DELIVERIES_TOPIC  = local.topics.webhook_deliveries
+    WEBHOOK_DEAD_LETTER_TOPIC = local.topics.webhook_dead_letter
+    SCHEDULE_TICKS_TOPIC      = local.topics.schedule_ticks
     # The HTTPS load balancer appends one X-Forwarded-For entry after Google's front end.
     TRUSTED_PROXY_HOPS   = "2"
     RUN_LEASE_SECONDS    = tostring(local.run_lease_seconds)

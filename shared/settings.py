@@ -58,6 +58,20 @@ class Settings(BaseSettings):
     # long (failed, approval_expired).
     run_approval_ttl_seconds: int = Field(default=24 * 3600, ge=1, le=30 * 86400)
 
+    # Webhooks (shared/webhooks) and schedules (shared/schedules); the dispatcher function.
+    webhook_deliveries_topic: str = "webhook-deliveries"
+    webhook_dead_letter_topic: str = "webhook-deliveries-dead-letter"
+    schedule_ticks_topic: str = "schedule-ticks"
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=30)
+    # A delivery is retried (rounds of Pub/Sub attempts) for this long before it fails.
+    webhook_retry_window_seconds: int = Field(default=3 * 86400, ge=86400)
+    # An endpoint failing without a success for this long is disabled.
+    webhook_disable_after_seconds: int = Field(default=5 * 86400, ge=60)
+    webhook_max_per_user: int = Field(default=20, ge=1, le=1000)
+    schedule_max_per_user: int = Field(default=50, ge=1, le=1000)
+    # Due schedules one tick starts at most (the rest are caught up by the next tick).
+    schedule_tick_batch: int = Field(default=200, ge=1, le=1000)
+
     # Auth
     jwt_secret: SecretStr | None = None
     jwt_secret_name: str = "jwt-signing-key"

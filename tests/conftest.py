@@ -24,6 +24,9 @@ from tools.functions import FUNCTIONS, spec
 
 PROJECT = os.environ.get("TEST_PROJECT", "demo-test")
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
+# The live stack's webhook deliveries are dead-lettered after this many attempts (100 in
+# the cloud), so a test can watch a round run out and the next one start.
+LIVE_WEBHOOK_MAX_ATTEMPTS = 5
 _ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -262,7 +265,7 @@ def moderator(make_user: Callable[..., TestUser]) -> TestUser:
 def pubsub_topology(emulators: Emulators, monkeypatch: pytest.MonkeyPatch) -> localstack.Topology:
     """Uniquely named topics for this test (no push subscription: see the worker fixtures)."""
     suffix = uuid.uuid4().hex[:8]
-    topology = localstack.Topology(f"run-requests-{suffix}", f"run-results-{suffix}", f"run-dlq-{suffix}")
+    topology = localstack.Topology.unique("t", suffix)
     for key, value in topology.env().items():
         monkeypatch.setenv(key, value)
     reset_caches()
@@ -330,7 +333,7 @@ def live_stack(emulators: Emulators, workspace_root: Path) -> Iterator[LiveStack
     from tools.gateway import make_gateway
 
     suffix = uuid.uuid4().hex[:8]
-    topology = localstack.Topology(f"live-requests-{suffix}", f"live-results-{suffix}", f"live-dlq-{suffix}")
+    topology = localstack.Topology.unique("live", suffix)
     ports = {f.name: localstack.free_port() for f in FUNCTIONS}
     env = localstack.service_env(
         project=PROJECT,
@@ -339,9 +342,14 @@ def live_stack(emulators: Emulators, workspace_root: Path) -> Iterator[LiveStack
         auth=emulators.auth,
         extra={**_base_env(emulators, workspace_root), **topology.env(), "PYTHONUNBUFFERED": "1"},
     )
-    worker = next(f for f in FUNCTIONS if f.signature == "cloudevent")
     os.environ["PUBSUB_EMULATOR_HOST"] = emulators.pubsub
-    localstack.ensure_topology(PROJECT, topology, f"http://127.0.0.1:{ports[worker.name]}")
+    localstack.ensure_topology(
+        PROJECT,
+        topology,
+        f"http://127.0.0.1:{ports['worker']}",
+        dispatcher_url=f"http://127.0.0.1:{ports['dispatcher']}",
+        webhook_max_attempts=LIVE_WEBHOOK_MAX_ATTEMPTS,
+    )
     processes: dict[str, localstack.Process] = {}
     gateway = None
     try:

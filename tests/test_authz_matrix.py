@@ -19,6 +19,7 @@ adding an endpoint forces a decision here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -107,6 +108,24 @@ class World:
         return path
 
     @cached_property
+    def webhook(self) -> str:
+        body = {"url": "http://127.0.0.1:9/hook", "events": ["run.completed"]}
+        response = self.apps["automation"].post("/webhooks", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["webhook"]["id"])
+
+    @cached_property
+    def delivery(self) -> str:
+        """A closed (failed) delivery: the test event to an address nobody listens on."""
+        response = self.apps["automation"].post(f"/webhooks/{self.webhook}/test", token=self.who.owner.token)
+        return str(self._ok(response, 200)["id"])
+
+    @cached_property
+    def schedule(self) -> str:
+        body = {"agent_id": self.agent, "cron": "@daily", "input": "hello"}
+        response = self.apps["automation"].post("/schedules", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
     def pat(self) -> str:
         """The id of a personal access token of the owner."""
         response = self.apps["auth"].post(
@@ -162,6 +181,14 @@ class Case:
 
 def _agent(w: World) -> Mapping[str, str]:
     return {"agent_id": w.agent}
+
+
+def _webhook(w: World) -> Mapping[str, str]:
+    return {"webhook_id": w.webhook}
+
+
+def _schedule(w: World) -> Mapping[str, str]:
+    return {"schedule_id": w.schedule}
 
 
 def _listing(w: World) -> Mapping[str, str]:
@@ -226,6 +253,22 @@ CASES: dict[str, Case] = {
         body=lambda w, c: {"model": w.agent, "messages": [{"role": "user", "content": "hi"}]}
     ),
     "POST /v1/responses": Case(body=lambda w, c: {"model": w.agent, "input": "hi", "store": False}),
+    # AG-UI: a raw RunAgentInput body for the owner's agent; only its owner may run it.
+    "POST /ag-ui/{agent_id}": Case(
+        params=_agent,
+        data=json.dumps(
+            {
+                "threadId": "t1",
+                "runId": "r1",
+                "state": {},
+                "messages": [{"id": "m1", "role": "user", "content": "hi"}],
+                "tools": [],
+                "context": [],
+                "forwardedProps": {},
+            }
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    ),
     "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     "DELETE /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     # marketplace: listings are public, so non-owners see them exist (403 rather than 404).
@@ -252,6 +295,26 @@ CASES: dict[str, Case] = {
     "GET /templates/{name}": Case(
         params=lambda w: {"name": w.apps["agents"].get("/templates").get_json()[0]["name"]}
     ),
+    # webhooks: private to their owner.
+    "POST /webhooks": Case(
+        body=lambda w, c: {"url": "http://127.0.0.1:9/x", "events": ["run.failed"]}, others=201
+    ),
+    "GET /webhooks/{webhook_id}": Case(params=_webhook),
+    "PATCH /webhooks/{webhook_id}": Case(params=_webhook, body=lambda w, c: {"description": "x"}),
+    "DELETE /webhooks/{webhook_id}": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/rotate-secret": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/test": Case(params=_webhook),
+    "GET /webhooks/{webhook_id}/deliveries": Case(params=_webhook),
+    "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": Case(
+        params=lambda w: {"webhook_id": w.webhook, "delivery_id": w.delivery}
+    ),
+    # schedules: private to their owner; nobody schedules someone else's agent.
+    "POST /schedules": Case(body=lambda w, c: {"agent_id": w.agent, "cron": "@daily", "input": "x"}),
+    "GET /schedules/{schedule_id}": Case(params=_schedule),
+    "PATCH /schedules/{schedule_id}": Case(params=_schedule, body=lambda w, c: {"description": "x"}),
+    "DELETE /schedules/{schedule_id}": Case(params=_schedule),
+    "POST /schedules/{schedule_id}/run-now": Case(params=_schedule),
+    "GET /schedules/{schedule_id}/runs": Case(params=_schedule),
     # workspace: a path names a file in the caller's own workspace, so another caller's
     # PUT writes to theirs (201) and their GET/DELETE find nothing (404).
     "PUT /workspace/files/{path:path}": Case(

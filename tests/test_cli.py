@@ -318,3 +318,57 @@ def test_batch_progress_line_reports_lost_inputs() -> None:
     }
     assert "lost" not in _batch_line(batch) and "5/5" in _batch_line(batch)
     assert _batch_line({**batch, "inputs_lost": 3}).endswith("(inputs lost 3)")
+
+
+def test_webhooks_and_schedules_commands(make_cli: Any) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.webhook_receiver import webhook_receiver
+
+    cli = make_cli()
+    cli.signup()
+    agent = cli("agents", "create", "-f", str(EXAMPLES / "summarizer.yaml"), "--json").json()
+    with webhook_receiver() as receiver:
+        created = cli(
+            "webhooks", "create", "--url", receiver.url, "--event", "run.completed", "--json"
+        ).json()
+        hook_id, secret = created["webhook"]["id"], created["secret"]
+        assert secret.startswith("whsec_")
+        human = cli("webhooks", "create", "--url", receiver.url, "--event", "run.failed")
+        assert "whsec_" in human.out and "not shown again" in human.err
+        assert hook_id in cli("webhooks", "list").out
+        tested = cli("webhooks", "test", hook_id, "--json").json()
+        assert tested["status"] == "succeeded"
+        Webhook(secret).verify(receiver.received[0].body, receiver.received[0].headers)
+        log = cli("webhooks", "deliveries", hook_id, "--json").json()
+        assert [d["event_type"] for d in log] == ["webhook.test"]
+        assert "webhook.test" in cli("webhooks", "deliveries", hook_id).out
+        assert cli("webhooks", "redeliver", hook_id, log[0]["id"], "--json").json()["status"] == "pending"
+        assert cli("webhooks", "pause", hook_id, "--json").json()["status"] == "disabled"
+        assert cli("webhooks", "resume", hook_id, "--json").json()["status"] == "active"
+        rotated = cli("webhooks", "rotate-secret", hook_id, "--json").json()
+        assert rotated["secret"] != secret
+    schedule = cli(
+        "schedules",
+        "create",
+        "summarizer",
+        "--cron",
+        "0 9 * * 1-5",
+        "--timezone",
+        "Europe/Berlin",
+        "--input",
+        "summarise the news",
+        "--json",
+    ).json()
+    assert schedule["agent_id"] == agent["id"] and schedule["next_run_at"]
+    assert schedule["id"] in cli("schedules", "list").out
+    assert cli("schedules", "pause", schedule["id"], "--json").json()["status"] == "paused"
+    assert cli("schedules", "resume", schedule["id"], "--json").json()["status"] == "active"
+    run = cli("schedules", "run-now", schedule["id"], "--json").json()
+    assert run["schedule_id"] == schedule["id"]
+    assert [r["id"] for r in cli("schedules", "runs", schedule["id"], "--json").json()] == [run["id"]]
+    bad = cli("schedules", "create", "summarizer", "--cron", "61 * * * *", "--input", "x", check=False)
+    assert bad.code != 0 and "cron" in bad.err and "\n" not in bad.err.strip()
+    cli("schedules", "delete", schedule["id"])
+    cli("webhooks", "delete", hook_id)
+    assert hook_id not in cli("webhooks", "list", "--json").out

@@ -400,11 +400,17 @@ def test_terraform_pubsub_matches_topology_and_settings(terraform: dict[str, Any
         "run_requests": topology.run_requests,
         "run_results": topology.run_results,
         "dead_letter": topology.dead_letter,
+        "webhook_deliveries": topology.webhook_deliveries,
+        "webhook_dead_letter": topology.webhook_dead_letter,
+        "schedule_ticks": topology.schedule_ticks,
     }
     defaults = Settings.model_fields
     assert topics["run_requests"] == defaults["run_requests_topic"].default
     assert topics["run_results"] == defaults["run_results_topic"].default
     assert topics["dead_letter"] == defaults["run_dead_letter_topic"].default
+    assert topics["webhook_deliveries"] == defaults["webhook_deliveries_topic"].default
+    assert topics["webhook_dead_letter"] == defaults["webhook_dead_letter_topic"].default
+    assert topics["schedule_ticks"] == defaults["schedule_ticks_topic"].default
     subscriptions = {k: _interpolate(v, terraform) for k, v in terraform["locals"]["subscriptions"].items()}
     assert subscriptions == {
         "worker_push": topology.push_subscription,
@@ -460,6 +466,43 @@ def test_terraform_schedules_the_sweep_on_the_run_requests_topic(terraform: dict
     grant = _resource(terraform, "google_pubsub_topic_iam_member", "scheduler_publisher")
     assert grant["topic"] == target["topic_name"] and grant["role"] == "roles/pubsub.publisher"
     assert "cloudscheduler.googleapis.com" in terraform["locals"]["services"]
+
+
+def test_terraform_pushes_the_dispatchers_topics_and_ticks_every_minute(terraform: dict[str, Any]) -> None:
+    """infra/automation.tf against tools/localstack.ensure_topology (the same subscriptions)."""
+    topology = localstack.Topology()
+    topics = terraform["locals"]["topics"]
+    assert set(terraform["locals"]["dispatcher_topics"]) == {
+        "run_results",
+        "webhook_deliveries",
+        "webhook_dead_letter",
+        "schedule_ticks",
+    }
+    push = _resource(terraform, "google_pubsub_subscription", "dispatcher_push")
+    assert push["name"] == "${local.topics[each.key]}-dispatcher-push"
+    assert (
+        topology.dispatcher_subscription(topology.webhook_deliveries)
+        == f"{topics['webhook_deliveries']}-dispatcher-push"
+    )
+    endpoint = push["push_config"][0]["push_endpoint"]
+    assert endpoint.startswith('${google_cloudfunctions2_function.function["dispatcher"]')
+    assert endpoint.endswith("/topics/${local.topics[each.key]}")
+    backoff = push["retry_policy"][0]
+    assert backoff["minimum_backoff"] == "10s" and backoff["maximum_backoff"] == "600s"
+    dead_letter = push["dynamic"][0]["dead_letter_policy"]
+    assert (
+        dead_letter["content"][0]["dead_letter_topic"]
+        == '${google_pubsub_topic.topic["webhook_dead_letter"].id}'
+    )
+    # 100 attempts at up to 600 s apart ≈ 16 h per round; rounds restart for the retry window.
+    assert int(dead_letter["content"][0]["max_delivery_attempts"]) == 100
+    ack = terraform["locals"]["dispatcher_ack_deadline_seconds"]
+    assert terraform["locals"]["dispatcher_timeout_seconds"] < ack <= 600
+    job = _resource(terraform, "google_cloud_scheduler_job", "schedule_tick")
+    assert job["schedule"] == "* * * * *"
+    assert job["pubsub_target"][0]["topic_name"] == '${google_pubsub_topic.topic["schedule_ticks"].id}'
+    grant = _resource(terraform, "google_pubsub_topic_iam_member", "scheduler_tick_publisher")
+    assert grant["topic"] == job["pubsub_target"][0]["topic_name"]
 
 
 def test_terraform_settings_and_secrets_exist_in_the_code(terraform: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The five Cloud Functions: the single table the gateway, dev stack, packaging and infra checks read."""
+"""The seven Cloud Functions: the single table the gateway, dev stack, packaging and infra checks read."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ _HTTP = (*_BASE, "firebase-admin", "google-cloud-secret-manager")
 _AGENT_DEFINITIONS = ("pydantic-ai-slim", "jsonschema", "pyyaml")
 # Running agents: pydantic-ai (Gemini + Claude on Vertex), web tools, run messages on Pub/Sub.
 _AGENT_RUNTIME = (*_AGENT_DEFINITIONS, "requests", "google-cloud-pubsub")
+# Webhooks (Standard Webhooks signatures) and schedules (cron expressions); schedules start runs.
+_AUTOMATION = (*_AGENT_RUNTIME, "standardwebhooks", "croniter")
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("auth", "auth_api", "http", 8801, requirements=(*_HTTP, "argon2-cffi")),
@@ -52,6 +54,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # Installing a listing creates an agent, so it validates definitions like `agents` does.
     FunctionSpec("marketplace", "marketplace_api", "http", 8804, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
     FunctionSpec("worker", "run_worker", "cloudevent", 8805, requirements=(*_BASE, *_AGENT_RUNTIME)),
+    FunctionSpec("automation", "automation_api", "http", 8806, requirements=(*_HTTP, *_AUTOMATION)),
+    # Webhook deliveries, run-result fan-out and schedule ticks (shared/dispatcher.py).
+    FunctionSpec("dispatcher", "dispatch_event", "cloudevent", 8807, requirements=(*_BASE, *_AUTOMATION)),
 )
 
 HTTP_FUNCTIONS = tuple(f for f in FUNCTIONS if f.signature == "http")

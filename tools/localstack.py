@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tools.functions import FUNCTIONS, ROOT, FunctionSpec
+from tools.functions import FUNCTIONS, ROOT, FunctionSpec, spec
 
 FIREBASE_DIR = ROOT / "tools" / "firebase"
 DEV_PORTS = {"firestore": 8681, "pubsub": 8682, "auth": 9099, "auth_hub": 8683, "auth_logging": 8684}
@@ -231,6 +231,19 @@ class Topology:
     run_requests: str = "run-requests"
     run_results: str = "run-results"
     dead_letter: str = "run-requests-dead-letter"
+    webhook_deliveries: str = "webhook-deliveries"
+    webhook_dead_letter: str = "webhook-deliveries-dead-letter"
+    schedule_ticks: str = "schedule-ticks"
+
+    @classmethod
+    def unique(cls, prefix: str, suffix: str) -> Topology:
+        """Every topic named ``<prefix>-<what>-<suffix>`` (tests sharing one emulator)."""
+        return cls(
+            *(
+                f"{prefix}-{what}-{suffix}"
+                for what in ("requests", "results", "dlq", "deliveries", "deliveries-dlq", "ticks")
+            )
+        )
 
     @property
     def push_subscription(self) -> str:
@@ -244,18 +257,35 @@ class Topology:
     def dead_letter_subscription(self) -> str:
         return f"{self.dead_letter}-sub"
 
+    def dispatcher_subscription(self, topic: str) -> str:
+        return f"{topic}-dispatcher-push"
+
     def env(self) -> dict[str, str]:
         return {
             "RUN_REQUESTS_TOPIC": self.run_requests,
             "RUN_RESULTS_TOPIC": self.run_results,
             "RUN_DEAD_LETTER_TOPIC": self.dead_letter,
+            "WEBHOOK_DELIVERIES_TOPIC": self.webhook_deliveries,
+            "WEBHOOK_DEAD_LETTER_TOPIC": self.webhook_dead_letter,
+            "SCHEDULE_TICKS_TOPIC": self.schedule_ticks,
         }
 
 
 def ensure_topology(
-    project: str, topology: Topology, worker_url: str | None, max_attempts: int = 5, ack_deadline: int = 600
+    project: str,
+    topology: Topology,
+    worker_url: str | None,
+    max_attempts: int = 5,
+    ack_deadline: int = 600,
+    dispatcher_url: str | None = None,
+    webhook_max_attempts: int = 100,
 ) -> None:
-    """Create topics and subscriptions (idempotent). Needs PUBSUB_EMULATOR_HOST set."""
+    """Create topics and subscriptions (idempotent). Needs PUBSUB_EMULATOR_HOST set.
+
+    With ``dispatcher_url``, the dispatcher gets push subscriptions like infra/pubsub.tf's:
+    run results, webhook deliveries (retry backoff, dead-lettered after
+    ``webhook_max_attempts``), their dead letters and schedule ticks.
+    """
     from google.api_core import exceptions as gexc
     from google.cloud import pubsub_v1
 
@@ -276,6 +306,9 @@ def ensure_topology(
     requests_topic = topic(topology.run_requests)
     results_topic = topic(topology.run_results)
     dlq_topic = topic(topology.dead_letter)
+    deliveries_topic = topic(topology.webhook_deliveries)
+    deliveries_dlq_topic = topic(topology.webhook_dead_letter)
+    ticks_topic = topic(topology.schedule_ticks)
     subscription(topology.results_subscription, results_topic)
     subscription(topology.dead_letter_subscription, dlq_topic)
     if worker_url:
@@ -288,6 +321,29 @@ def ensure_topology(
             dead_letter_policy={"dead_letter_topic": dlq_topic, "max_delivery_attempts": max_attempts},
             retry_policy={"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
         )
+    if dispatcher_url:
+
+        def push(name: str, path: str, **extra: object) -> None:
+            subscription(
+                topology.dispatcher_subscription(name),
+                path,
+                push_config={"push_endpoint": f"{dispatcher_url}/projects/{project}/topics/{name}"},
+                ack_deadline_seconds=60,
+                retry_policy={"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 10}},
+                **extra,
+            )
+
+        push(topology.run_results, results_topic)
+        push(
+            topology.webhook_deliveries,
+            deliveries_topic,
+            dead_letter_policy={
+                "dead_letter_topic": deliveries_dlq_topic,
+                "max_delivery_attempts": webhook_max_attempts,
+            },
+        )
+        push(topology.webhook_dead_letter, deliveries_dlq_topic)
+        push(topology.schedule_ticks, ticks_topic)
 
 
 def function_command(function: FunctionSpec, port: int) -> list[str]:
@@ -320,14 +376,18 @@ class Stack:
 
 
 class Sweeper:
-    """``make dev``'s stand-in for the Cloud Scheduler job: a sweep message every ``interval``."""
+    """``make dev``'s stand-in for a Cloud Scheduler job: one message to ``topic`` every
+    ``interval`` seconds (the sweep on run-requests, the schedule tick on schedule-ticks)."""
 
-    def __init__(self, project: str, topic: str, interval: float = 60.0) -> None:
+    def __init__(
+        self, project: str, topic: str, interval: float = 60.0, attributes: dict[str, str] | None = None
+    ) -> None:
         import threading
 
         self.project, self.topic, self.interval = project, topic, interval
+        self.attributes = attributes
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=f"timer-{topic}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -337,13 +397,14 @@ class Sweeper:
 
         from shared.runs.sweep import SWEEP_ATTRIBUTES
 
+        attributes = SWEEP_ATTRIBUTES if self.attributes is None else self.attributes
         publisher = pubsub_v1.PublisherClient()
         path = publisher.topic_path(self.project, self.topic)
         while not self._stop.wait(self.interval):
-            try:  # the message infra/scheduler.tf's job sends
-                publisher.publish(path, b"{}", **SWEEP_ATTRIBUTES).result(timeout=10)
+            try:  # the message infra/scheduler.tf's (or automation.tf's) job sends
+                publisher.publish(path, b"{}", **attributes).result(timeout=10)
             except Exception as exc:  # the emulator may be restarting: try at the next tick
-                print(f"sweeper: could not publish a sweep message: {exc}", file=sys.stderr)
+                print(f"timer: could not publish to {self.topic}: {exc}", file=sys.stderr)
 
     def stop(self) -> None:
         self._stop.set()
@@ -403,8 +464,12 @@ def dev_stack(gateway_port: int = 8080, project: str = "demo-agents") -> Iterato
         pubsub = f"127.0.0.1:{ports['pubsub']}"
         auth = f"127.0.0.1:{ports['auth']}"
         os.environ["PUBSUB_EMULATOR_HOST"] = pubsub
-        worker = next(f for f in FUNCTIONS if f.signature == "cloudevent")
-        ensure_topology(project, Topology(), f"http://127.0.0.1:{worker.dev_port}")
+        ensure_topology(
+            project,
+            Topology(),
+            f"http://127.0.0.1:{spec('worker').dev_port}",
+            dispatcher_url=f"http://127.0.0.1:{spec('dispatcher').dev_port}",
+        )
         env = service_env(
             project=project,
             firestore=firestore,
@@ -427,9 +492,18 @@ def dev_stack(gateway_port: int = 8080, project: str = "demo-agents") -> Iterato
             project, Topology().run_requests, float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60"))
         )
         sweeper.start()
+        # Schedules: the minute tick infra/automation.tf's Cloud Scheduler job sends.
+        ticker = Sweeper(
+            project,
+            Topology().schedule_ticks,
+            float(os.environ.get("SCHEDULE_TICK_SECONDS", "60")),
+            attributes={"kind": "schedule_tick"},
+        )
+        ticker.start()
         try:
             yield stack
         finally:
+            ticker.stop()
             sweeper.stop()
     finally:
         stack.stop()

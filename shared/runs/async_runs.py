@@ -39,7 +39,9 @@ def check_session(session_id: str, owner_id: str, agent_id: str) -> None:
         raise ValidationFailed.field("session_id", "the session belongs to a different agent")
 
 
-def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) -> StartedRun:
+def enqueue(
+    principal: Principal, body: RunCreate, idempotency_key: str | None, *, schedule_id: str | None = None
+) -> StartedRun:
     """Validate, store the run ``queued`` and publish its message (see the module docstring)."""
     from shared.agents.repository import runnable_agent
     from shared.runs.service import StartedRun, listing_of, new_run_record
@@ -55,7 +57,7 @@ def enqueue(principal: Principal, body: RunCreate, idempotency_key: str | None) 
         status="queued",
         idempotency_key=idempotency_key,
         listing_id=listing_of(agent),
-    ).model_copy(update={"publish_pending": True})
+    ).model_copy(update={"publish_pending": True, "schedule_id": schedule_id})
     stored, created = repository.create_run(record)
     if not created:
         return StartedRun(republish_if_pending(stored, min_age_seconds=0.0), created=False)

@@ -99,6 +99,10 @@ async def pause(
         from shared.sessions.repository import hold_for_approval
 
         await asyncio.to_thread(hold_for_approval, record.session_id, record.id, items[0].expires_at)
+    # Published like a finished run (status requires_action): the run.requires_action webhook.
+    from shared.runs.queue import publish_result
+
+    await asyncio.to_thread(publish_result, outcome.record.public())
     return outcome.record.public()
 
 

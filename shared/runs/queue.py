@@ -109,6 +109,8 @@ def publish_result(run: RunPublic) -> None:
         attributes = {"run_id": run.id, "status": run.status, "owner_id": run.owner_id}
         if run.batch_id:
             attributes["batch_id"] = run.batch_id
+        if run.schedule_id:
+            attributes["schedule_id"] = run.schedule_id
         data = run.model_dump_json().encode()
         future = _publisher().publish(_topic(get_settings().run_results_topic), data, **attributes)
         future.result(timeout=RESULT_PUBLISH_TIMEOUT_SECONDS)

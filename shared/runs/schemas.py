@@ -161,6 +161,8 @@ class RunPublic(BaseModel):
     # Human approval (status requires_action): what waits, and every decision taken so far.
     required_action: RequiredAction | None = None
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
+    # The schedule that started this run (docs/schedules.md), None for other runs.
+    schedule_id: str | None = None
 
 
 class RunRecord(RunPublic):

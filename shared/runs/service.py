@@ -98,14 +98,18 @@ def listing_of(agent: AgentRecord) -> str:
     return agent.source.listing_id if agent.source is not None else ""
 
 
-def enqueue_async(principal: Principal, body: RunCreate, idempotency_key: str | None) -> StartedRun:
+def enqueue_async(
+    principal: Principal, body: RunCreate, idempotency_key: str | None, *, schedule_id: str | None = None
+) -> StartedRun:
     """``mode: "async"``: a queued record + its Pub/Sub message (``shared.runs.async_runs``)."""
     from shared.runs.async_runs import enqueue
 
-    return enqueue(principal, body, idempotency_key)
+    return enqueue(principal, body, idempotency_key, schedule_id=schedule_id)
 
 
-def start_run(principal: Principal, body: RunCreate, *, header_key: str | None = None) -> StartedRun:
+def start_run(
+    principal: Principal, body: RunCreate, *, header_key: str | None = None, schedule_id: str | None = None
+) -> StartedRun:
     """Validate and record a sync/stream run (``running``), holding its session's lease.
 
     A retry with the same idempotency key returns the first run (``created`` False) and
@@ -129,7 +133,7 @@ def start_run(principal: Principal, body: RunCreate, *, header_key: str | None =
     # Every mode counts against the per-user limit; idempotent retries above do not.
     consume_run_quota(principal.user_id)
     if body.mode == "async":
-        return enqueue_async(principal, body, key)
+        return enqueue_async(principal, body, key, schedule_id=schedule_id)
     agent = runnable_agent(body.agent_id, principal)
     record = new_run_record(
         owner_id=principal.user_id,

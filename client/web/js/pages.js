@@ -8,3 +8,6 @@ import "./pages/sessions.js";
 import "./pages/runs.js";
 import "./pages/files.js";
 import "./pages/market.js";
+import "./pages/schedules.js";
+import "./pages/webhooks.js";
+import "./pages/tokens.js";

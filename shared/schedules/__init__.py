@@ -1,0 +1,1 @@
+"""Scheduled runs: cron + IANA time zone → async runs, started by a once-a-minute tick."""
