@@ -30,7 +30,13 @@ $(CHECKOV): tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
 	cd tools/checkov && $(UV) sync --frozen --quiet
 	@touch $@
 
-install: .venv/.synced $(FIREBASE) $(VERCEL_AI)
+# The official npm clients the tests drive (openai, @ag-ui/client), from their lock file.
+CLIENTS := tests/clients/node_modules/.installed
+$(CLIENTS): tests/clients/package.json tests/clients/package-lock.json
+	cd tests/clients && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: .venv/.synced $(FIREBASE) $(VERCEL_AI) $(CLIENTS)
 
 # Headless Chromium for the browser tests (Debian's package; never `playwright install`).
 chromium:

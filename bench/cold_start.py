@@ -32,6 +32,8 @@ RUNTIME_IMPORTS = (
     FLOOR_IMPORTS + ", pydantic_ai, pydantic_ai.models.google, pydantic_ai.providers.google_cloud"
 )
 RUNTIME_FUNCTIONS = {"runs", "worker"}
+AG_UI_ROUTER = "runs + first AG-UI request (our router)"
+AG_UI_ASGI = "runs + AG-UI as ASGI (functions-framework aio)"
 HEAVY = ("anthropic", "pydantic_ai", "google.genai", "firebase_admin", "argon2", "jsonschema")
 
 _TIMED = """
@@ -109,6 +111,13 @@ def run(stack: Stack) -> Figure:
         "interpreter only": "pass",
     }
     subjects.update({f.name: _import_module_code(f.name) for f in FUNCTIONS})
+    # Protocol endpoints (docs/architecture.md, "Protocol endpoints"): what the runs function's
+    # first AG-UI request adds on our own router, and what hosting it as ASGI would add.
+    subjects[AG_UI_ROUTER] = _import_module_code("runs") + "import pydantic_ai.ui.ag_ui\n"
+    subjects[AG_UI_ASGI] = (
+        _import_module_code("runs")
+        + "import functions_framework.aio, starlette.responses, pydantic_ai.ui.ag_ui\n"
+    )
     # One unmeasured pass so every .pyc exists before timing.
     for body in subjects.values():
         _sample(body, env)
@@ -148,6 +157,21 @@ def run(stack: Stack) -> Figure:
                     "—",
                     "—",
                     ", ".join(heavy[name]) or "—",
+                    ms(median(walls[name])),
+                ]
+            )
+            continue
+        if name in (AG_UI_ROUTER, AG_UI_ASGI):
+            runs = median(inner["runs"])
+            figure.rows.append(
+                [
+                    name,
+                    ms(best),
+                    ms(mid),
+                    "runs",
+                    ratio(mid, runs),
+                    "informational",
+                    ", ".join(heavy[name]) or "none",
                     ms(median(walls[name])),
                 ]
             )

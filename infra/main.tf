@@ -49,7 +49,7 @@ locals {
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
-    runs        = ["/runs", "/sessions", "/batches", "/v1"]
+    runs        = ["/runs", "/sessions", "/batches", "/v1", "/ag-ui"]
     marketplace = ["/marketplace"]
     automation  = ["/webhooks", "/schedules"]
   }

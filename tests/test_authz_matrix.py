@@ -19,6 +19,7 @@ adding an endpoint forces a decision here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -252,6 +253,22 @@ CASES: dict[str, Case] = {
         body=lambda w, c: {"model": w.agent, "messages": [{"role": "user", "content": "hi"}]}
     ),
     "POST /v1/responses": Case(body=lambda w, c: {"model": w.agent, "input": "hi", "store": False}),
+    # AG-UI: a raw RunAgentInput body for the owner's agent; only its owner may run it.
+    "POST /ag-ui/{agent_id}": Case(
+        params=_agent,
+        data=json.dumps(
+            {
+                "threadId": "t1",
+                "runId": "r1",
+                "state": {},
+                "messages": [{"id": "m1", "role": "user", "content": "hi"}],
+                "tools": [],
+                "context": [],
+                "forwardedProps": {},
+            }
+        ).encode(),
+        headers={"Content-Type": "application/json"},
+    ),
     "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     "DELETE /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     # marketplace: listings are public, so non-owners see them exist (403 rather than 404).

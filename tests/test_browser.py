@@ -201,3 +201,29 @@ def _auth(page: Any) -> dict[str, str]:
     )
     assert stored, "the console stored no session"
     return {"Authorization": f"Bearer {stored['access_token']}"}
+
+
+def test_tokens_page_creates_shows_once_and_revokes(page: Any, live_stack: Any) -> None:
+    """Issue 18: the console's tokens page (create, see the secret once, revoke)."""
+    base = live_stack.base_url
+    _register_in_console(page, base)
+    page.get_by_role("link", name="Tokens").click()
+    page.get_by_role("heading", name="Access tokens").wait_for()
+    page.get_by_text("No tokens yet.").wait_for()
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("checkbox", name="agents:read").check()
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("Token", exact=True).input_value()
+    assert secret.startswith("agpat_")
+    page.locator("li[data-token-id]").get_by_text("laptop").wait_for()
+    # The secret works as a bearer token (scopes runs + agents:read).
+    me = requests.get(f"{base}/agents", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert me.status_code == 200
+    # Reloading the page never shows the secret again.
+    page.reload()
+    page.locator("li[data-token-id]").get_by_text("laptop").wait_for()
+    assert secret not in page.content()
+    page.get_by_role("button", name="Revoke laptop").click()
+    page.get_by_text("No tokens yet.").wait_for()
+    after = requests.get(f"{base}/agents", headers={"Authorization": f"Bearer {secret}"}, timeout=30)
+    assert after.status_code == 401

@@ -45,6 +45,9 @@ def test_approve_in_the_chat_and_deny_on_the_runs_page(page: Any, live_stack: An
         arg=reply.element_handle(),
         timeout=120_000,
     )
+    # The reply's text arrives before the run's record is finished: wait for the meta line.
+    meta = page.locator(".message.assistant p.muted").last
+    page.wait_for_function("el => el.textContent.startsWith('succeeded')", arg=meta.element_handle())
     runs = requests.get(f"{base}/runs", headers=_auth(page), timeout=30).json()["items"]
     assert runs[0]["status"] == "succeeded" and runs[0]["approvals"][0]["approve"] is True
 

@@ -129,16 +129,21 @@ def test_a_killed_workflow_run_is_ended_by_the_sweep(api: Api, live_stack: LiveS
     assert api.wait_events(run["id"])[-1]["type"] == "run.failed"
 
 
-@pytest.mark.usefixtures("short_runs_lease")
-def test_a_live_long_run_keeps_its_lease(api: Api) -> None:  # noqa: F811
-    """A run longer than its lease renews it: the sweep leaves it alone and it succeeds."""
+def test_a_live_long_run_keeps_its_lease(api: Api, live_stack: LiveStack) -> None:  # noqa: F811
+    """A run longer than its lease renews it: the sweep leaves it alone and it succeeds.
+
+    A 15 s lease (renewed every 5 s): the 5 s minimum leaves too little margin for a renewal
+    transaction on a loaded machine's emulator.
+    """
     from shared.runs.sweep import sweep
 
-    agent_id = api.agent()
-    thread = _start(api, {"agent_id": agent_id, "input": "pause 8\nsay still here", "mode": "sync"})
-    run = _running(api, agent_id)
-    time.sleep(float(LEASE) + 1)
-    assert sweep().runs_lost == 0
-    thread.join(60)
+    with live_stack.override_env("runs", RUN_LEASE_SECONDS="15"):
+        agent_id = api.agent()
+        thread = _start(api, {"agent_id": agent_id, "input": "pause 24\nsay still here", "mode": "sync"})
+        run = _running(api, agent_id)
+        time.sleep(17)
+        assert api.run(run["id"])["status"] == "running"
+        assert sweep().runs_lost == 0
+        thread.join(90)
     final = api.wait_finished(run["id"])
     assert final["status"] == "succeeded" and final["output"] == "still here", final

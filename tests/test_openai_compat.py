@@ -38,6 +38,7 @@ def world(live_stack: LiveStack, make_user: Callable[..., TestUser]) -> dict[str
         ("helper", {}),
         ("grepper", {"tools": [{"name": "grep", "enabled": True, "config": {}}]}),
         ("rater", {"output_schema": SCHEMA}),
+        ("careful", {"tools": [{"name": "grep", "enabled": True, "config": {"requires_approval": True}}]}),
     ]:
         response = _api(live_stack, user.token, "POST", "/agents", definition(name, **extra))
         assert response.status_code == 201, response.text
@@ -55,7 +56,7 @@ def _runs(world: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_models_lists_runnable_agents(world: dict[str, Any]) -> None:
     models = world["client"].models.list()
-    assert sorted(m.id for m in models.data) == ["grepper", "helper", "rater"]
+    assert sorted(m.id for m in models.data) == ["careful", "grepper", "helper", "rater"]
     assert all(m.object == "model" and m.owned_by == world["user"].username for m in models.data)
 
 
@@ -225,3 +226,29 @@ def test_a_token_without_the_runs_scope_is_refused(world: dict[str, Any]) -> Non
     with pytest.raises(openai.PermissionDeniedError) as denied:
         client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
     assert denied.value.code == "insufficient_scope"
+
+
+def test_a_paused_run_surfaces_as_approval_requests(world: dict[str, Any]) -> None:
+    """Approvals apply: a call needing approval pauses the run; Responses shows it as an
+    incomplete response with mcp_approval_request items, Chat Completions as a 409."""
+    client: openai.OpenAI = world["client"]
+    prompt = 'call grep {"pattern": "needs-approval"}'
+    paused = client.responses.create(model="careful", input=prompt)
+    assert paused.status == "incomplete"
+    assert paused.incomplete_details is not None and paused.incomplete_details.reason == "requires_action"
+    requests_ = [item for item in paused.output if item.type == "mcp_approval_request"]
+    assert len(requests_) == 1
+    request: Any = requests_[0]
+    assert request.name == "grep" and json.loads(request.arguments) == {"pattern": "needs-approval"}
+    run_id = paused.id.removeprefix("resp_")
+    run = _api(world["live"], world["user"].token, "GET", f"/runs/{run_id}").json()
+    assert run["status"] == "requires_action"
+    assert [i["tool_call_id"] for i in run["required_action"]["items"]] == [request.id.removeprefix("mcpr_")]
+    streamed = list(client.responses.create(model="careful", input=prompt, stream=True, store=False))
+    assert streamed[-1].type == "response.incomplete"
+    assert [e.item.type for e in streamed if e.type == "response.output_item.done"] == [
+        "mcp_approval_request"
+    ]
+    with pytest.raises(openai.ConflictError) as conflict:
+        client.chat.completions.create(model="careful", messages=[{"role": "user", "content": prompt}])
+    assert conflict.value.code == "requires_action"

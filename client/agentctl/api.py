@@ -207,6 +207,18 @@ class Client:
         self._store(tokens, username)
         return tokens
 
+    def use_token(self, token: str) -> None:
+        """Authenticate this process with a personal access token (nothing stored; no refresh)."""
+        self.credentials = {"access_token": token, "token_type": "bearer", "personal": True}
+
+    def login_with_token(self, token: str) -> dict[str, Any]:
+        """Check a personal access token and store it as this base URL's credentials."""
+        self.use_token(token)
+        user = self.get("/auth/me")
+        self.credentials = {**(self.credentials or {}), "username": user.get("username")}
+        config.save_credentials(self.base_url, self.credentials)
+        return user
+
     def logout(self) -> None:
         refresh_token = (self.credentials or {}).get("refresh_token")
         try:

@@ -8,6 +8,7 @@ The commands themselves live in :mod:`agentctl.commands`, one module per group.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--base-url", default=argparse.SUPPRESS, help="service URL (env AGENTCTL_BASE_URL)")
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    common.add_argument(
+        "--token",
+        default=argparse.SUPPRESS,
+        help="a personal access token (agpat_...) to use instead of the stored login (env AGENTCTL_TOKEN)",
     )
     parser = argparse.ArgumentParser(
         prog="agentctl", description="Command-line client of the agents service.", parents=[common]
@@ -42,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"error: {exc}\n")
             return 2
         client = Client(config.DEFAULT_BASE_URL)
+    token = getattr(args, "token", None) or os.environ.get("AGENTCTL_TOKEN")
+    if token:
+        client.use_token(token.strip())
     try:
         return args.handler(args, client) or 0
     except CliError as exc:

@@ -29,6 +29,8 @@ def finish_reason(run: RunPublic) -> str:
     """OpenAI's finish reason for a finished run; other failures raise ``RunFailed``."""
     if run.status == "succeeded":
         return "length" if run.finish_reason == "length" else "stop"
+    if run.status == "requires_action":
+        raise runner.RunPaused(run)
     code = run.error.code if run.error is not None else ""
     if code == "content_filtered":
         return "content_filter"
@@ -111,11 +113,11 @@ async def chunks(
         async for item in items:
             if item.type == "text.delta" and not structured:
                 yield chunk({"content": item.data["delta"]})
-            elif item.type in ("run.completed", "run.failed"):
+            elif item.type in ("run.completed", "run.failed", "run.requires_action"):
                 run = RunPublic.model_validate(item.data["run"])
                 try:
                     reason = finish_reason(run)
-                except runner.RunFailed as failed:
+                except (runner.RunFailed, runner.RunPaused) as failed:
                     from shared.openai_compat.errors import error_object
 
                     yield _sse(error_object(failed))

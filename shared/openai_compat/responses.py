@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 RESPONSE_PREFIX = "resp_"
 TOOL_SERVER_LABEL = "agent"
+# The stream items that end a run's stream (a paused run ends with run.requires_action).
+RUN_ENDS = ("run.completed", "run.failed", "run.requires_action")
 
 
 def response_id(run_id: str) -> str:
@@ -144,7 +146,8 @@ class Assembler:
         error: dict[str, Any] | None = None
         if run is not None and status == "incomplete":
             code = run.error.code if run.error is not None else ""
-            incomplete = {"reason": "content_filter" if code == "content_filtered" else "max_output_tokens"}
+            reason = "content_filter" if code == "content_filtered" else "max_output_tokens"
+            incomplete = {"reason": "requires_action" if run.status == "requires_action" else reason}
         if run is not None and status == "failed":
             error = {
                 "code": "server_error",
@@ -291,8 +294,30 @@ class Assembler:
             self.event("response.output_item.done", output_index=index, item=dict(item)),
         ]
 
+    def _approval_requests(self, run: RunPublic) -> list[dict[str, Any]]:
+        """A paused run's waiting tool calls as ``mcp_approval_request`` items (decide them
+        with ``POST /runs/{run_id}/approvals``)."""
+        events: list[dict[str, Any]] = []
+        pending = run.required_action.items if run.required_action is not None else []
+        for approval in pending:
+            item = {
+                "id": f"mcpr_{approval.tool_call_id}",
+                "type": "mcp_approval_request",
+                "server_label": TOOL_SERVER_LABEL,
+                "name": approval.tool_name,
+                "arguments": json.dumps(approval.args or {}, ensure_ascii=False),
+            }
+            self.output.append(item)
+            index = len(self.output) - 1
+            events.append(self.event("response.output_item.added", output_index=index, item=dict(item)))
+            events.append(self.event("response.output_item.done", output_index=index, item=dict(item)))
+        return events
+
     def finish(self, run: RunPublic) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
+        if run.status == "requires_action":
+            events += self._close_message()
+            events += self._approval_requests(run)
         if run.status == "succeeded" and (
             self.structured or not any(i["type"] == "message" for i in self.output)
         ):
@@ -319,6 +344,8 @@ class Assembler:
 
 
 def _status(run: RunPublic) -> str:
+    if run.status == "requires_action":
+        return "incomplete"
     if run.status == "succeeded":
         return "incomplete" if run.finish_reason == "length" else "completed"
     code = run.error.code if run.error is not None else ""
@@ -334,7 +361,7 @@ async def assemble(assembler: Assembler, items: AsyncIterator[StreamItem]) -> As
         yield event
     try:
         async for item in items:
-            if item.type in ("run.completed", "run.failed"):
+            if item.type in RUN_ENDS:
                 for event in assembler.finish(RunPublic.model_validate(item.data["run"])):
                     yield event
                 return

@@ -37,6 +37,21 @@ class RunFailed(ServiceError):
         self.status = _RUN_ERROR_STATUS.get(code, 500)  # pyright: ignore[reportAttributeAccessIssue]
 
 
+class RunPaused(ServiceError):
+    """Chat Completions has no way to ask for a tool approval: the paused run is reported as
+    a 409 naming the run, whose calls are decided with ``POST /runs/{run_id}/approvals``."""
+
+    status = 409
+    code = "requires_action"
+
+    def __init__(self, run: RunPublic) -> None:
+        super().__init__(
+            f"the run waits for approval of tool calls: decide them with POST /runs/{run.id}/approvals "
+            "(the Responses API shows them as mcp_approval_request items)",
+            details={"run_id": run.id},
+        )
+
+
 @dataclass
 class PreparedRun:
     started: StartedRun
@@ -102,7 +117,7 @@ def run_to_end(prepared: PreparedRun) -> Outcome:
                 call = calls.setdefault(str(item.data["tool_call_id"]), {"args": {}, **item.data})
                 call["result"] = item.data.get("content")
                 call["outcome"] = item.data.get("outcome", "success")
-            elif item.type in ("run.completed", "run.failed"):
+            elif item.type in ("run.completed", "run.failed", "run.requires_action"):
                 final = RunPublic.model_validate(item.data["run"])
         assert final is not None
         return Outcome(final, list(calls.values()))

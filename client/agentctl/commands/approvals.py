@@ -84,7 +84,9 @@ def cmd_runs_approve(args: argparse.Namespace, client: Client) -> int:
         for item in items:
             render.info(f"{'deny' if args.deny else 'approve'} {describe(item)}")
     decisions = [decision(i, not args.deny, args.reason) for i in items]
-    result = decide(client, args.run, decisions, args.mode)
+    # A script wants the resulting run as JSON: a streamed run resumes synchronously here.
+    mode = args.mode or ("async" if run.get("mode") == "async" else "sync")
+    result = decide(client, args.run, decisions, mode)
     if args.wait and result.get("status") not in (WAITING,):
         result = wait_for_run(client, result, quiet=args.json)
     if result.get("status") == WAITING:
@@ -111,5 +113,7 @@ def register(cli: Commands) -> None:
     sub.add_argument("--deny", action="store_true", help="deny instead of approving")
     sub.add_argument("--reason", help="why (a denial's reason is passed to the model)")
     sub.add_argument("--tool-call", action="append", metavar="ID", help="decide only this call (repeatable)")
-    sub.add_argument("--mode", choices=["sync", "stream", "async"], help="how the run resumes")
+    sub.add_argument(
+        "--mode", choices=["sync", "async"], help="how the run resumes (default: async if the run was)"
+    )
     sub.add_argument("--wait", action="store_true", help="wait until a queued continuation finishes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from agentctl import render
-from agentctl.api import Client
+from agentctl.api import Client, CliError
 from agentctl.commands import Commands
 from agentctl.commands._shared import read_password
 
@@ -29,6 +29,20 @@ def cmd_register(args: argparse.Namespace, client: Client) -> int:
 
 
 def cmd_login(args: argparse.Namespace, client: Client) -> int:
+    if args.with_token:
+        import sys
+
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise CliError("no token on stdin (create one with `agentctl tokens create`)")
+        user = client.login_with_token(token)
+        if args.json:
+            render.print_json({"username": user.get("username"), "base_url": client.base_url})
+        else:
+            render.info(
+                f"logged in to {client.base_url} as {user.get('username')} with a personal access token"
+            )
+        return 0
     username = args.username or input("Username: ")
     client.login(username, read_password(args))
     if args.json:
@@ -79,6 +93,11 @@ def register(cli: Commands) -> None:
 
     sub = cli.command("login", cmd_login, "log in and store tokens in the config dir")
     sub.add_argument("--username", "-u")
+    sub.add_argument(
+        "--with-token",
+        action="store_true",
+        help="read a personal access token from stdin and store it instead of logging in with a password",
+    )
     _password_flag(sub)
     cli.command("logout", cmd_logout, "revoke the refresh token and forget the stored tokens")
     cli.command("whoami", cmd_whoami, "show the logged-in user")

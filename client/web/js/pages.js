@@ -8,3 +8,4 @@ import "./pages/runs.js";
 import "./pages/market.js";
 import "./pages/schedules.js";
 import "./pages/webhooks.js";
+import "./pages/tokens.js";

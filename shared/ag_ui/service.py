@@ -1,0 +1,99 @@
+"""An AG-UI run: map ``RunAgentInput`` onto a run, stream the run as AG-UI events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import BadRequest, ValidationFailed
+from shared.openai_compat import runner
+from shared.openai_compat.mapping import Conversation
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
+    from shared.runs.service import StreamItem
+
+
+class RunFailedError(Exception):
+    """Ends the AG-UI stream with ``RUN_ERROR`` (the text is ours: code and safe message)."""
+
+
+def parse_input(raw: bytes) -> Any:
+    """The request's ``RunAgentInput`` (422 naming the fields when it is not one)."""
+    from pydantic import ValidationError
+    from pydantic_ai.ui.ag_ui import AGUIAdapter
+
+    from shared.web.parsing import parse_json, validation_details
+
+    parse_json(raw)  # malformed JSON → 400, like every other route
+    try:
+        return AGUIAdapter.build_run_input(raw)
+    except ValidationError as exc:
+        fields = validation_details(exc)
+        raise ValidationFailed(
+            "invalid AG-UI run input: " + ", ".join(f["loc"] for f in fields[:5]), details={"fields": fields}
+        ) from None
+
+
+def _conversation(run_input: Any) -> Conversation:
+    from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
+    from pydantic_ai.ui.ag_ui import AGUIAdapter
+
+    if run_input.tools:
+        raise BadRequest(
+            "frontend tools are not supported: the agent's own tools run on the server",
+            code="unsupported_parameter",
+            details={"param": "tools"},
+        )
+    if getattr(run_input, "resume", None):
+        raise BadRequest(
+            "resuming an interrupt needs tool approvals, which this service does not offer yet",
+            code="unsupported_parameter",
+            details={"param": "resume"},
+        )
+    messages = AGUIAdapter.load_messages(run_input.messages)
+    last = messages[-1] if messages else None
+    if not isinstance(last, ModelRequest) or not isinstance(last.parts[-1], UserPromptPart):
+        raise ValidationFailed.field("messages", "the last message must be the user's")
+    prompt = last.parts[-1].content
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValidationFailed.field("messages", "the last user message must be non-empty text")
+    history = messages[:-1]
+    rest = list(last.parts[:-1])
+    # Context the frontend shares (CopilotKit "readables") reaches the model as system text.
+    context: list[Any] = list(run_input.context or [])
+    rest += [SystemPromptPart(content=f"{c.description}: {c.value}") for c in context]
+    if rest:
+        history.append(ModelRequest(parts=rest))
+    return Conversation(input=prompt, history=history)
+
+
+def start(principal: Principal, agent_id: str, run_input: Any) -> runner.PreparedRun:
+    from shared.agents.repository import runnable_agent
+
+    agent = runnable_agent(agent_id, principal)
+    return runner.start(principal, agent, _conversation(run_input), stream=True)
+
+
+async def frames(run_input: Any, accept: str | None, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+    from pydantic_ai.ui.ag_ui import AGUIEventStream
+
+    stream: Any = AGUIEventStream(run_input, accept=accept)
+
+    async def natives() -> AsyncIterator[Any]:
+        async for item in items:
+            if item.type == "run.failed":
+                error: dict[str, Any] = item.data["run"].get("error") or {}
+                raise RunFailedError(
+                    f"{error.get('code', 'failed')}: {error.get('message', 'the run failed')}"
+                )
+            if item.native is not None:
+                yield item.native
+
+    try:
+        async for event in stream.transform_stream(natives()):
+            yield str(stream.encode_event(event))
+    finally:
+        aclose: Any = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
