@@ -93,6 +93,7 @@ def test_sign_in_create_agent_and_chat_with_streamed_reply(
 
     # A definition the service rejects shows the field errors next to the editor.
     page.get_by_role("link", name="New agent").click()
+    page.get_by_text("JSON (advanced)").click()  # the builder form's advanced view
     editor = page.get_by_label("Definition (JSON)")
     definition = {
         "name": "web-helper",

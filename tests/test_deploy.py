@@ -846,7 +846,8 @@ def test_only_run_creating_functions_and_the_scheduler_publish_run_requests(
 ) -> None:
     functions = terraform["locals"]["functions"]
     publishers = {name for name, fn in functions.items() if "run_requests" in fn["publishes_to"]}
-    assert publishers == {"runs", "worker"}
+    # automation (POST /schedules/{id}/run-now) and dispatcher (the schedule tick) create runs too.
+    assert publishers == {"runs", "worker", "automation", "dispatcher"}
     grant = _resource(terraform, "google_pubsub_topic_iam_member", "function_publisher")
     assert grant["for_each"] == "${local.topic_publishers}" and grant["role"] == "roles/pubsub.publisher"
     assert grant["member"] == "${google_service_account.function[each.value.function].member}"

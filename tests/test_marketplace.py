@@ -142,7 +142,9 @@ def test_agents_calling_private_agents_cannot_be_published(
     assert search(apps) == []
 
 
-def test_private_metadata_never_reaches_a_listing(apps: dict[str, ApiClient], user: TestUser) -> None:
+def test_private_metadata_never_reaches_a_listing(
+    apps: dict[str, ApiClient], user: TestUser, other_user: TestUser
+) -> None:
     metadata = {
         "team": "core",
         "private": {"notes": "internal"},
@@ -158,7 +160,7 @@ def test_private_metadata_never_reaches_a_listing(apps: dict[str, ApiClient], us
     assert detail["definition"]["metadata"] == expected
     bundle = apps["marketplace"].get(f"/marketplace/listings/{listing['id']}/download").get_json()
     assert bundle["definition"]["metadata"] == expected
-    copy = install(apps, user, listing["id"])
+    copy = install(apps, other_user, listing["id"])
     assert copy["metadata"] == expected
     for secret in ("sk-live-123", "t0k3n", "hunter2", "internal"):
         assert secret not in json.dumps(detail) + json.dumps(bundle) + json.dumps(copy)
@@ -344,16 +346,21 @@ def test_install_creates_own_copy_with_source(
     assert copy["system_prompt"] == "You review code."
     mine = apps["agents"].get(f"/agents/{copy['id']}", token=other_user.token)
     assert mine.status_code == 200 and mine.get_json()["source"]["listing_id"] == listing["id"]
-    # Another install is another copy but the same installer; a retried Idempotency-Key gives the same copy.
-    install(apps, other_user, listing["id"])
+    # Installing again returns my copy (200); another copy only when asked for under a new name.
+    path = f"/marketplace/listings/{listing['id']}/install"
+    again = market.post(path, token=other_user.token)
+    assert again.status_code == 200 and again.get_json()["id"] == copy["id"]
     headers = {"Idempotency-Key": "install-1"}
-    first = market.post(
-        f"/marketplace/listings/{listing['id']}/install", token=other_user.token, headers=headers
-    )
-    again = market.post(
-        f"/marketplace/listings/{listing['id']}/install", token=other_user.token, headers=headers
-    )
-    assert first.status_code == 201 and again.get_json()["id"] == first.get_json()["id"]
+    first = market.post(path + "?name=second-copy", token=other_user.token, headers=headers)
+    retried = market.post(path + "?name=second-copy", token=other_user.token, headers=headers)
+    assert first.status_code == 201 and first.get_json()["name"] == "second-copy"
+    assert retried.get_json()["id"] == first.get_json()["id"]
+    mine = apps["agents"].get("/agents", token=other_user.token).get_json()["items"]
+    assert sorted(a["name"] for a in mine) == sorted([copy["name"], "second-copy"])
+    # A plain reinstall returns the latest copy.
+    assert market.post(path, token=other_user.token).get_json()["id"] == first.get_json()["id"]
+    # The publisher cannot install their own listing.
+    assert error_code(market.post(path, token=user.token), 409) == "own_listing"
     detail = market.get(f"/marketplace/listings/{listing['id']}").get_json()
     assert detail["stats"]["installs"] == 1
     assert search(apps)[0]["stats"]["installs"] == 1
@@ -405,8 +412,8 @@ def test_verified_rating_rule(
     agent = create_agent(apps, user)
     listing_id = publish(apps, user, agent["id"])["id"]
     assert error_code(rate(apps, user, listing_id, 5), 403) == "own_listing"
-    install(apps, user, listing_id)  # owners may install, still not rate
-    assert error_code(rate(apps, user, listing_id, 5), 403) == "own_listing"
+    own_install = apps["marketplace"].post(f"/marketplace/listings/{listing_id}/install", token=user.token)
+    assert error_code(own_install, 409) == "own_listing"  # owners neither install nor rate
     assert error_code(rate(apps, other_user, listing_id, 4), 403) == "not_verified"
     assert apps["marketplace"].get(f"/marketplace/listings/{listing_id}/ratings").get_json()["items"] == []
     install(apps, other_user, listing_id)

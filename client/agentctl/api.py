@@ -22,6 +22,11 @@ class CliError(Exception):
 
     exit_code = 1
 
+    def __init__(self, *args: object, exit_code: int | None = None) -> None:
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
 
 class NotLoggedIn(CliError):
     def __init__(self) -> None:
@@ -43,22 +48,27 @@ class ApiError(CliError):
         return f"{text}: {fields}" if fields else text
 
 
-def _field_errors(details: Any) -> str:
-    """Render 422 details (a list of {loc/field, msg} or a mapping) on the same line."""
-    items: list[str] = []
+def field_error_entries(details: Any) -> list[tuple[str, str]]:
+    """(location, message) pairs of 422 details (a list of {loc/field, msg} or a mapping)."""
+    pairs: list[tuple[str, str]] = []
     entries = details.get("fields", details.get("errors")) if isinstance(details, dict) else details
     if isinstance(entries, list):
-        for entry in entries:
+        for entry in entries:  # pyright: ignore[reportUnknownVariableType]
             if isinstance(entry, dict):
-                loc = entry.get("field") or entry.get("loc") or entry.get("path") or ""
+                loc: Any = entry.get("field") or entry.get("loc") or entry.get("path") or ""  # pyright: ignore[reportUnknownMemberType]
                 if isinstance(loc, list):
-                    loc = ".".join(str(part) for part in loc)
-                items.append(f"{loc}: {entry.get('message') or entry.get('msg') or ''}".strip(": "))
+                    loc = ".".join(str(part) for part in loc)  # pyright: ignore[reportUnknownVariableType]
+                pairs.append((str(loc), str(entry.get("message") or entry.get("msg") or "")))  # pyright: ignore[reportUnknownMemberType]
             else:
-                items.append(str(entry))
+                pairs.append(("", str(entry)))  # pyright: ignore[reportUnknownArgumentType]
     elif isinstance(entries, dict):
-        items.extend(f"{key}: {value}" for key, value in entries.items())
-    return "; ".join(items)
+        pairs.extend((str(key), str(value)) for key, value in entries.items())  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
+    return pairs
+
+
+def _field_errors(details: Any) -> str:
+    """Render 422 details on the same line."""
+    return "; ".join(f"{loc}: {message}".strip(": ") for loc, message in field_error_entries(details))
 
 
 def error_from_response(response: requests.Response) -> ApiError:
@@ -115,14 +125,16 @@ class Client:
         path: str,
         *,
         json: Any = None,
+        data: bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         auth: bool | None = True,
         stream: bool = False,
     ) -> requests.Response:
-        """Send a request; on 401 refresh the access token once and retry. Raises ApiError."""
+        """Send a request (a JSON body, or raw ``data``); on 401 refresh the access token once and
+        retry. Raises ApiError."""
         response = self._send(
-            method, path, json=json, params=params, headers=headers, auth=auth, stream=stream
+            method, path, json=json, data=data, params=params, headers=headers, auth=auth, stream=stream
         )
         if response.status_code == 401 and auth and not (self.credentials or {}).get("access_token"):
             response.close()
@@ -130,7 +142,7 @@ class Client:
         if response.status_code == 401 and auth is not False and self._refresh():
             response.close()
             response = self._send(
-                method, path, json=json, params=params, headers=headers, auth=auth, stream=stream
+                method, path, json=json, data=data, params=params, headers=headers, auth=auth, stream=stream
             )
         if response.status_code >= 400:
             error = error_from_response(response)
@@ -254,6 +266,7 @@ class Client:
         path: str,
         *,
         json: Any = None,
+        data: bytes | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         auth: bool | None = True,
@@ -271,6 +284,7 @@ class Client:
                 method,
                 self.base_url + path,
                 json=json,
+                data=data,
                 params={k: v for k, v in (params or {}).items() if v is not None},
                 headers=all_headers,
                 stream=stream,

@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
+    # Ctrl-C must reach us as KeyboardInterrupt (a run is then cancelled on the server), even
+    # when started from a script or a shell that ignores SIGINT for background commands.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     args.json = getattr(args, "json", False)
     try:

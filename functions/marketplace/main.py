@@ -10,6 +10,7 @@ from shared.health import HealthReport, health_report
 from shared.marketplace.schemas import (
     Bundle,
     CategoryPublic,
+    InstallQuery,
     ListingCreate,
     ListingDetail,
     ListingPage,
@@ -107,17 +108,24 @@ def delete_listing(ctx: RequestContext) -> None:
 @router.route(
     "POST",
     "/marketplace/listings/{listing_id}/install",
+    query=InstallQuery,
     response=AgentPublic,
     status=201,
     errors=(404, 409, 422),
+    extra_responses={200: "I had installed it already: my existing copy"},
     headers=("Idempotency-Key",),
     scope="marketplace:write",
 )
 def install_listing(ctx: RequestContext) -> Reply:
-    """Install: a copy of the snapshot becomes my agent (`source` set). `Idempotency-Key` supported."""
+    """Install: a copy of the snapshot becomes my agent (201, `source` set); installing again
+    returns my copy (200) unless `?name=` asks for another one. `Idempotency-Key` supported."""
     from shared.marketplace import service
 
-    agent = service.install(ctx.params["listing_id"], ctx.principal, idempotency_key=ctx.idempotency_key)
+    agent, created = service.install(
+        ctx.params["listing_id"], ctx.principal, idempotency_key=ctx.idempotency_key, name=ctx.query.name
+    )
+    if not created:
+        return Reply(AgentPublic.of(agent), status=200)
     return Reply(AgentPublic.of(agent), status=201, headers={"Location": f"/agents/{agent.id}"})
 
 

@@ -158,22 +158,37 @@ def install_marker_ref(listing_id: str, user_id: str) -> Any:
 
 
 def mark_installed(listing_id: str, user_id: str, agent_id: str) -> bool:
-    """Record that ``user_id`` installed the listing; True the first time (counts an install)."""
+    """Record that ``user_id`` installed the listing (as ``agent_id``, the copy a reinstall
+    returns); True the first time (counts an install)."""
     from google.api_core.exceptions import AlreadyExists, Conflict
 
+    ref = install_marker_ref(listing_id, user_id)
+    now = datetime.now(UTC)
     try:
         db.create(
-            install_marker_ref(listing_id, user_id),
+            ref,
             {
                 "listing_id": listing_id,
                 "user_id": user_id,
                 "first_agent_id": agent_id,
-                "installed_at": datetime.now(UTC),
+                "agent_id": agent_id,
+                "installed_at": now,
             },
         )
     except (AlreadyExists, Conflict):
+        db.update(ref, {"agent_id": agent_id, "reinstalled_at": now})
         return False
     return True
+
+
+def installed_agent_id(listing_id: str, user_id: str) -> str | None:
+    """The agent id of the user's latest copy of the listing, if they installed it."""
+    snap = db.get(install_marker_ref(listing_id, user_id))
+    data = snap.to_dict() if snap.exists else None
+    if not data:
+        return None
+    agent_id = data.get("agent_id") or data.get("first_agent_id")
+    return str(agent_id) if agent_id else None
 
 
 def has_installed(listing_id: str, user_id: str) -> bool:

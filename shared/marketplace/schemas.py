@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.agents.definition import AgentDefinition
+from shared.agents.definition import NAME_PATTERN, AgentDefinition
 from shared.evals.schemas import VerifiedQuality
 from shared.marketplace.categories import CATEGORY_IDS
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
@@ -148,6 +148,18 @@ class ListingDetail(ListingPublic):
 class ListingPage(BaseModel):
     items: list[ListingPublic]
     next_cursor: str | None = None
+
+
+class InstallQuery(BaseModel):
+    """``POST /marketplace/listings/{id}/install`` parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="install another copy under this name (without it, a reinstall returns my copy)",
+    )
 
 
 class ListingQuery(BaseModel):

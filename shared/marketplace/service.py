@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from shared import db
-from shared.errors import Forbidden, ValidationFailed
+from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.marketplace import repository, stats
 from shared.marketplace.bundle import bundle_of, publishable
 from shared.marketplace.categories import CATEGORIES
@@ -75,16 +75,36 @@ def detail(listing_id: str) -> ListingDetail:
     return ListingDetail.detail(record, stats.current_stats(listing_id))
 
 
-def install(listing_id: str, principal: Principal, *, idempotency_key: str | None) -> AgentRecord:
-    """Copy the listing's snapshot into a new agent owned by the caller (``source`` set)."""
+def install(
+    listing_id: str, principal: Principal, *, idempotency_key: str | None, name: str | None = None
+) -> tuple[AgentRecord, bool]:
+    """My copy of the listing's snapshot (``source`` set) and whether this call created it.
+
+    Installing again returns the copy I already have (still mine, not deleted) unless
+    ``name`` asks for another copy under that name; the publisher cannot install their own
+    listing (409 ``own_listing``: they have the agent). Names are unique per owner, so a copy
+    under a name I already use is refused once names are unique per owner (branch h22-names).
+    """
     from shared.agents import service as agents
-    from shared.agents.repository import AgentSource
+    from shared.agents.repository import AgentSource, load_current
     from shared.agents.validation import approval_tools
 
     record = repository.get_listing(listing_id)
+    if record.owner_id == principal.user_id:
+        raise Conflict(
+            "this is your own listing: you already have the agent, there is nothing to install",
+            code="own_listing",
+            details={"agent_id": record.agent_id},
+        )
+    if name is None:
+        existing = repository.installed_agent_id(record.id, principal.user_id)
+        current = load_current([existing]).get(existing) if existing else None
+        if current is not None and current.owner_id == principal.user_id:
+            return current, False
+    definition = record.definition if name is None else record.definition.model_copy(update={"name": name})
     agent = agents.create(
         principal,
-        record.definition,
+        definition,
         idempotency_key=idempotency_key,
         source=AgentSource(
             listing_id=record.id,
@@ -95,7 +115,7 @@ def install(listing_id: str, principal: Principal, *, idempotency_key: str | Non
     if repository.mark_installed(record.id, principal.user_id, agent.id):
         stats.add(record.id, installs=1)
         stats.fold(record.id)
-    return agent
+    return agent, True
 
 
 def download(listing_id: str) -> Bundle:

@@ -29,6 +29,17 @@ def resolve_agent(client: Client, ref: str) -> str:
     return str(matches[0]["id"])
 
 
+def resolve_session(client: Client, ref: str, agent_id: str | None = None) -> str:
+    """A session id, or the id of my session with that title (the newest if several)."""
+    if AGENT_ID.match(ref):
+        return ref
+    params = {"agent_id": agent_id} if agent_id else None
+    for session in client.paginate("/sessions", params=params):  # newest first
+        if session.get("title") == ref:
+            return str(session["id"])
+    raise CliError(f"no session titled '{ref}' (see `agentctl sessions list`; `--session new` starts one)")
+
+
 def read_prompt(value: str) -> str:
     return sys.stdin.read() if value == "-" else value
 

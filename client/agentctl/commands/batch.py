@@ -10,15 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from agentctl import render
-from agentctl.api import Client, CliError
+from agentctl.api import ApiError, Client, CliError
 from agentctl.commands import Commands
 from agentctl.commands._shared import POLL_SECONDS, resolve_agent
 
 ORDER = 50
 
 
-def _batch_inputs(path: str) -> list[Any]:
-    """One input per line: a JSON string, a list of parts, or an object with an ``input`` field."""
+_LINE_FIELDS = {"input"}
+_SHAPES = 'a line is a JSON string, a list of parts, or {"input": ...}'
+
+
+def _batch_inputs(path: str) -> tuple[list[Any], list[int]]:
+    """One input per line: a JSON string, a list of parts, or an object with an ``input`` field.
+
+    Returns the inputs and the file line each came from (blank lines are skipped), so errors
+    name the line and the field."""
     import json
 
     try:
@@ -26,6 +33,7 @@ def _batch_inputs(path: str) -> list[Any]:
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}") from None
     inputs: list[Any] = []
+    numbers: list[int] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -33,10 +41,53 @@ def _batch_inputs(path: str) -> list[Any]:
             value = json.loads(line)
         except json.JSONDecodeError:
             raise CliError(f"{path}:{number}: not valid JSON") from None
-        inputs.append(value["input"] if isinstance(value, dict) and "input" in value else value)
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - _LINE_FIELDS)  # pyright: ignore[reportUnknownArgumentType]
+            if unknown:
+                raise CliError(f"{path}:{number}: unknown field '{unknown[0]}' ({_SHAPES})")
+            if "input" not in value:
+                raise CliError(f"{path}:{number}: missing field 'input' ({_SHAPES})")
+            value = value["input"]
+        elif not isinstance(value, (str, list)):
+            raise CliError(f"{path}:{number}: {type(value).__name__} is not an input ({_SHAPES})")
+        inputs.append(value)
+        numbers.append(number)
     if not inputs:
         raise CliError(f"{path}: no inputs")
-    return inputs
+    return inputs, numbers
+
+
+def _readable_location(location: str) -> list[str]:
+    """``inputs[1].list[tagged-union[TextInput,ImageInput]][0].text.text`` → ``inputs 1 0 text``:
+    pydantic's union branches (``str``, ``list[…]``, a repeated tag) are not fields."""
+    import re
+
+    previous = None
+    while previous != location:  # drop validator segments like .list[...] / .tagged-union[...]
+        previous = location
+        location = re.sub(
+            r"\.?[a-z-]+\[[^\[\]]*\]",
+            lambda m: m.group(0) if re.fullmatch(r"\.?\w*\[\d+\]", m.group(0)) else "",
+            location,
+        )
+    parts = [p for p in re.split(r"[.\[\]]+", location) if p and p not in {"str", "list", "dict", "body"}]
+    return [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+
+
+def _with_line_numbers(error: ApiError, path: str, lines: list[int]) -> CliError:
+    """A 422 about ``inputs[i]…`` as ``FILE:LINE: field: problem`` (the most specific field)."""
+    from agentctl.api import field_error_entries
+
+    best: tuple[int, str] | None = None
+    for location, message in field_error_entries(error.details):
+        parts = _readable_location(location)
+        if len(parts) < 2 or parts[0] != "inputs" or not parts[1].isdigit() or int(parts[1]) >= len(lines):
+            continue
+        rest = [f"part {int(p) + 1}" if p.isdigit() else p for p in parts[2:]]
+        text = f"{path}:{lines[int(parts[1])]}: {' '.join(rest) or 'input'}: {message}"
+        if best is None or len(parts) > best[0]:
+            best = (len(parts), text)
+    return CliError(best[1]) if best else error
 
 
 def _batch_done(batch: dict[str, Any]) -> bool:
@@ -74,12 +125,16 @@ def _write_results(client: Client, batch_id: str, output: str) -> int:
 
 
 def cmd_batch_submit(args: argparse.Namespace, client: Client) -> int:
+    inputs, lines = _batch_inputs(args.inputs)
     body = {
         "agent_id": resolve_agent(client, args.agent),
-        "inputs": _batch_inputs(args.inputs),
+        "inputs": inputs,
         "idempotency_key": args.idempotency_key or uuid.uuid4().hex,
     }
-    batch = client.post("/batches", json=body)
+    try:
+        batch = client.post("/batches", json=body)
+    except ApiError as exc:
+        raise _with_line_numbers(exc, args.inputs, lines) from None
     if args.no_wait:
         if args.json:
             render.print_json(batch)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from agentctl import render
@@ -20,25 +21,34 @@ from agentctl.commands._shared import (
     output_text,
     read_prompt,
     resolve_agent,
+    resolve_session,
     wait_for_run,
 )
 
 ORDER = 40
+_CANCEL_WAIT_SECONDS = 90  # a running run stops at its next step (after a model call)
 
 
 def cmd_run(args: argparse.Namespace, client: Client) -> int:
     agent_id = resolve_agent(client, args.agent)
     session_id = args.session
     if session_id == "new":
-        session = client.post("/sessions", json={"agent_id": agent_id})
+        session = client.post(
+            "/sessions", json={"agent_id": agent_id, **({"title": args.title} if args.title else {})}
+        )
         session_id = session["id"]
-        render.info(f"session {session_id}")
+        render.info(f"session {session_id}" + (f" ({args.title})" if args.title else ""))
+    elif session_id:
+        session_id = resolve_session(client, session_id, agent_id)
     body: dict[str, Any] = {"agent_id": agent_id, "input": read_prompt(args.prompt)}
     if session_id:
         body["session_id"] = session_id
     if args.async_:
         body.update(mode="async", idempotency_key=uuid.uuid4().hex)
         run = client.post("/runs", json=body)
+        if not args.no_wait:
+            with cancel_on_interrupt(client, lambda: run["id"]):
+                return finish_run(wait_for_run(client, run, quiet=args.json), args.json)
         if args.no_wait:
             if args.json:
                 render.print_json(run)
@@ -71,8 +81,10 @@ def _stream_run(client: Client, body: dict[str, Any]) -> int:
     from agentctl.commands import approvals
 
     events = client.stream_events("POST", "/runs", json=body)
+    started: dict[str, Any] = {}
     while True:
-        final, printed = _print_stream(events)
+        with cancel_on_interrupt(client, lambda: started.get("id")):
+            final, printed = _print_stream(events, started)
         if final.get("status") != approvals.WAITING:
             return finish_run(final, as_json=False, printed_text=printed)
         if not sys.stdin.isatty():
@@ -87,13 +99,16 @@ def _stream_run(client: Client, body: dict[str, Any]) -> int:
         )
 
 
-def _print_stream(events: Iterator[Any]) -> tuple[dict[str, Any], bool]:
+def _print_stream(events: Iterator[Any], started: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Text deltas to stdout, tool activity to stderr; ``started`` gets the run (for Ctrl-C)."""
     printed = False
     last_char = "\n"
     final: dict[str, Any] | None = None
     for event in events:
         data = event.data if isinstance(event.data, dict) else {}
-        if event.event == "text.delta":
+        if event.event == "run.started":
+            started.update(data.get("run") or data)
+        elif event.event == "text.delta":
             delta = str(data.get("delta", ""))
             if delta:
                 sys.stdout.write(delta)
@@ -118,6 +133,34 @@ def _print_stream(events: Iterator[Any]) -> tuple[dict[str, Any], bool]:
     if final is None:
         raise CliError("the stream ended before the run finished")
     return final, printed
+
+
+@contextlib.contextmanager
+def cancel_on_interrupt(client: Client, run_id: Callable[[], str | None]) -> Iterator[None]:
+    """Ctrl-C cancels the run on the server (POST /runs/{id}/cancel), waits briefly for its
+    final status and reports it; the command then exits 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        current = run_id()
+        if not current:
+            raise
+        sys.stdout.flush()
+        render.info(f"\ncancelling run {current} …")
+        try:
+            run = client.post(f"/runs/{current}/cancel") or {}
+        except CliError as exc:
+            raise CliError(f"interrupted; cancelling run {current} failed: {exc}") from None
+        render.info("waiting for the run to stop at its next step (Ctrl-C again to stop waiting)")
+        deadline = time.monotonic() + _CANCEL_WAIT_SECONDS
+        try:
+            while run.get("status") not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                run = client.get(f"/runs/{current}")
+        except (KeyboardInterrupt, CliError):
+            run = {"status": "cancel requested"}
+        status = run.get("status") or "cancel requested"
+        raise CliError(f"interrupted: run {current} {status}", exit_code=130) from None
 
 
 def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:
@@ -260,7 +303,8 @@ def register(cli: Commands) -> None:
     sub.add_argument("prompt", help="the input (- reads stdin)")
     sub.add_argument("--async", dest="async_", action="store_true", help="queue the run and wait for it")
     sub.add_argument("--no-wait", action="store_true", help="with --async: print the run id and return")
-    sub.add_argument("--session", help="continue a session (`new` starts one)")
+    sub.add_argument("--session", help="continue a session: its id or title (`new` starts one)")
+    sub.add_argument("--title", help="with --session new: the new session's title")
     sub.add_argument("--events", action="store_true", help="print each streamed event as a JSON line")
 
     runs = cli.group("runs", "inspect runs")

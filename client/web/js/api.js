@@ -45,7 +45,7 @@ async function errorFrom(response) {
   return new ApiError(response.status, "http_error", response.statusText || `HTTP ${response.status}`);
 }
 
-async function send(method, path, { body, headers = {}, auth = true, signal } = {}) {
+async function send(method, path, { body, rawBody, headers = {}, auth = true, signal } = {}) {
   const all = { ...headers };
   const current = session();
   if (auth && current) all.Authorization = `Bearer ${current.access_token}`;
@@ -54,7 +54,8 @@ async function send(method, path, { body, headers = {}, auth = true, signal } = 
     return await fetch(base + path, {
       method,
       headers: all,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // rawBody: a File/Blob sent as is (workspace uploads); body: JSON.
+      body: rawBody !== undefined ? rawBody : body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
   } catch (error) {

@@ -39,7 +39,8 @@ function renderPage(title, ...children) {
   const main = document.getElementById("main");
   document.title = `${title} · Agents console`;
   const heading = h("h1", { id: "page-title", tabindex: "-1" }, title);
-  main.replaceChildren(heading, ...children);
+  // Views pass optional parts as `cond ? node : null`: skipped, never rendered as "null".
+  main.replaceChildren(heading, ...children.flat().filter((child) => child !== null && child !== undefined && child !== false));
   // Focus moves to the new page's heading (screen readers announce it); tabindex -1 elements
   // get no focus frame (style.css), so nothing is outlined after a click.
   heading.focus({ preventScroll: true });

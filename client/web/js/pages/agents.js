@@ -1,7 +1,10 @@
-// Your agents: the list, and the definition editor (#/agents/new, #/agents/{id}).
+// Your agents: the list, and the agent page (#/agents/new, #/agents/{id}): the builder form
+// with JSON as the advanced view, templates, version history, publishing and a playground.
 import * as api from "../api.js";
+import { NAME_RULE, agentForm } from "../builder.js";
 import { registerPage } from "../router.js";
-import { agentLabel, announce, busy, h, listAll, showError, text, when } from "../ui.js";
+import { agentLabel, announce, busy, h, items, label, listAll, showError } from "../ui.js";
+import { detailsPanel, playground, publishPanel, versionsPanel } from "./agent-side.js";
 
 const NEW_AGENT = {
   name: "my-agent",
@@ -25,19 +28,19 @@ async function viewAgents({ page }) {
   const agents = await listAll("/agents");
   const rows = agents.map((agent) =>
     h("tr", {},
-      h("td", {}, h("a", { href: `#/agents/${agent.id}` }, agentLabel(agent))),
-      h("td", {}, h("code", {}, agent.name)),
-      h("td", {}, String(agent.version)),
-      h("td", {}, agent.model ? agent.model.name : agent.kind || "–"),
-      h("td", {}, (agent.tools || []).map((t) => t.name).join(", ") || "–"),
+      h("td", { "data-label": "Agent" }, h("a", { href: `#/agents/${agent.id}` }, agentLabel(agent))),
+      h("td", { "data-label": "Name" }, h("code", {}, agent.name)),
+      h("td", { "data-label": "Version" }, String(agent.version)),
+      h("td", { "data-label": "Model" }, agent.model ? agent.model.name : agent.kind || "–"),
+      h("td", { "data-label": "Tools" }, (agent.tools || []).map((t) => t.name).join(", ") || "–"),
       h("td", {}, h("a", { href: `#/chat/${agent.id}`, "aria-label": `Chat with ${agentLabel(agent)}` }, "Chat")),
     ));
   page("Agents",
     h("p", {}, h("a", { href: "#/agents/new" }, "New agent")),
     agents.length
-      ? h("div", { class: "table-scroll" }, h("table", {},
+      ? h("div", { class: "table-scroll" }, h("table", { class: "cards-on-phone" },
           h("caption", { class: "visually-hidden" }, "Your agents"),
-          h("thead", {}, h("tr", {}, ["Name", "Id name", "Version", "Model", "Tools", ""].map((c) => h("th", { scope: "col" }, c)))),
+          h("thead", {}, h("tr", {}, ["Agent", "Name", "Version", "Model", "Tools", ""].map((c) => h("th", { scope: "col" }, c)))),
           h("tbody", {}, rows)))
       : h("p", { class: "muted" }, "No agents yet. Create one, or install one from the marketplace."),
   );
@@ -45,78 +48,139 @@ async function viewAgents({ page }) {
 
 async function viewAgentEditor({ page, params }) {
   const isNew = params.id === "new";
-  let agent = null;
-  let initial = NEW_AGENT;
-  if (!isNew) {
-    page("Agent", h("p", { class: "muted" }, "Loading…"));
-    agent = await api.get(`/agents/${encodeURIComponent(params.id)}`);
-    initial = Object.fromEntries(DEFINITION_FIELDS.filter((k) => k in agent).map((k) => [k, agent[k]]));
-  }
-  const editor = h("textarea", {
-    id: "definition", class: "code", name: "definition", spellcheck: "false",
-    "aria-describedby": "definition-help definition-errors",
+  page(isNew ? "New agent" : "Agent", h("p", { class: "muted" }, "Loading…"));
+  const [models, tools, agents, templates, loaded] = await Promise.all([
+    api.get("/models").then(items),
+    api.get("/tools").then(items),
+    listAll("/agents"),
+    isNew ? api.get("/templates").then(items) : Promise.resolve([]),
+    isNew ? Promise.resolve(null) : api.get(`/agents/${encodeURIComponent(params.id)}`),
+  ]);
+  let agent = loaded;
+  const initial = agent ? Object.fromEntries(DEFINITION_FIELDS.filter((k) => k in agent).map((k) => [k, agent[k]])) : NEW_AGENT;
+  const form = agentForm({ models, tools, agents, selfId: agent && agent.id });
+  form.fill(initial);
+  let saved = JSON.stringify(form.read());
+  const dirty = () => {
+    try {
+      return JSON.stringify(currentDefinition()) !== saved;
+    } catch {
+      return true;
+    }
+  };
+
+  // The advanced view: the same definition as JSON.
+  const editor = h("textarea", { id: "definition", class: "code", name: "definition", spellcheck: "false", "aria-describedby": "definition-help definition-errors" });
+  const advanced = h("details", { class: "advanced" },
+    h("summary", {}, "JSON (advanced)"),
+    h("label", { for: "definition" }, "Definition (JSON)"),
+    h("p", { id: "definition-help", class: "muted" }, "The whole definition (see API.md). While this is open, it is what gets saved; closing it loads it into the form."),
+    editor);
+  advanced.addEventListener("toggle", () => {
+    if (advanced.open) {
+      try {
+        editor.value = JSON.stringify(form.read(), null, 2);
+      } catch (error) {
+        showError(errors, error);
+      }
+    } else {
+      try {
+        form.fill(JSON.parse(editor.value));
+      } catch (error) {
+        showError(errors, { message: `Not valid JSON: ${error.message}` });
+      }
+    }
   });
-  editor.value = JSON.stringify(initial, null, 2);
+  function currentDefinition() {
+    return advanced.open ? JSON.parse(editor.value) : form.read();
+  }
+
   const errors = h("div", { class: "errors", role: "alert", id: "definition-errors", hidden: true });
   const status = h("p", { role: "status", class: "notice", hidden: true });
   const save = h("button", { type: "submit" }, isNew ? "Create agent" : "Save new version");
-  const form = h("form", { "aria-labelledby": "page-title" },
-    h("label", { for: "definition" }, "Definition (JSON)"),
-    h("p", { id: "definition-help", class: "muted" },
-      "The agent definition as JSON (see API.md). Validation errors from the service appear below the editor."),
-    editor, errors, h("div", { class: "row" }, save), status);
-  form.addEventListener("submit", async (event) => {
+  const templatePicker = isNew && templates.length
+    ? h("div", { class: "row template-picker" },
+        label("Start from a template", h("select", { id: "agent-template", name: "template" },
+          h("option", { value: "" }, "Blank agent"),
+          templates.map((t) => h("option", { value: t.name }, `${t.display_name || t.name} — ${t.description || ""}`)))),
+        h("button", {
+          type: "button", class: "secondary",
+          onclick: () => {
+            const chosen = templates.find((t) => t.name === document.getElementById("agent-template").value);
+            form.fill(chosen ? { ...chosen.definition, name: chosen.definition.name || chosen.name } : NEW_AGENT);
+            if (advanced.open) editor.value = JSON.stringify(form.read(), null, 2);
+            announce(chosen ? `Loaded the ${chosen.display_name || chosen.name} template` : "Blank agent");
+          },
+        }, "Use template"))
+    : null;
+  const formNode = h("form", { "aria-labelledby": "page-title", novalidate: true, class: "agent-form" },
+    templatePicker, form.node, advanced, errors, h("div", { class: "row" }, save), status);
+  formNode.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(errors, null);
+    form.showErrors([]);
     status.hidden = true;
     let definition;
     try {
-      definition = JSON.parse(editor.value);
+      definition = currentDefinition();
     } catch (error) {
-      showError(errors, { message: `Not valid JSON: ${error.message}` });
-      editor.focus();
+      const message = error instanceof SyntaxError ? `Not valid JSON: ${error.message}` : error.message;
+      showError(errors, { message, fields: error.fields });
+      if (error.fields) form.showErrors(error.fields);
       return;
     }
     try {
-      const saved = await busy(save, () =>
+      const result = await busy(save, () =>
         isNew
           ? api.post("/agents", definition, { headers: { "Idempotency-Key": crypto.randomUUID() } })
           : api.put(`/agents/${agent.id}`, definition, { headers: { "If-Match": String(agent.version) } }));
-      announce(`Saved ${agentLabel(saved)} version ${saved.version}`);
+      announce(`Saved ${agentLabel(result)} version ${result.version}`);
       if (isNew) {
-        location.hash = `#/agents/${saved.id}`;
-      } else {
-        agent = saved;
-        status.hidden = false;
-        status.textContent = `Saved version ${saved.version}.`;
+        location.hash = `#/agents/${result.id}`;
+        return;
       }
+      agent = result;
+      saved = JSON.stringify(form.read());
+      status.hidden = false;
+      status.textContent = `Saved version ${result.version}.`;
+      renderSide();
     } catch (error) {
+      const fields = error.fields || [];
+      form.showErrors(fields);
+      if (error.code === "name_taken") form.showErrors([{ loc: "name", message: `You already have an agent named "${definition.name}". ${NAME_RULE}` }]);
       showError(errors, error);
       announce("The definition was not saved");
     }
   });
 
-  const side = isNew
-    ? h("aside", { "aria-label": "Help" }, h("h2", {}, "Tips"),
-        h("p", {}, "Models: ", h("a", { href: "#/catalog" }, "catalog and tools"), "."))
-    : h("aside", { "aria-label": "Agent details" },
-        h("h2", {}, "Details"),
-        h("dl", {},
-          h("dt", {}, "Id"), h("dd", {}, h("code", {}, agent.id)),
-          h("dt", {}, "Version"), h("dd", {}, String(agent.version)),
-          h("dt", {}, "Updated"), h("dd", {}, when(agent.updated_at)),
-          agent.source ? [h("dt", {}, "Installed from"), h("dd", {}, text(agent.source))] : null),
-        h("p", {}, h("a", { href: `#/chat/${agent.id}` }, "Chat with this agent")),
-        h("button", {
-          class: "danger", type: "button",
-          onclick: async () => {
-            if (!confirm(`Delete ${agentLabel(agent)}?`)) return;
-            await api.del(`/agents/${agent.id}`);
-            announce("Agent deleted");
-            location.hash = "#/agents";
-          },
-        }, "Delete agent"));
-  page(isNew ? "New agent" : `Agent: ${agentLabel(agent)}`, h("div", { class: "columns" }, form, side));
+  const side = h("aside", { "aria-label": isNew ? "Help" : "Agent details", class: "agent-side" });
+  async function renderSide() {
+    if (isNew) {
+      side.replaceChildren(h("h2", {}, "Tips"),
+        h("p", {}, "Start from a template, or fill in the form. Models and their prices: ", h("a", { href: "#/catalog" }, "the catalog"), "."),
+        h("p", {}, "Once created, a playground here lets you try the agent."));
+      return;
+    }
+    side.replaceChildren(detailsPanel(agent), playground(agent, dirty));
+    const [versions, publish] = await Promise.all([
+      versionsPanel(agent, (version) => {
+        form.fill(Object.fromEntries(DEFINITION_FIELDS.filter((k) => k in version).map((k) => [k, version[k]])));
+        announce(`Version ${version.version} loaded into the form; save to make it current`);
+      }).catch((error) => h("p", { class: "error" }, error.message)),
+      publishPanel(agent).catch((error) => h("p", { class: "error" }, error.message)),
+    ]);
+    side.append(versions, publish, h("button", {
+      class: "danger", type: "button",
+      onclick: async () => {
+        if (!confirm(`Delete ${agentLabel(agent)}?`)) return;
+        await api.del(`/agents/${agent.id}`);
+        announce("Agent deleted");
+        location.hash = "#/agents";
+      },
+    }, "Delete agent"));
+  }
+  page(isNew ? "New agent" : `Agent: ${agentLabel(agent)}`, h("div", { class: "columns" }, formNode, side));
+  await renderSide();
 }
 
 registerPage({ path: "/agents", view: viewAgents, nav: { label: "Agents", order: 10 } });

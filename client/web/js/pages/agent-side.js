@@ -1,0 +1,127 @@
+// The agent page's side panels: details, version history, publishing, and the playground.
+import * as api from "../api.js";
+import { renderMarkdown } from "../markdown.js";
+import { TERMINAL_EVENTS, agentLabel, announce, busy, h, items, label, money, plural, showError, text, when } from "../ui.js";
+
+export async function versionsPanel(agent, onLoad) {
+  const body = await api.get(`/agents/${agent.id}/versions` + api.query({ limit: 50 }));
+  const versions = items(body);
+  return h("section", { "aria-labelledby": "versions-heading" },
+    h("h2", { id: "versions-heading" }, "Version history"),
+    h("ol", { class: "versions", reversed: true }, versions.map((v) => h("li", {},
+      h("span", {}, `Version ${v.version} · ${when(v.created_at || v.updated_at)}`),
+      v.version === agent.version ? h("span", { class: "muted" }, " (current)")
+        : h("button", { type: "button", class: "link", "aria-label": `Load version ${v.version} into the form`, onclick: () => onLoad(v) }, "Load into form")))));
+}
+
+async function findListing(agent) {
+  const body = await api.get("/marketplace/listings" + api.query({ q: agent.name, limit: 50 }), { auth: false });
+  return items(body).find((l) => l.agent_id === agent.id) || null;
+}
+
+export async function publishPanel(agent) {
+  const errors = h("div", { class: "errors", role: "alert", hidden: true });
+  const status = h("p", { role: "status" });
+  const [categories, listing] = await Promise.all([
+    api.get("/marketplace/categories", { auth: false }).then(items),
+    findListing(agent).catch(() => null),
+  ]);
+  let current = listing;
+  const category = h("select", { id: "publish-category", name: "category", required: true },
+    categories.map((c) => h("option", { value: c.id, selected: current && current.category === c.id }, c.name || c.id)));
+  const tags = h("input", { id: "publish-tags", name: "tags", value: current ? (current.tags || []).join(", ") : "", placeholder: "comma-separated" });
+  const summary = h("input", { id: "publish-summary", name: "summary", maxlength: 200, value: current ? current.summary || "" : "" });
+  const submit = h("button", { type: "submit" }, current ? "Update listing" : "Publish");
+  const unpublish = h("button", { type: "button", class: "danger", hidden: !current }, "Unpublish");
+  const where = h("p", {});
+  const showWhere = () => {
+    where.replaceChildren(...(current ? ["Listed as ", h("a", { href: `#/market/${current.id}` }, current.display_name || current.name), ` (version ${current.version}).`] : ["Not published."]));
+    submit.textContent = current ? "Update listing" : "Publish";
+    unpublish.hidden = !current;
+  };
+  showWhere();
+  const form = h("form", { class: "stack", "aria-labelledby": "publish-heading" },
+    h("h2", { id: "publish-heading" }, "Marketplace"), where,
+    label("Category", category), label("Tags", tags), label("Summary", summary), errors,
+    h("div", { class: "row" }, submit, unpublish), status);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(errors, null);
+    try {
+      const body = { agent_id: agent.id, category: category.value, tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean) };
+      if (summary.value.trim()) body.summary = summary.value.trim();
+      current = await busy(submit, () => api.post("/marketplace/listings", body));
+      status.textContent = `Published version ${current.version}.`;
+      announce(status.textContent);
+      showWhere();
+    } catch (error) {
+      showError(errors, error);
+    }
+  });
+  unpublish.addEventListener("click", async () => {
+    if (!current || !confirm("Remove the listing? Installed copies keep working.")) return;
+    try {
+      await api.del(`/marketplace/listings/${current.id}`);
+      current = null;
+      status.textContent = "Listing removed.";
+      showWhere();
+    } catch (error) {
+      showError(errors, error);
+    }
+  });
+  return form;
+}
+
+/** Try the saved agent: a streamed run, not stored in a conversation. */
+export function playground(agent, isDirty) {
+  const input = h("textarea", { id: "playground-input", name: "input", rows: 3, required: true });
+  const run = h("button", { type: "submit" }, "Try it");
+  const note = h("p", { class: "muted", role: "status" });
+  const output = h("div", { class: "reply", "aria-live": "polite" });
+  const meta = h("p", { class: "muted" });
+  const errors = h("div", { class: "errors", role: "alert", hidden: true });
+  const form = h("form", { class: "stack", "aria-labelledby": "playground-heading" },
+    h("h2", { id: "playground-heading" }, "Playground"),
+    h("p", { class: "muted" }, "Runs the saved version; save the form first to try your changes."),
+    label("Input", input), errors, run, note, output, meta);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(errors, null);
+    note.textContent = isDirty() ? "You have unsaved changes: this runs the saved version." : "Working…";
+    output.replaceChildren();
+    meta.textContent = "";
+    let streamed = "";
+    try {
+      await busy(run, () => api.streamRun({ agent_id: agent.id, input: input.value }, ({ event, data }) => {
+        if (event === "text.delta") {
+          streamed += data.delta;
+          output.textContent = streamed;
+        } else if (event === "tool.call") {
+          note.textContent = `Working… (${data.name})`;
+        } else if (TERMINAL_EVENTS.has(event)) {
+          const r = data.run || data;
+          output.replaceChildren(typeof r.output === "string" || streamed ? renderMarkdown(streamed || r.output) : h("pre", {}, text(r.output)));
+          meta.textContent = `${r.status} · ${plural((r.usage || {}).requests || 0, "request")} · ${money(r.cost_usd || 0)}`;
+          if (r.error) showError(errors, { message: `${r.error.code}: ${r.error.message}` });
+          note.textContent = "";
+        }
+      }));
+    } catch (error) {
+      showError(errors, error);
+      note.textContent = "";
+    }
+  });
+  return form;
+}
+
+export function detailsPanel(agent) {
+  return h("section", { "aria-labelledby": "details-heading" },
+    h("h2", { id: "details-heading" }, "Details"),
+    h("dl", { class: "details" },
+      h("dt", {}, "Id"), h("dd", {}, h("code", {}, agent.id)),
+      h("dt", {}, "Version"), h("dd", {}, String(agent.version)),
+      h("dt", {}, "Updated"), h("dd", {}, when(agent.updated_at)),
+      agent.source ? [h("dt", {}, "Installed from"), h("dd", {}, h("a", { href: `#/market/${agent.source.listing_id}` }, "a marketplace listing"), ` (version ${agent.source.listing_version})`)] : null),
+    h("p", {}, h("a", { href: `#/chat/${agent.id}` }, "Chat with this agent"), " · ",
+      h("a", { href: `#/runs?agent_id=${agent.id}` }, `Runs of ${agentLabel(agent)}`)));
+}
