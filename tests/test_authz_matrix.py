@@ -314,7 +314,8 @@ CASES: dict[str, Case] = {
     "DELETE /marketplace/listings/{listing_id}": Case(
         params=_listing, others=403, expect={"moderator": 204, "admin": 204}
     ),
-    "POST /marketplace/listings/{listing_id}/install": Case(params=_listing, others=201),
+    # The owner already has the agent: installing their own listing is 409 own_listing.
+    "POST /marketplace/listings/{listing_id}/install": Case(params=_listing, owner=409, others=201),
     "GET /marketplace/listings/{listing_id}/download": Case(params=_listing),
     # Only users who installed a listing may rate it; its owner never may.
     "PUT /marketplace/listings/{listing_id}/ratings/me": Case(

@@ -148,8 +148,10 @@ def test_bad_input_is_4xx_and_writes_nothing(
     path = route.path
     for name in route.path_params:
         path = path.replace("{" + name + "}", params[name])
-    # The first caller the matrix expects to succeed, so only the input is wrong.
-    caller = next(c for c in CALLERS if 200 <= expected_status(route, case, c) < 300)
+    # The first caller the matrix expects to succeed, so only the input is wrong; where nobody
+    # succeeds with a valid body (deciding on a finished run is 409), the owner: the body is
+    # validated before the run's state is looked at.
+    caller = next((c for c in CALLERS if 200 <= expected_status(route, case, c) < 300), "owner")
     if case.prepare is not None:
         case.prepare(world, caller)
     valid = case.body(world, caller)
