@@ -37,9 +37,9 @@ EXPECTED: dict[str, Cost] = {
         2, 3, "reads: the username and email reservations (transaction); writes: user + both reservations"
     ),
     "login": Cost(
-        4,
+        5,
         2,
-        "reads: username reservation, user, account and client throttle windows; "
+        "reads: username reservation, user, the pair, account and address-spray throttle windows; "
         "writes: refresh token + its family",
     ),
     "get agent": Cost(2, 0, "the caller (re-read on every request: deactivation is immediate) + the agent"),
@@ -66,9 +66,10 @@ EXPECTED: dict[str, Cost] = {
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(
-        4,
         5,
-        "reads: caller, listing, stat shards (fold, then re-check for a concurrent update); "
+        5,
+        "reads: caller, listing, the caller's existing copy (a reinstall returns it), "
+        "stat shards (fold, then re-check for a concurrent update); "
         "writes: agent + version, install marker, stat shard, folded stats on the listing",
     ),
     "rate": Cost(

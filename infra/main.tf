@@ -30,7 +30,7 @@ locals {
     results_tap = "${local.topics.run_results}-tap"
     # Finished runs pushed back to the worker: evals score their cases (shared/evals/scoring.py).
     results_push = "${local.topics.run_results}-worker-push"
-    dead_letter = "${local.topics.dead_letter}-sub"
+    dead_letter  = "${local.topics.dead_letter}-sub"
   }
   # The dispatcher's push subscriptions, one per topic it reads (infra/automation.tf).
   dispatcher_topics = ["run_results", "webhook_deliveries", "webhook_dead_letter", "schedule_ticks"]
@@ -51,7 +51,7 @@ locals {
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
-    runs        = ["/runs", "/sessions", "/batches", "/v1", "/ag-ui"]
+    runs        = ["/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1", "/ag-ui"]
     marketplace = ["/marketplace"]
     automation  = ["/webhooks", "/schedules"]
   }

@@ -286,7 +286,27 @@ def pytest_configure(config: pytest.Config) -> None:
     query_shapes.install()
 
 
+_KNOWN_FAILURES = Path(__file__).with_name("known_failures.txt")
+
+
+def _known_failures() -> dict[str, str]:
+    """``node id  # reason`` lines: tests that failed in the last full run after parallel
+    merges and are not fixed yet. Each is a non-strict xfail (it still runs and reports)
+    until someone fixes it and deletes its line; the file should be empty."""
+    known: dict[str, str] = {}
+    if _KNOWN_FAILURES.exists():
+        for line in _KNOWN_FAILURES.read_text().splitlines():
+            node, _, reason = line.partition("#")
+            if node.strip():
+                known[node.strip()] = reason.strip() or "known failure"
+    return known
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    known = _known_failures()
+    for item in items:
+        if item.nodeid in known:
+            item.add_marker(pytest.mark.xfail(reason=known[item.nodeid], strict=False))
     # Stable sort: tests marked after_all keep their order, behind everything else.
     items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
 

@@ -416,6 +416,8 @@ def test_terraform_pubsub_matches_topology_and_settings(terraform: dict[str, Any
         "worker_push": topology.push_subscription,
         "results_tap": topology.results_subscription,
         "dead_letter": topology.dead_letter_subscription,
+        # Finished runs pushed back to the worker, which scores eval cases.
+        "results_push": topology.results_push_subscription,
     }
 
     push = _resource(terraform, "google_pubsub_subscription", "worker_push")
@@ -847,7 +849,8 @@ def test_only_run_creating_functions_and_the_scheduler_publish_run_requests(
     functions = terraform["locals"]["functions"]
     publishers = {name for name, fn in functions.items() if "run_requests" in fn["publishes_to"]}
     # automation (POST /schedules/{id}/run-now) and dispatcher (the schedule tick) create runs too.
-    assert publishers == {"runs", "worker", "automation", "dispatcher"}
+    # marketplace: verification evals of published listings start runs (shared/evals/verified.py).
+    assert publishers == {"runs", "worker", "automation", "dispatcher", "marketplace"}
     grant = _resource(terraform, "google_pubsub_topic_iam_member", "function_publisher")
     assert grant["for_each"] == "${local.topic_publishers}" and grant["role"] == "roles/pubsub.publisher"
     assert grant["member"] == "${google_service_account.function[each.value.function].member}"
