@@ -15,14 +15,34 @@ Provider = Literal["vertex-gemini", "vertex-anthropic"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 
 
+class Thinking(BaseModel):
+    """How hard the model thinks before answering: an effort level or a token budget (one of them).
+
+    Provider-neutral; checked against the model's ``thinking`` support in the catalog and
+    mapped to Gemini's thinking budget / level or Claude's extended / adaptive thinking.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    effort: Literal["off", "minimal", "low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(default=None, ge=1, le=128_000)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Thinking:
+        if (self.effort is None) == (self.budget_tokens is None):
+            raise ValueError("set exactly one of effort or budget_tokens")
+        return self
+
+
 class ModelRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     provider: Provider
     name: str = Field(min_length=1, max_length=100)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=65536)
+    max_tokens: int | None = Field(default=None, ge=1, le=128_000)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    thinking: Thinking | None = None
 
 
 class ToolRef(BaseModel):
