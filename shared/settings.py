@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "agents-service-api"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86400, ge=60)
+    # A personal access token's last_used_at is written at most this often (not per request).
+    pat_last_used_granularity_seconds: int = Field(default=3600, ge=0)
     # Login throttling (shared/auth/throttle.py): free failures, then a doubling back-off.
     login_max_failures_per_pair: int = Field(default=5, ge=1)
     login_max_failures_per_account: int = Field(default=10, ge=1)

@@ -106,6 +106,14 @@ class World:
         self._ok(response, 201)
         return path
 
+    @cached_property
+    def pat(self) -> str:
+        """The id of a personal access token of the owner."""
+        response = self.apps["auth"].post(
+            "/auth/tokens", token=self.who.owner.token, json={"name": "matrix", "scopes": ["runs"]}
+        )
+        return str(self._ok(response, 201)["token"]["id"])
+
     def install_listing_as(self, caller: str) -> None:
         if caller in ("anonymous", "deactivated", "owner"):
             return
@@ -178,6 +186,9 @@ CASES: dict[str, Case] = {
         body=lambda w, c: {"role": "user"},
         expect={"admin": 200},
     ),
+    # personal access tokens: everyone manages only their own.
+    "POST /auth/tokens": Case(body=lambda w, c: {"name": "matrix", "scopes": ["runs"]}, others=201),
+    "DELETE /auth/tokens/{token_id}": Case(params=lambda w: {"token_id": w.pat}),
     # agents: others get 404; admins may read anyone's agent but changing it is 403.
     "POST /agents": Case(body=lambda w, c: definition(f"new-{uuid.uuid4().hex[:8]}"), others=201),
     "GET /agents/{agent_id}": Case(params=_agent, expect={"admin": 200}),
@@ -367,3 +378,79 @@ def test_authorization_matrix(apps: dict[str, ApiClient], principals: Principals
             payload = response.get_json()
             assert isinstance(payload, dict) and set(payload) == {"error"}, (caller, payload)
     assert not mismatches, f"{route.key}:\n" + "\n".join(mismatches)
+
+
+# -- personal access tokens: the scope each route declares, for its owner --------------------
+
+
+def _pat(user: TestUser, scopes: list[str]) -> str:
+    from shared.auth.personal_tokens import create_token
+
+    _, secret = create_token(
+        user.id,
+        user.role,
+        name="matrix",
+        scopes=scopes,
+        expires_in_days=None,
+        agent_ids=None,  # type: ignore[arg-type]
+    )
+    return secret
+
+
+SCOPED_ROUTES = [r for r in ROUTES if r.auth == "user"]
+
+
+@pytest.mark.parametrize("route", SCOPED_ROUTES, ids=[r.key for r in SCOPED_ROUTES])
+def test_token_scope_matrix(apps: dict[str, ApiClient], principals: Principals, route: RouteRef) -> None:
+    """The route's owner (the admin for admin routes) with a personal access token: one
+    lacking the route's scope gets 403 with a clear code and writes nothing; one with
+    exactly that scope gets what a login session gets."""
+    from shared.auth.scopes import ANY_TOKEN, INTERACTIVE, SCOPES
+
+    case = case_for(route)
+    assert case is not None
+    scope = next(
+        r.scope
+        for r in load_router(next(f for f in HTTP_FUNCTIONS if f.name == route.function)).routes
+        if r.method == route.method and r.path == route.path
+    )
+    caller = "admin" if route.roles and "user" not in route.roles else "owner"
+    who = principals.user(caller)
+    usable = [s for s in SCOPES if s != "admin" or who.role == "admin"]
+
+    def call(token: str) -> Any:
+        world = World(apps, principals)
+        params = case.params(world)
+        path = route.path
+        for name in route.path_params:
+            value = params[name]
+            path = path.replace("{" + name + ":path}", value).replace("{" + name + "}", value)
+        if case.prepare is not None:
+            case.prepare(world, caller)
+        body = case.body(world, caller) if case.body is not None else None
+        extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+        return apps[route.function].request(
+            route.method, path, token=token, json=body, headers=dict(case.headers), **extra
+        )
+
+    if scope in (None, INTERACTIVE):
+        response = call(_pat(who, usable))
+        assert response.status_code == 403, response.get_data(as_text=True)
+        assert response.get_json()["error"]["code"] == "interactive_login_required"
+        return
+    want = expected_status(route, case, caller)
+    if scope == ANY_TOKEN:
+        assert call(_pat(who, ["runs"])).status_code == want
+        return
+    lacking = [s for s in usable if s != scope]
+    refused = call(_pat(who, lacking))
+    assert refused.status_code == 403, refused.get_data(as_text=True)
+    # Nothing is written but the fresh token's first last-used mark.
+    assert refused.headers.get("X-Firestore-Writes", "1") == "1"
+    assert refused.get_json()["error"] == {
+        "code": "insufficient_scope",
+        "message": f"this token lacks the scope '{scope}'",
+        "details": {"required_scope": scope},
+    }
+    response = call(_pat(who, [scope]))
+    assert response.status_code == want, response.get_data(as_text=True)

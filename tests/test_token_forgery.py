@@ -163,3 +163,60 @@ def test_firebase_emulator_tokens_are_refused_on_every_function_in_cloud_mode(
                 accepted.append((function, method, path, response.status_code))
     assert not accepted, accepted
     assert count_docs("users") == users_before  # nothing provisioned from a refused token
+
+
+def test_personal_access_token_forgeries_are_401_on_every_authenticated_route(
+    apps: dict[str, ApiClient], make_user: Callable[..., TestUser]
+) -> None:
+    """Personal access tokens: a wrong checksum, a well-formed secret never issued, a revoked,
+    an expired token, and a deactivated owner's token are 401 on every route (issue 18)."""
+    import datetime as dt
+
+    from shared import db
+    from shared.auth import personal_tokens as pat
+
+    owner, deactivated_owner = make_user(), make_user()
+    all_scopes = ["agents:read", "agents:write", "runs", "marketplace:write", "webhooks", "schedules"]
+
+    def issue(user: TestUser) -> str:
+        _, secret = pat.create_token(
+            user.id,
+            "user",
+            name="f",
+            scopes=all_scopes,
+            expires_in_days=30,
+            agent_ids=None,  # type: ignore[arg-type]
+        )
+        return secret
+
+    def ref(secret: str) -> Any:
+        return db.collection(pat.PERSONAL_ACCESS_TOKENS).document(hashlib.sha256(secret.encode()).hexdigest())
+
+    genuine = issue(owner)
+    revoked = issue(owner)
+    db.delete(ref(revoked))
+    expired = issue(owner)
+    db.update(ref(expired), {"expires_at": dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)})
+    of_deactivated = issue(deactivated_owner)
+    db.update(db.collection("users").document(deactivated_owner.id), {"is_active": False})
+    body = genuine[len(pat.PREFIX) : -6]
+    forgeries = {
+        "bad_checksum": genuine[:-1] + ("A" if genuine[-1] != "A" else "B"),
+        "never_issued": pat.new_secret(),
+        "prefix_only": pat.PREFIX,
+        "wrong_alphabet": pat.PREFIX + body[:-1] + "-" + genuine[-6:],
+        "revoked": revoked,
+        "expired": expired,
+        "deactivated_owner": of_deactivated,
+    }
+    accepted: list[str] = []
+    for function, method, path in ROUTES:
+        for name, token in forgeries.items():
+            response = apps[function].request(method, _concrete(path), token=token, json={})
+            if response.status_code != 401:
+                accepted.append(f"{method} {path} {name}: {response.status_code}")
+            else:
+                assert response.headers.get("WWW-Authenticate") == "Bearer"
+    assert not accepted, accepted
+    # Control: the genuine token authenticates.
+    assert apps["auth"].get("/auth/me", token=genuine).status_code == 200

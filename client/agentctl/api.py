@@ -124,6 +124,9 @@ class Client:
         response = self._send(
             method, path, json=json, params=params, headers=headers, auth=auth, stream=stream
         )
+        if response.status_code == 401 and auth and not (self.credentials or {}).get("access_token"):
+            response.close()
+            raise NotLoggedIn()
         if response.status_code == 401 and auth is not False and self._refresh():
             response.close()
             response = self._send(
@@ -251,8 +254,6 @@ class Client:
         token = (self.credentials or {}).get("access_token") if auth is not False else None
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        elif auth:
-            raise NotLoggedIn()
         try:
             return self.session.request(
                 method,
@@ -263,7 +264,32 @@ class Client:
                 stream=stream,
                 timeout=_STREAM_TIMEOUT if stream else _TIMEOUT,
             )
-        except requests.ConnectionError:
-            raise CliError(f"cannot reach {self.base_url} (is the service running?)") from None
+        except requests.ConnectionError as exc:
+            raise CliError(f"cannot reach {self.base_url}: {_connection_problem(exc)}") from None
         except requests.Timeout:
             raise CliError(f"{self.base_url} did not answer in time") from None
+
+
+def _connection_problem(exc: BaseException) -> str:
+    """ "connection refused", "unknown host …": the root cause of a failed connection, in words."""
+    import socket
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(current, socket.gaierror):
+            return "unknown host"
+        if isinstance(current, TimeoutError):
+            return "connection timed out"
+        nested = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
+        current = current.__cause__ or current.__context__ or nested
+        if current is None and nested is not None:
+            current = nested
+    text = str(exc).lower()
+    for needle, words in (("refused", "connection refused"), ("name or service", "unknown host")):
+        if needle in text:
+            return words
+    return "connection failed"

@@ -35,7 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.json = getattr(args, "json", False)
-    client = Client(config.resolve_base_url(getattr(args, "base_url", None)))
+    try:
+        client = Client(config.resolve_base_url(getattr(args, "base_url", None)))
+    except config.BadBaseUrl as exc:
+        if args.command != "config":  # `config set base_url` is how a bad one gets fixed
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
+        client = Client(config.DEFAULT_BASE_URL)
     try:
         return args.handler(args, client) or 0
     except CliError as exc:

@@ -60,7 +60,23 @@ def save_config(values: dict[str, Any]) -> Path:
 def resolve_base_url(flag: str | None) -> str:
     """``--base-url`` beats ``AGENTCTL_BASE_URL`` beats the config file beats the default."""
     url = flag or os.environ.get("AGENTCTL_BASE_URL") or load_config().get("base_url") or DEFAULT_BASE_URL
-    return str(url).rstrip("/")
+    return check_base_url(str(url))
+
+
+class BadBaseUrl(ValueError):
+    pass
+
+
+def check_base_url(url: str) -> str:
+    """The URL without a trailing slash; ``BadBaseUrl`` (one line for humans) unless http(s)://host."""
+    from urllib.parse import urlsplit
+
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        hint = url.split("://", 1)[-1]
+        raise BadBaseUrl(f"base URL '{url}' needs a scheme and a host: use http://{hint} or https://{hint}")
+    return url
 
 
 def load_credentials(base_url: str) -> dict[str, Any] | None:

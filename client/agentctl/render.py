@@ -99,6 +99,25 @@ class Progress:
             sys.stderr.flush()
 
 
+def money(value: Any) -> str:
+    """``$0.000012``: the one way agentctl writes a cost (USD, six decimals); ``-`` when unknown."""
+    return f"${value:.6f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
+def count(number: Any, noun: str, plural: str | None = None) -> str:
+    """``1 request``, ``2 requests``."""
+    number = int(number or 0)
+    return f"{number} {noun if number == 1 else (plural or noun + 's')}"
+
+
+def usage_line(usage: Mapping[str, Any]) -> str:
+    """``1 request, 12+30 tokens, 0 tool calls``."""
+    return (
+        f"{count(usage.get('requests'), 'request')}, {usage.get('input_tokens', 0)}+"
+        f"{usage.get('output_tokens', 0)} tokens, {count(usage.get('tool_calls'), 'tool call')}"
+    )
+
+
 def bar(done: int, total: int, width: int = 24) -> str:
     filled = 0 if total <= 0 else min(width, round(width * done / total))
     return "[" + "#" * filled + "-" * (width - filled) + "]"

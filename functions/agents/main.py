@@ -49,7 +49,9 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
     return Reply(AgentPublic.of(record), status=status, headers=headers)
 
 
-@router.route("POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,))
+@router.route(
+    "POST", "/agents", body=AgentCreate, response=AgentPublic, status=201, errors=(409,), scope="agents:write"
+)
 def create_agent(ctx: RequestContext) -> Reply:
     """Create an agent (version 1) from a definition, or from a built-in template with
     `{"template": "<name>", "name": "..."}`. Send `Idempotency-Key` to make retries safe."""
@@ -63,35 +65,51 @@ def create_agent(ctx: RequestContext) -> Reply:
     return _agent_reply(record, 201)
 
 
-@router.route("GET", "/agents", query=PageQuery, response=AgentPage)
+@router.route("GET", "/agents", query=PageQuery, response=AgentPage, scope="agents:read")
 def list_agents(ctx: RequestContext) -> AgentPage:
     """My agents, newest first (cursor-paginated)."""
     records, cursor = repository.list_agents(
         ctx.principal.user_id, limit=ctx.query.limit, cursor=ctx.query.cursor
     )
-    return AgentPage(items=[AgentPublic.of(r) for r in records], next_cursor=cursor)
+    # A token restricted to some agents lists only those (a page may then be short).
+    visible = [r for r in records if ctx.principal.may_use_agent(r.id)]
+    return AgentPage(items=[AgentPublic.of(r) for r in visible], next_cursor=cursor)
 
 
-@router.route("GET", "/agents/{agent_id}", response=AgentPublic, errors=(404,))
+@router.route("GET", "/agents/{agent_id}", response=AgentPublic, errors=(404,), scope="agents:read")
 def get_agent(ctx: RequestContext) -> Reply:
     """One agent at its current version (ETag = version)."""
     return _agent_reply(repository.get_agent(ctx.params["agent_id"], ctx.principal))
 
 
-@router.route("PUT", "/agents/{agent_id}", body=AgentUpdate, response=AgentPublic, errors=(403, 404, 409))
+@router.route(
+    "PUT",
+    "/agents/{agent_id}",
+    body=AgentUpdate,
+    response=AgentPublic,
+    errors=(403, 404, 409),
+    scope="agents:write",
+)
 def update_agent(ctx: RequestContext) -> Reply:
     """Replace the definition: stores version n+1. `If-Match: <version>` → 409 if it moved on."""
     record = service.update(ctx.params["agent_id"], ctx.principal, ctx.body, if_match=ctx.header("If-Match"))
     return _agent_reply(record)
 
 
-@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409))
+@router.route("DELETE", "/agents/{agent_id}", status=204, errors=(403, 404, 409), scope="agents:write")
 def delete_agent(ctx: RequestContext) -> None:
     """Soft-delete an agent (its versions stay for runs and marketplace snapshots)."""
     service.delete(ctx.params["agent_id"], ctx.principal, if_match=ctx.header("If-Match"))
 
 
-@router.route("GET", "/agents/{agent_id}/versions", query=PageQuery, response=AgentPage, errors=(404,))
+@router.route(
+    "GET",
+    "/agents/{agent_id}/versions",
+    query=PageQuery,
+    response=AgentPage,
+    errors=(404,),
+    scope="agents:read",
+)
 def list_agent_versions(ctx: RequestContext) -> AgentPage:
     """Every stored version of an agent, newest first (cursor-paginated)."""
     records, cursor = repository.list_versions(
@@ -100,7 +118,9 @@ def list_agent_versions(ctx: RequestContext) -> AgentPage:
     return AgentPage(items=[AgentPublic.of(r) for r in records], next_cursor=cursor)
 
 
-@router.route("GET", "/agents/{agent_id}/versions/{version}", response=AgentPublic, errors=(404,))
+@router.route(
+    "GET", "/agents/{agent_id}/versions/{version}", response=AgentPublic, errors=(404,), scope="agents:read"
+)
 def get_agent_version(ctx: RequestContext) -> AgentPublic:
     """One stored version of an agent."""
     agent_id = ctx.params["agent_id"]
@@ -148,6 +168,7 @@ def _file_public(file: object) -> WorkspaceFilePublic:
     tags=("workspace",),
     errors=(404, 409, 413, 422),
     extra_responses={200: "Replaced an existing file"},
+    scope="agents:write",
 )
 def put_workspace_file(ctx: RequestContext) -> Reply:
     """Upload a file (raw body, at most 10 MiB): 201 when created, 200 when it replaced one."""
@@ -166,6 +187,7 @@ def put_workspace_file(ctx: RequestContext) -> Reply:
     tags=("workspace",),
     errors=(400, 404, 422),
     response_media_type="application/octet-stream",
+    scope="agents:read",
 )
 def get_workspace_file(ctx: RequestContext) -> flask.Response:
     """Download a file: its bytes, with a content type guessed from its name."""
@@ -183,6 +205,7 @@ def get_workspace_file(ctx: RequestContext) -> flask.Response:
     response=WorkspaceFilePage,
     tags=("workspace",),
     errors=(400,),
+    scope="agents:read",
 )
 def list_workspace_files(ctx: RequestContext) -> WorkspaceFilePage:
     """My workspace's files whose path starts with `prefix`, sorted by path (cursor-paginated)."""
@@ -194,7 +217,12 @@ def list_workspace_files(ctx: RequestContext) -> WorkspaceFilePage:
 
 
 @router.route(
-    "DELETE", "/workspace/files/{path:path}", status=204, tags=("workspace",), errors=(400, 404, 422)
+    "DELETE",
+    "/workspace/files/{path:path}",
+    status=204,
+    tags=("workspace",),
+    errors=(400, 404, 422),
+    scope="agents:write",
 )
 def delete_workspace_file(ctx: RequestContext) -> None:
     """Delete a file."""

@@ -6,9 +6,10 @@ import flask
 import functions_framework
 
 from shared.auth.schemas import LoginRequest, LogoutRequest, RefreshRequest, TokenPair, UserCreate, UserUpdate
+from shared.auth.token_schemas import TokenCreate, TokenCreated, TokenList
 from shared.auth.users import UserPublic
 from shared.health import HealthReport, health_report
-from shared.web import RequestContext, Router, serve
+from shared.web import Reply, RequestContext, Router, serve
 
 router = Router("auth", ("/auth",))
 
@@ -71,7 +72,7 @@ def logout(ctx: RequestContext) -> None:
     service.logout(ctx.body.refresh_token)
 
 
-@router.route("GET", "/auth/me", response=UserPublic, errors=(401, 403, 409))
+@router.route("GET", "/auth/me", response=UserPublic, errors=(401, 403, 409), scope="any")
 def me(ctx: RequestContext) -> UserPublic:
     """The calling user (a first Firebase ID token provisions it: 403 without an email,
     409 when the email belongs to another account)."""
@@ -91,12 +92,53 @@ def me(ctx: RequestContext) -> UserPublic:
     response=UserPublic,
     roles={"admin"},
     errors=(401, 403, 404, 409),
+    scope="admin",
 )
 def update_user(ctx: RequestContext) -> UserPublic:
     """Change a user's role or deactivate/reactivate them (admins only)."""
     from shared.auth import service
 
     return UserPublic.of(service.admin_update_user(ctx.principal, ctx.params["user_id"], ctx.body))
+
+
+# -- personal access tokens --------------------------------------------------------------------
+
+
+@router.route(
+    "POST",
+    "/auth/tokens",
+    body=TokenCreate,
+    response=TokenCreated,
+    status=201,
+    errors=(403, 409),
+    scope="interactive",
+)
+def create_token(ctx: RequestContext) -> Reply:
+    """Create a personal access token; its `secret` is in this response only (store it now).
+
+    Scopes the owner's role does not allow → 403 `scope_exceeds_role`; `agent_ids` must name
+    the caller's own agents (422). Personal access tokens cannot manage tokens (403).
+    """
+    from shared.auth import token_service
+
+    created = token_service.create(ctx.principal, ctx.body)
+    return Reply(created, status=201, headers={"Location": f"/auth/tokens/{created.token.id}"})
+
+
+@router.route("GET", "/auth/tokens", response=TokenList, scope="interactive")
+def list_tokens(ctx: RequestContext) -> TokenList:
+    """My personal access tokens, newest first (never their secrets)."""
+    from shared.auth import token_service
+
+    return token_service.list_mine(ctx.principal)
+
+
+@router.route("DELETE", "/auth/tokens/{token_id}", status=204, errors=(404,), scope="interactive")
+def revoke_token(ctx: RequestContext) -> None:
+    """Revoke one of my personal access tokens: it stops working at once."""
+    from shared.auth.personal_tokens import revoke_token
+
+    revoke_token(ctx.principal.user_id, ctx.params["token_id"])
 
 
 @functions_framework.http

@@ -46,6 +46,7 @@ def list_categories(ctx: RequestContext) -> list[CategoryPublic]:
     status=201,
     errors=(403, 404),
     extra_responses={200: "the agent was already listed: the listing now shows its current version"},
+    scope="marketplace:write",
 )
 def publish_listing(ctx: RequestContext) -> Reply:
     """Publish my agent's current version (201), or move its listing to that version (200)."""
@@ -77,7 +78,9 @@ def get_listing(ctx: RequestContext) -> ListingDetail:
     return service.detail(ctx.params["listing_id"])
 
 
-@router.route("DELETE", "/marketplace/listings/{listing_id}", status=204, errors=(403, 404))
+@router.route(
+    "DELETE", "/marketplace/listings/{listing_id}", status=204, errors=(403, 404), scope="marketplace:write"
+)
 def delete_listing(ctx: RequestContext) -> None:
     """Remove a listing (owner, moderator or admin); installed copies keep working."""
     from shared.marketplace import service
@@ -90,6 +93,7 @@ def delete_listing(ctx: RequestContext) -> None:
     "/marketplace/listings/{listing_id}/install",
     status=201,
     errors=(404, 409, 422),
+    scope="marketplace:write",
 )
 def install_listing(ctx: RequestContext) -> Reply:
     """Install: a copy of the snapshot becomes my agent (`source` set). `Idempotency-Key` supported."""
@@ -116,6 +120,7 @@ def download_listing(ctx: RequestContext) -> Bundle:
     body=RatingPut,
     response=RatingPublic,
     errors=(403, 404),
+    scope="marketplace:write",
 )
 def rate_listing(ctx: RequestContext) -> RatingPublic:
     """Rate a listing I installed (1-5 stars, optional review); rating again replaces it."""

@@ -32,6 +32,7 @@ def health(ctx: RequestContext) -> dict[str, object]:
     streams=True,
     errors=(404, 409, 429),
     extra_responses={202: "Accepted (async run queued)"},
+    scope="runs",
 )
 def create_run(ctx: RequestContext) -> Reply | flask.Response:
     """Run an agent: `sync` → the finished run; `stream` (or `Accept: text/event-stream`) → SSE
@@ -65,7 +66,7 @@ def _stream(ctx: RequestContext, started: service.StartedRun, headers: dict[str,
     return sse_response(streaming.sse_frames(streaming.drive(items)), headers)
 
 
-@router.route("GET", "/runs", query=RunListQuery, response=RunPage)
+@router.route("GET", "/runs", query=RunListQuery, response=RunPage, scope="runs")
 def list_runs(ctx: RequestContext) -> RunPage:
     """My runs, newest first; filter by `agent_id` and `status` (cursor-paginated)."""
     q: RunListQuery = ctx.query
@@ -74,7 +75,7 @@ def list_runs(ctx: RequestContext) -> RunPage:
     )
 
 
-@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,))
+@router.route("GET", "/runs/{run_id}", response=RunPublic, errors=(404,), scope="runs")
 def get_run(ctx: RequestContext) -> RunPublic:
     """One of my runs."""
     return service.get(ctx.principal, ctx.params["run_id"])
@@ -85,6 +86,7 @@ def get_run(ctx: RequestContext) -> RunPublic:
     "/runs/{run_id}/artifacts/{path:path}",
     errors=(404, 422),
     response_media_type="application/octet-stream",
+    scope="runs",
 )
 def get_run_artifact(ctx: RequestContext) -> flask.Response:
     """A file the run wrote, as it was when the run ended (see the run's `artifacts`)."""
@@ -95,7 +97,7 @@ def get_run_artifact(ctx: RequestContext) -> flask.Response:
     return file_response(data, str(artifact["path"]), str(artifact["sha256"]))
 
 
-@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409))
+@router.route("POST", "/runs/{run_id}/cancel", response=RunPublic, errors=(404, 409), scope="runs")
 def cancel_run(ctx: RequestContext) -> RunPublic:
     """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its
     next model/tool step (poll the run or its events); a finished run → 409."""
@@ -109,6 +111,7 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     response=RunEventPage,
     streams=True,
     errors=(400, 404),
+    scope="runs",
 )
 def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     """The run's events so far (`{items, next_cursor}`), or with `Accept: text/event-stream` an SSE
@@ -121,47 +124,59 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/batches", body=BatchCreate, response=BatchPublic, status=202, errors=(404, 409, 429))
+@router.route(
+    "POST",
+    "/batches",
+    body=BatchCreate,
+    response=BatchPublic,
+    status=202,
+    errors=(404, 409, 429),
+    scope="runs",
+)
 def create_batch(ctx: RequestContext) -> Reply:
     """Run an agent once per input (1 to 1000) asynchronously; watch `GET /batches/{id}`."""
     batch = batches.create_batch(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
     return Reply(batch, status=202, headers={"Location": f"/batches/{batch.id}"})
 
 
-@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,))
+@router.route("GET", "/batches/{batch_id}", response=BatchPublic, errors=(404,), scope="runs")
 def get_batch(ctx: RequestContext) -> BatchPublic:
     """One of my batches with live counts per run status, overall status and total cost."""
     return batches.get_batch(ctx.principal, ctx.params["batch_id"])
 
 
-@router.route("GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404))
+@router.route(
+    "GET", "/batches/{batch_id}/runs", query=BatchRunsQuery, response=RunPage, errors=(400, 404), scope="runs"
+)
 def list_batch_runs(ctx: RequestContext) -> RunPage:
     """The batch's runs in input order (cursor-paginated)."""
     q: BatchRunsQuery = ctx.query
     return batches.list_batch_runs(ctx.principal, ctx.params["batch_id"], limit=q.limit, cursor=q.cursor)
 
 
-@router.route("POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,))
+@router.route(
+    "POST", "/sessions", body=SessionCreate, response=SessionPublic, status=201, errors=(404,), scope="runs"
+)
 def create_session(ctx: RequestContext) -> Reply:
     """Start a conversation with an agent; pass its id as `session_id` in runs."""
     session = sessions.create(ctx.principal, ctx.body)
     return Reply(session, status=201, headers={"Location": f"/sessions/{session.id}"})
 
 
-@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage)
+@router.route("GET", "/sessions", query=SessionListQuery, response=SessionPage, scope="runs")
 def list_sessions(ctx: RequestContext) -> SessionPage:
     """My sessions, newest first (cursor-paginated)."""
     q: SessionListQuery = ctx.query
     return sessions.list_mine(ctx.principal, agent_id=q.agent_id, limit=q.limit, cursor=q.cursor)
 
 
-@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,))
+@router.route("GET", "/sessions/{session_id}", response=SessionDetail, errors=(404,), scope="runs")
 def get_session(ctx: RequestContext) -> SessionDetail:
     """A session with its conversation as readable messages."""
     return sessions.detail(ctx.principal, ctx.params["session_id"])
 
 
-@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409))
+@router.route("DELETE", "/sessions/{session_id}", status=204, errors=(404, 409), scope="runs")
 def delete_session(ctx: RequestContext) -> None:
     """Delete a session and its history (409 while a run is using it)."""
     sessions.delete(ctx.principal, ctx.params["session_id"])

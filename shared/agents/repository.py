@@ -94,7 +94,9 @@ def _load(agent_id: str) -> AgentRecord | None:
 
 
 def get_agent(agent_id: str, principal: Principal) -> AgentRecord:
-    """The current version; 404 unless the caller owns it (admins may read); deleted → 404."""
+    """The current version; 404 unless the caller owns it (admins may read); deleted → 404;
+    403 ``agent_not_allowed`` for a token restricted to other agents."""
+    principal.require_agent(agent_id)
     record = _load(agent_id)
     if record is None or record.deleted or not _can_read(record, principal):
         raise _not_found(agent_id)
@@ -119,8 +121,10 @@ def runnable_agent(agent_id: str, principal: Principal) -> AgentRecord:
     """The agent ``POST /runs`` and delegation use: only its owner may run it.
 
     Admins may *read* others' agents but not run them (a run acts in the caller's
-    workspace and bills the caller); for them it is a 404 like for anyone else.
+    workspace and bills the caller); for them it is a 404 like for anyone else. A token
+    restricted to other agents gets 403 ``agent_not_allowed``.
     """
+    principal.require_agent(agent_id)
     record = _load(agent_id)
     if record is None or record.deleted or record.owner_id != principal.user_id:
         raise _not_found(agent_id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import flask
 
+from shared.auth.personal_tokens import looks_like_personal_token
 from shared.auth.principal import ROLES, Principal
 from shared.auth.tokens import decode_access_token, looks_like_service_token
 from shared.auth.users import get_user
@@ -35,7 +36,12 @@ def _active_principal(user_id: str) -> Principal:
 
 
 def principal_from_token(token: str) -> Principal:
-    """Verify a bearer token (ours or a Firebase ID token) and load its active user."""
+    """Verify a bearer token (a personal access token, one of our access tokens or a
+    Firebase ID token) and load its active user."""
+    if looks_like_personal_token(token):
+        from shared.auth.personal_tokens import principal_from_personal_token
+
+        return principal_from_personal_token(token)
     if looks_like_service_token(token):
         return _active_principal(decode_access_token(token)["sub"])
     from shared.auth.firebase import principal_from_firebase_token

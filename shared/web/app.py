@@ -86,6 +86,10 @@ def _handle(ctx: RequestContext) -> flask.Response:
     route = ctx.route
     if route.auth == "user":
         principal = ctx.principal
+        if principal.scopes is not None:
+            from shared.auth.scopes import check_route_scope
+
+            check_route_scope(principal.scopes, route.scope)
         if route.roles and principal.role not in route.roles:
             raise Forbidden("this action needs one of the roles: " + ", ".join(sorted(route.roles)))
     limit = get_settings().max_body_bytes

@@ -9,6 +9,7 @@ from typing import Any, cast
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from shared.auth.scopes import ANY_TOKEN, INTERACTIVE, SCOPES
 from shared.web.routing import Route, Router
 
 _REF = "#/components/schemas/{model}"
@@ -58,7 +59,8 @@ def _error_statuses(route: Route) -> list[int]:
     statuses = set(route.errors)
     if route.auth == "user":
         statuses |= {401}
-    if route.roles:
+    if route.roles or (route.auth == "user" and route.scope != ANY_TOKEN):
+        # 403 also for a personal access token without the route's scope.
         statuses |= {403}
     if route.body is not None:
         statuses |= {400, 413, 415, 422}
@@ -147,7 +149,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         }
     op["responses"] = responses
     if route.auth == "user":
-        op["security"] = [{"bearerAuth": []}]
+        security: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+        if route.scope is not None and route.scope != INTERACTIVE:
+            # OpenAPI 3.1 lets non-OAuth schemes list required "roles": the token's scope.
+            security.append({"personalAccessToken": [] if route.scope == ANY_TOKEN else [route.scope]})
+        op["security"] = security
     elif route.auth == "optional":
         op["security"] = [{}, {"bearerAuth": []}]
     else:
@@ -180,6 +186,20 @@ def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(components.items())),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "a login session's access token (or a Firebase ID token): every scope",
+                },
+                "personalAccessToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "agpat_",
+                    "description": "a personal access token (POST /auth/tokens); the operation lists the "
+                    "scope it needs: " + ", ".join(SCOPES),
+                },
+            },
         },
     }

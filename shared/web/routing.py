@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from shared.auth.scopes import ROUTE_SCOPES
 from shared.errors import MethodNotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Route:
     status: int = 200
     auth: AuthMode = "user"
     roles: frozenset[str] | None = None
+    # The personal-access-token scope the route needs (shared.auth.scopes); None: PATs refused.
+    scope: str | None = None
     tags: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()
     streams: bool = False
@@ -102,12 +105,16 @@ class Router:
         status: int = 200,
         auth: AuthMode = "user",
         roles: set[str] | frozenset[str] | None = None,
+        scope: str | None = None,
         tags: tuple[str, ...] = (),
         errors: tuple[int, ...] = (),
         streams: bool = False,
         response_media_type: str = "application/json",
         extra_responses: Mapping[int, str] | None = None,
     ) -> Callable[[Handler], Handler]:
+        if scope is not None and scope not in ROUTE_SCOPES:
+            raise ValueError(f"unknown scope {scope!r} on {method} {path}")
+
         def register(handler: Handler) -> Handler:
             self.routes.append(
                 Route(
@@ -125,6 +132,7 @@ class Router:
                     status=status,
                     auth=auth,
                     roles=frozenset(roles) if roles else None,
+                    scope=scope,
                     tags=tags or (self.function,),
                     errors=errors,
                     streams=streams,

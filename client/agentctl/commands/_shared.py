@@ -50,12 +50,9 @@ def run_summary(run: dict[str, Any]) -> str:
     usage = run.get("usage") or {}
     parts = [f"run {run.get('id')} {run.get('status')}"]
     if usage:
-        parts.append(
-            f"{usage.get('requests', 0)} requests, {usage.get('input_tokens', 0)}+"
-            f"{usage.get('output_tokens', 0)} tokens, {usage.get('tool_calls', 0)} tool calls"
-        )
+        parts.append(render.usage_line(usage))
     if run.get("cost_usd") is not None:
-        parts.append(f"${run['cost_usd']:.6f}")
+        parts.append(render.money(run["cost_usd"]))
     return " · ".join(parts)
 
 

@@ -109,8 +109,8 @@ def _wait_for_batch(client: Client, batch: dict[str, Any], args: argparse.Namesp
         cost = batch.get("cost_usd")
         render.info(
             f"batch {batch['id']} {batch.get('status')}: {counts.get('succeeded', 0)} succeeded, "
-            f"{counts.get('failed', 0)} failed; {written} results written to {where}"
-            + (f" · ${cost:.6f}" if isinstance(cost, (int, float)) else "")
+            f"{counts.get('failed', 0)} failed; {render.count(written, 'result')} written to {where}"
+            + (f" · {render.money(cost)}" if isinstance(cost, (int, float)) else "")
         )
     return 0 if not counts.get("failed") and not counts.get("cancelled") else 1
 
@@ -131,7 +131,7 @@ def cmd_batch_wait(args: argparse.Namespace, client: Client) -> int:
 def cmd_batch_results(args: argparse.Namespace, client: Client) -> int:
     written = _write_results(client, args.batch, args.output)
     if args.output != "-":
-        render.info(f"{written} results written to {args.output}")
+        render.info(f"{render.count(written, 'result')} written to {args.output}")
     return 0
 
 

@@ -105,14 +105,23 @@ def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:
     if args.json:
         render.print_json(runs)
     else:
+        names = {agent["id"]: agent.get("name") for agent in client.paginate("/agents")} if runs else {}
+        rows = [
+            {
+                **run,
+                "agent": names.get(run.get("agent_id")) or run.get("agent_id"),
+                "cost": render.money(run.get("cost_usd")),
+            }
+            for run in runs
+        ]
         render.table(
-            runs,
+            rows,
             [
                 ("ID", "id"),
-                ("AGENT", "agent_id"),
+                ("AGENT", "agent"),
                 ("MODE", "mode"),
                 ("STATUS", "status"),
-                ("COST", "cost_usd"),
+                ("COST", "cost"),
                 ("CREATED", "created_at"),
             ],
             empty="no runs",
@@ -137,12 +146,8 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
             ("created", run.get("created_at")),
             ("started", run.get("started_at")),
             ("finished", run.get("finished_at")),
-            (
-                "usage",
-                f"{usage.get('requests', 0)} requests, {usage.get('input_tokens', 0)} in / "
-                f"{usage.get('output_tokens', 0)} out tokens, {usage.get('tool_calls', 0)} tool calls",
-            ),
-            ("cost", f"${run.get('cost_usd') or 0:.6f}"),
+            ("usage", render.usage_line(usage)),
+            ("cost", render.money(run.get("cost_usd"))),
             ("error", f"{error.get('message')} ({error.get('code')})" if error else None),
             ("output", output_text(run.get("output")) or None),
         ]

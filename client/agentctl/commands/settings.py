@@ -16,7 +16,10 @@ def cmd_config(args: argparse.Namespace, client: Client) -> int:
     if getattr(args, "config_action", None) == "set":
         if args.key != "base_url":
             raise CliError("unknown setting: only base_url can be set")
-        values["base_url"] = args.value.rstrip("/")
+        try:
+            values["base_url"] = config.check_base_url(args.value)
+        except config.BadBaseUrl as exc:
+            raise CliError(str(exc)) from None
         config.save_config(values)
     if args.json:
         render.print_json({**values, "effective_base_url": client.base_url, "dir": str(config.config_dir())})

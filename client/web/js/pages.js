@@ -1,0 +1,8 @@
+// The console's pages: each module registers its routes and navigation entry with
+// registerPage() (js/router.js). A new page is a new file in js/pages/ plus one line here.
+import "./pages/login.js";
+import "./pages/agents.js";
+import "./pages/catalog.js";
+import "./pages/chat.js";
+import "./pages/runs.js";
+import "./pages/market.js";
