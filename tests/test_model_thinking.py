@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiClient, TestUser
+from tests.fake_gemini import camel_keys
 from tests.test_model_fidelity import _run
 from tests.test_runs_vertex import agent_with, fake, vertex  # noqa: F401 (fixtures)
 from tests.vertex_fake import VertexFake
@@ -54,9 +55,10 @@ def test_gemini_thinking_settings_and_thoughts(
         [{"thinking": "private reasoning", "text": "Answer.", "usage": {"output": 3, "thoughts": 50}}]
     )
     run = _run(runs_api, user, agent_id, "sync")
-    assert run["status"] == "succeeded" and run["output"] == "Answer.", run
     assert fake.rejections == []
-    config = fake.requests[0].body["generationConfig"]
+    assert run["status"] == "succeeded" and run["output"] == "Answer.", (run["error"], run["output"])
+    # google-genai sends the thinking config's snake_case names, which protobuf JSON accepts.
+    config = camel_keys(fake.requests[0].body["generationConfig"])
     assert config.get("thinkingConfig") == expected_config
     assert config["maxOutputTokens"] == max_tokens
     assert run["usage"]["thinking_tokens"] == 50 and run["usage"]["output_tokens"] == 53
@@ -104,8 +106,8 @@ def test_claude_extended_thinking(
     vertex()
     fake.script([{"thinking": "private reasoning", "text": "Answer.", "usage": {"output": 40}}])
     run = _run(runs_api, user, agent_id, mode)
-    assert run["status"] == "succeeded" and run["output"] == "Answer.", run
     assert fake.rejections == []
+    assert run["status"] == "succeeded" and run["output"] == "Answer.", (run["error"], run["output"])
     sent = fake.requests[0].body
     assert {k: v for k, v in sent["thinking"].items() if k != "block_binding"} == expected_thinking
     assert sent["max_tokens"] == max_tokens

@@ -46,6 +46,10 @@ def read_password(args: argparse.Namespace, confirm: bool = False) -> str:
     return password
 
 
+# Shown next to a run whose answer the output-token limit cut (finish_reason "length").
+CUT_NOTE = "answer cut at the output limit"
+
+
 def run_summary(run: dict[str, Any]) -> str:
     usage = run.get("usage") or {}
     parts = [f"run {run.get('id')} {run.get('status')}"]

@@ -13,6 +13,7 @@ from agentctl import render
 from agentctl.api import ApiError, Client, CliError
 from agentctl.commands import Commands
 from agentctl.commands._shared import (
+    CUT_NOTE,
     POLL_SECONDS,
     TERMINAL_RUN_EVENTS,
     TERMINAL_RUN_STATUSES,
@@ -153,6 +154,13 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
         ]
     )
     return 0
+
+
+def _finish_text(run: dict[str, Any]) -> str | None:
+    reason = run.get("finish_reason")
+    if reason == "length" and run.get("status") == "succeeded":
+        return f"length ({CUT_NOTE})"
+    return reason
 
 
 def cmd_runs_cancel(args: argparse.Namespace, client: Client) -> int:

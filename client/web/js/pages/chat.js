@@ -1,7 +1,7 @@
 // Chat with an agent: a session is created on the first message; replies stream in.
 import * as api from "../api.js";
 import { registerPage } from "../router.js";
-import { TERMINAL_EVENTS, agentLabel, announce, h, label, listAll, money, showError, text } from "../ui.js";
+import { TERMINAL_EVENTS, agentLabel, announce, finishNote, h, label, listAll, money, showError, text } from "../ui.js";
 
 async function viewChat({ page, params }) {
   let agentId = params.agent;
@@ -56,7 +56,7 @@ async function viewChat({ page, params }) {
             showError(errors, { message: `Run ${run.status}: ${(run.error && run.error.message) || ""}` });
           }
           const usage = run.usage || {};
-          meta.textContent = `${run.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · ${money(run.cost_usd || 0)}`;
+          meta.textContent = `${run.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · ${money(run.cost_usd || 0)}${finishNote(run)}`;
         }
       }, controller.signal);
       announce("Reply complete");

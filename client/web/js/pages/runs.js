@@ -1,7 +1,7 @@
 // Runs and batches: watch a run's events live, a batch's progress, recent runs.
 import * as api from "../api.js";
 import { registerPage } from "../router.js";
-import { TERMINAL_EVENTS, TERMINAL_STATUSES, h, label, showError, text, when } from "../ui.js";
+import { TERMINAL_EVENTS, TERMINAL_STATUSES, finishNote, h, label, showError, text, when } from "../ui.js";
 
 async function watchRun(runId, log, statusLine, signal) {
   let lastId = null;
@@ -20,7 +20,7 @@ async function watchRun(runId, log, statusLine, signal) {
       if (error.status && error.status !== 503) throw error;
     }
     const run = await api.get(`/runs/${encodeURIComponent(runId)}`);
-    statusLine.textContent = `Run ${run.id}: ${run.status}${run.output != null ? ` — ${text(run.output).slice(0, 300)}` : ""}`;
+    statusLine.textContent = `Run ${run.id}: ${run.status}${finishNote(run)}${run.output != null ? ` — ${text(run.output).slice(0, 300)}` : ""}`;
     if (finished || TERMINAL_STATUSES.has(run.status)) return;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
