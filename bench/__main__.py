@@ -28,6 +28,9 @@ FIGURES = (
     "async_throughput",
     "streaming",
     "search",
+    "load",
+    "cold_request",
+    "cost",
 )
 PACKAGES = (
     "functions-framework",
@@ -109,7 +112,34 @@ def _failed(name: str, exc: BaseException) -> Figure:
     return figure
 
 
+def _update_sections(sections: list[str]) -> None:
+    """Replace (or append) the given figures' sections in RESULTS.md, keeping the others."""
+    text = RESULTS.read_text()
+    stamp = (
+        f"- Re-measured alone (`python -m bench --update`) on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at "
+        f"commit `{_git_commit()}`, load average {os.getloadavg()[0]:.2f} when written; the other sections "
+        "are from the run described under Machine."
+    )
+    for section in sections:
+        heading = section.splitlines()[0]
+        number = heading.split(" ", 2)[1]  # "## 9. Title" -> "9."
+        block = section.rstrip("\n") + "\n" + stamp + "\n\n"
+        parts = text.split("\n## ")
+        for index, part in enumerate(parts[1:], start=1):
+            if part.startswith(number + " "):
+                parts[index] = block[3:]
+                text = "\n## ".join(parts)
+                break
+        else:
+            marker = "Total benchmark time"
+            at = text.find(marker)
+            text = text[:at] + block + text[at:] if at >= 0 else text + "\n" + block
+    RESULTS.write_text(text)
+
+
 def main(argv: list[str]) -> int:
+    update = "--update" in argv
+    argv = [name for name in argv if name != "--update"]
     selected = [name for name in FIGURES if not argv or name in argv]
     unknown = set(argv) - set(FIGURES)
     if unknown:
@@ -139,6 +169,9 @@ def main(argv: list[str]) -> int:
         body = [_INTRO, "## Machine", "", header, "", *sections, f"Total benchmark time: {total:.0f} s.", ""]
         RESULTS.write_text("\n".join(body))
         print(f"[bench] wrote {RESULTS.relative_to(ROOT)} in {total:.0f} s")
+    elif update:
+        _update_sections([section for section in sections if "not measured" not in section.splitlines()[0]])
+        print(f"[bench] updated {len(sections)} section(s) of {RESULTS.relative_to(ROOT)}")
     return 1 if failures else 0
 
 

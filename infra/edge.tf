@@ -17,8 +17,8 @@ locals {
     }
     run_creation = {
       priority    = 2100
-      description = "POST /runs and POST /batches (model spend) per client IP"
-      expression  = "request.method == 'POST' && (request.path == '/runs' || request.path == '/batches')"
+      description = "POST /runs, /batches and the OpenAI-compatible /v1/* (model spend) per client IP"
+      expression  = "request.method == 'POST' && (request.path == '/runs' || request.path == '/batches' || request.path.startsWith('/v1/'))"
       per_minute  = 600
     }
   }

@@ -27,7 +27,7 @@ resource "google_cloudfunctions2_function" "function" {
     available_cpu                    = each.value.cpu
     max_instance_request_concurrency = each.value.concurrency
     timeout_seconds                  = each.value.timeout
-    min_instance_count               = each.value.min_instances
+    min_instance_count               = lookup(var.min_instances, each.key, each.value.min_instances)
     max_instance_count               = each.value.max_instances
     service_account_email            = google_service_account.function[each.key].email
     all_traffic_on_latest_revision   = true
@@ -93,4 +93,18 @@ resource "terraform_data" "workspace_volume" {
   }
 
   depends_on = [google_storage_bucket_iam_member.workspace_user]
+}
+
+# Startup CPU boost for the functions without a workspace (terraform_data.workspace_volume
+# sets it for the others, in the same revision as the volume). Re-applied after every
+# change to the function, whose deployment replaces the revision template.
+resource "terraform_data" "startup_cpu_boost" {
+  for_each = { for name, fn in local.functions : name => fn if !fn.workspace }
+
+  triggers_replace = [google_cloudfunctions2_function.function[each.key].update_time]
+
+  provisioner "local-exec" {
+    working_dir = "${path.module}/.."
+    command     = "python3 -m tools.deploy cpu-boost ${each.key} --project=${var.project_id} --region=${var.region}"
+  }
 }

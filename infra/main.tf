@@ -41,7 +41,7 @@ locals {
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
-    runs        = ["/runs", "/sessions", "/batches"]
+    runs        = ["/runs", "/sessions", "/batches", "/v1"]
     marketplace = ["/marketplace"]
   }
 

@@ -67,3 +67,19 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "min_instances" {
+  description = <<-EOT
+    Warm instances per function, overriding the defaults in local.functions (auth 1, runs 1,
+    the others 0). A warm instance answers the first request without a cold start
+    (bench/RESULTS.md, "First request after a cold start") and is billed while idle;
+    e.g. { worker = 1 } for async runs that must start at once.
+  EOT
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name, count in var.min_instances : contains(["auth", "agents", "runs", "marketplace", "worker"], name) && count >= 0])
+    error_message = "Keys are function names (auth, agents, runs, marketplace, worker); counts are >= 0."
+  }
+}

@@ -215,6 +215,11 @@ CASES: dict[str, Case] = {
     "GET /batches/{batch_id}": Case(params=lambda w: {"batch_id": w.batch}),
     "GET /batches/{batch_id}/runs": Case(params=lambda w: {"batch_id": w.batch}),
     "POST /sessions": Case(body=lambda w, c: {"agent_id": w.agent}),
+    # The OpenAI-compatible API: the model is the owner's agent (by id), others' are 404.
+    "POST /v1/chat/completions": Case(
+        body=lambda w, c: {"model": w.agent, "messages": [{"role": "user", "content": "hi"}]}
+    ),
+    "POST /v1/responses": Case(body=lambda w, c: {"model": w.agent, "input": "hi", "store": False}),
     "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     "DELETE /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),
     # marketplace: listings are public, so non-owners see them exist (403 rather than 404).
@@ -447,10 +452,13 @@ def test_token_scope_matrix(apps: dict[str, ApiClient], principals: Principals, 
     assert refused.status_code == 403, refused.get_data(as_text=True)
     # Nothing is written but the fresh token's first last-used mark.
     assert refused.headers.get("X-Firestore-Writes", "1") == "1"
-    assert refused.get_json()["error"] == {
-        "code": "insufficient_scope",
-        "message": f"this token lacks the scope '{scope}'",
-        "details": {"required_scope": scope},
-    }
+    if route.path.startswith("/v1/"):  # OpenAI's error shape
+        assert refused.get_json()["error"]["code"] == "insufficient_scope"
+    else:
+        assert refused.get_json()["error"] == {
+            "code": "insufficient_scope",
+            "message": f"this token lacks the scope '{scope}'",
+            "details": {"required_scope": scope},
+        }
     response = call(_pat(who, [scope]))
     assert response.status_code == want, response.get_data(as_text=True)

@@ -843,7 +843,7 @@ def _cel_matches(expression: str, method: str, path: str) -> bool:
         .replace("request.method", "method")
         .replace("request.path", "path")
     )
-    assert re.fullmatch(r"[\sA-Za-z_.()'=/\*]+", python), python
+    assert re.fullmatch(r"[\sA-Za-z0-9_.()'=/\*]+", python), python
     return bool(eval(python, {"__builtins__": {}}, {"method": method, "path": path}))
 
 
@@ -888,7 +888,8 @@ def test_cloud_armor_guards_every_backend_service(terraform: dict[str, Any]) -> 
     assert auth_posts
     for path in auth_posts:
         assert _cel_matches(limits["auth"]["expression"], "POST", path), path
-    run_creation = ["/runs", "/batches"]
+    # Every POST that starts model work: runs, batches and the OpenAI-compatible endpoints.
+    run_creation = ["/runs", "/batches", "/v1/chat/completions", "/v1/responses"]
     for path in run_creation:
         assert any(r.method == "POST" and r.path == path for r in routers["runs"].routes)
         assert _cel_matches(limits["run_creation"]["expression"], "POST", path)
@@ -899,6 +900,23 @@ def test_cloud_armor_guards_every_backend_service(terraform: dict[str, Any]) -> 
     assert not _cel_matches(limits["auth"]["expression"], "GET", "/auth/me")
     for limit in limits.values():
         assert 0 < int(limit["per_minute"]) <= 1000
+
+
+def test_warm_instances_are_configurable_and_cpu_boost_is_applied(
+    terraform: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    function = _resource(terraform, "google_cloudfunctions2_function", "function")
+    assert function["service_config"][0]["min_instance_count"] == (
+        "${lookup(var.min_instances, each.key, each.value.min_instances)}"
+    )
+    assert terraform["variables"]["min_instances"]["default"] == {}
+    boost = _resource(terraform, "terraform_data", "startup_cpu_boost")
+    assert "!fn.workspace" in boost["for_each"]
+    assert "tools.deploy cpu-boost" in boost["provisioner"][0]["local-exec"]["command"]
+    # The functions with a workspace get the boost in the volume's revision.
+    deploy.attach_workspace(
+        "runs", project="p", region="r", bucket="b", mount_path="/mnt/workspace", dry_run=True
+    )
 
 
 def test_https_proxy_requires_tls_1_2_with_the_modern_profile(terraform: dict[str, Any]) -> None:
@@ -1080,6 +1098,8 @@ def test_deploy_build_only_deploys_a_tested_release(
         manifest = json.loads((packaged / "functions" / "manifest.json").read_text())
         assert f"gs://demo-deploy-function-sources/{manifest[function.name]['source_object']}" in printed
         assert ("--add-volume=name=workspace" in printed) is (function.name in deploy.WORKSPACE_FUNCTIONS)
+        # Startup CPU boost after every deploy (the deployment replaces the revision template).
+        assert f"gcloud run services update {function.name}" in printed and "--cpu-boost" in printed
 
 
 def test_cloudbuild_holds_no_secrets(cloudbuild: dict[str, Any], deploy_build: dict[str, Any]) -> None:

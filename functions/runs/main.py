@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask
 import functions_framework
 
 from shared.health import HealthReport, health_report
+from shared.openai_compat.schemas import ChatCompletionCreate, ModelList, ResponseCreate
 from shared.runs import batches, cancel, events_api, service
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
 from shared.runs.events_api import RunEventPage, RunEventsQuery
@@ -14,7 +17,7 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router("runs", ("/runs", "/sessions", "/batches"))
+router = Router("runs", ("/runs", "/sessions", "/batches", "/v1"))
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
@@ -180,6 +183,66 @@ def get_session(ctx: RequestContext) -> SessionDetail:
 def delete_session(ctx: RequestContext) -> None:
     """Delete a session and its history (409 while a run is using it)."""
     sessions.delete(ctx.principal, ctx.params["session_id"])
+
+
+# -- the OpenAI-compatible API (shared/openai_compat; errors in OpenAI's shape) ---------------
+
+
+@router.route("GET", "/v1/models", response=ModelList, tags=("openai",), scope="runs")
+def openai_models(ctx: RequestContext) -> ModelList:
+    """My runnable agents as OpenAI models (`id` = the agent's name)."""
+    from shared.openai_compat.models import list_models
+
+    return list_models(ctx.principal)
+
+
+@router.route(
+    "POST",
+    "/v1/chat/completions",
+    body=ChatCompletionCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_chat_completions(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI chat completion (`stream: true` → chunks)."""
+    from shared.openai_compat import chat, runner
+    from shared.runs import streaming
+
+    body: ChatCompletionCreate = ctx.body
+    prepared = chat.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    if not body.stream:
+        return Reply(chat.completion(body, runner.run_to_end(prepared)), status=200, headers=headers)
+    frames = chat.chunks(body, prepared, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
+
+
+@router.route(
+    "POST",
+    "/v1/responses",
+    body=ResponseCreate,
+    response=dict[str, Any],
+    streams=True,
+    tags=("openai",),
+    errors=(400, 403, 404, 409, 429),
+    scope="runs",
+)
+def openai_responses(ctx: RequestContext) -> Reply | flask.Response:
+    """Run the agent named by `model` as an OpenAI Responses call (`stream: true` → events)."""
+    from shared.openai_compat import responses, runner
+    from shared.runs import streaming
+
+    body: ResponseCreate = ctx.body
+    prepared = responses.prepare(ctx.principal, body, stream=body.stream)
+    headers = {"X-Run-Id": prepared.started.record.id}
+    assembler = responses.Assembler(body, prepared)
+    if not body.stream:
+        return Reply(responses.complete(assembler), status=200, headers=headers)
+    frames = responses.event_frames(assembler, runner.items(prepared, stream=True))
+    return sse_response(streaming.closing(streaming.drive(frames)), headers)
 
 
 @functions_framework.http

@@ -210,6 +210,7 @@ async def execute_run(
     on_file_written: Callable[[str], None] | None = None,
     stream: bool = True,
     defer_transient: bool = False,
+    history: list[Any] | None = None,
 ) -> AsyncIterator[StreamItem]:
     """Execute a recorded run, yielding ``run.started``, the execution's events and
     ``run.completed``/``run.failed``; stores events, finishes the record, appends the
@@ -234,7 +235,8 @@ async def execute_run(
             definition = (
                 await asyncio.to_thread(get_agent_version, record.agent_id, record.agent_version)
             ).definition
-        history = None
+        # ``history``: the conversation so far when the client sends it (OpenAI-compatible API,
+        # AG-UI) instead of keeping it in a session.
         if record.session_id is not None:
             from shared.sessions.repository import load_history, load_session
 

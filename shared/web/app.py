@@ -31,9 +31,17 @@ def _request_id(request: flask.Request) -> str:
     return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
-def error_response(error: ServiceError, request_id: str) -> flask.Response:
+# Paths whose errors take OpenAI's shape (the OpenAI-compatible API).
+OPENAI_PATH_PREFIX = "/v1/"
+
+
+def error_response(error: ServiceError, request_id: str, path: str = "") -> flask.Response:
     headers = dict(error.headers)
     headers["X-Request-Id"] = request_id
+    if path.startswith(OPENAI_PATH_PREFIX):
+        from shared.openai_compat.errors import error_object, status_of
+
+        return json_response(error_object(error), status=status_of(error), headers=headers)
     return json_response(error.body(), status=error.status, headers=headers)
 
 
@@ -152,14 +160,14 @@ def serve(request: flask.Request, router: Router) -> flask.Response:
             try:
                 response = dispatch(request, router, request_id)
             except ServiceError as exc:
-                response = error_response(exc, request_id)
+                response = error_response(exc, request_id, request.path)
             except Exception as exc:
                 error = to_service_error(exc)
                 if error.status >= 500 and not isinstance(error, ServiceUnavailable):
                     _log.exception("unhandled error")
                 else:
                     _log.warning("backend unavailable: %s", type(exc).__name__)
-                response = error_response(error, request_id)
+                response = error_response(error, request_id, request.path)
             # Drain an unread body so keep-alive connections stay usable.
             # gunicorn's request body (live processes) has no ``closed`` attribute.
             if request.content_length and not getattr(request.stream, "closed", False):

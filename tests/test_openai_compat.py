@@ -1,0 +1,227 @@
+"""The OpenAI-compatible API (issue 18) through the official ``openai`` Python client, against
+the real functions behind the gateway (``live_stack``), with a personal access token as the
+API key: models, Chat Completions and Responses, streamed and not, structured output,
+sessions via previous_response_id / conversation, tool calls as output items, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+import requests
+
+from tests.conftest import LiveStack, TestUser
+from tests.test_runs import definition
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"title": {"type": "string"}, "score": {"type": "integer"}},
+    "required": ["title", "score"],
+}
+
+
+def _api(live: LiveStack, token: str, method: str, path: str, body: Any = None) -> Any:
+    response = requests.request(
+        method, live.base_url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    return response
+
+
+@pytest.fixture
+def world(live_stack: LiveStack, make_user: Callable[..., TestUser]) -> dict[str, Any]:
+    user = make_user()
+    agents = {}
+    for name, extra in [
+        ("helper", {}),
+        ("grepper", {"tools": [{"name": "grep", "enabled": True, "config": {}}]}),
+        ("rater", {"output_schema": SCHEMA}),
+    ]:
+        response = _api(live_stack, user.token, "POST", "/agents", definition(name, **extra))
+        assert response.status_code == 201, response.text
+        agents[name] = response.json()["id"]
+    created = _api(
+        live_stack, user.token, "POST", "/auth/tokens", {"name": "openai", "scopes": ["runs"]}
+    ).json()
+    client = openai.OpenAI(base_url=live_stack.base_url + "/v1", api_key=created["secret"], max_retries=0)
+    return {"user": user, "agents": agents, "client": client, "pat": created["secret"], "live": live_stack}
+
+
+def _runs(world: dict[str, Any]) -> list[dict[str, Any]]:
+    return _api(world["live"], world["user"].token, "GET", "/runs?limit=100").json()["items"]
+
+
+def test_models_lists_runnable_agents(world: dict[str, Any]) -> None:
+    models = world["client"].models.list()
+    assert sorted(m.id for m in models.data) == ["grepper", "helper", "rater"]
+    assert all(m.object == "model" and m.owned_by == world["user"].username for m in models.data)
+
+
+def test_chat_completion_not_streamed_is_a_normal_run(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    completion = client.chat.completions.create(
+        model="helper",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "first question"},
+            {"role": "assistant", "content": "first answer"},
+            {"role": "user", "content": "hello there"},
+        ],
+    )
+    choice = completion.choices[0]
+    # The history reached the model: this is the second user message of the conversation.
+    assert choice.message.content == 'Offline reply to "hello there". (message 2 of this conversation)'
+    assert choice.finish_reason == "stop" and choice.message.role == "assistant"
+    assert completion.object == "chat.completion" and completion.model == "helper"
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+    assert (
+        completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+    )
+    runs = _runs(world)
+    assert [r["id"] for r in runs] == [completion.id.removeprefix("chatcmpl-")]
+    assert runs[0]["status"] == "succeeded" and runs[0]["output"] == choice.message.content
+    assert runs[0]["usage"]["output_tokens"] == completion.usage.completion_tokens
+
+
+def test_chat_completion_streamed(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    stream = client.chat.completions.create(
+        model="helper",
+        messages=[{"role": "user", "content": "stream this"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == 'Offline reply to "stream this". (message 1 of this conversation)'
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 3  # word by word
+    assert chunks[0].choices[0].delta.role == "assistant"
+    finishing = [c for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert [c.choices[0].finish_reason for c in finishing] == ["stop"]
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
+    assert len({c.id for c in chunks}) == 1
+
+
+def test_structured_output_and_response_format(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    completion = client.chat.completions.create(
+        model="rater",
+        messages=[{"role": "user", "content": 'output {"title": "t", "score": 3}'}],
+        response_format={"type": "json_schema", "json_schema": {"name": "rating", "schema": SCHEMA}},
+    )
+    assert json.loads(completion.choices[0].message.content or "") == {"title": "t", "score": 3}
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(
+            model="helper",
+            messages=[{"role": "user", "content": "x"}],
+            response_format={"type": "json_object"},
+        )
+    assert bad.value.body["param"] == "response_format"  # type: ignore[index]
+    response = client.responses.create(
+        model="rater",
+        input='output {"title": "r", "score": 5}',
+        text={"format": {"type": "json_schema", "name": "rating", "schema": SCHEMA}},
+    )
+    assert json.loads(response.output_text) == {"title": "r", "score": 5}
+
+
+def test_responses_not_streamed_with_tool_calls_and_previous_response(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    first = client.responses.create(model="grepper", input='call grep {"pattern": "nothing-matches-this"}')
+    assert first.status == "completed" and first.object == "response"
+    kinds = [item.type for item in first.output]
+    assert kinds == ["mcp_call", "message"], kinds
+    call: Any = first.output[0]
+    assert call.name == "grep" and json.loads(call.arguments) == {"pattern": "nothing-matches-this"}
+    assert call.server_label == "agent" and call.output is not None
+    assert "Tool grep returned" in first.output_text
+    assert first.usage is not None and first.usage.output_tokens > 0
+    # Continue the stored conversation.
+    second = client.responses.create(model="grepper", input="and now?", previous_response_id=first.id)
+    assert second.output_text == 'Offline reply to "and now?". (message 2 of this conversation)'
+    assert second.previous_response_id == first.id
+    # The conversation is our session: it can be named directly too.
+    assert first.conversation is not None and second.conversation is not None
+    assert second.conversation.id == first.conversation.id
+    third = client.responses.create(model="grepper", input="third", conversation=first.conversation.id)
+    assert third.output_text.endswith("(message 3 of this conversation)")
+    # store: false keeps nothing to continue from.
+    loose = client.responses.create(model="helper", input="loose", store=False)
+    assert loose.store is False and loose.conversation is None
+    with pytest.raises(openai.BadRequestError):
+        client.responses.create(model="helper", input="again", previous_response_id=loose.id)
+    assert len(_runs(world)) == 4
+
+
+def test_responses_streamed_event_shapes(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    events = list(client.responses.create(model="helper", input="stream me", stream=True))
+    types = [e.type for e in events]
+    assert types[:2] == ["response.created", "response.in_progress"]
+    assert types[2:4] == ["response.output_item.added", "response.content_part.added"]
+    assert types[-4:] == [
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == 'Offline reply to "stream me". (message 1 of this conversation)'
+    completed: Any = events[-1]
+    assert completed.response.status == "completed"
+    assert completed.response.output_text == "".join(deltas)
+    # The SDK's stream helper accumulates the same events into the final response.
+    with client.responses.stream(model="helper", input="helper stream") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == 'Offline reply to "helper stream". (message 1 of this conversation)'
+
+
+def test_errors_in_openai_shape(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    assert missing.value.code == "model_not_found"
+    for kwargs, param in [
+        ({"n": 2}, "n"),
+        ({"logprobs": True}, "logprobs"),
+        ({"temperature": 0.2}, "temperature"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+            "tools",
+        ),
+    ]:
+        with pytest.raises(openai.BadRequestError) as bad:
+            client.chat.completions.create(
+                model="helper", messages=[{"role": "user", "content": "x"}], **kwargs
+            )
+        assert bad.value.code == "unsupported_parameter" and bad.value.param == param
+        assert bad.value.type == "invalid_request_error"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.chat.completions.create(
+            model="helper",
+            messages=[
+                {"role": "user", "content": "x"},
+                {"role": "tool", "content": "r", "tool_call_id": "c1"},
+            ],
+        )
+    assert bad.value.param == "messages[1]"
+    bad_key = openai.OpenAI(base_url=client.base_url, api_key="agpat_nope", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as unauthorized:
+        bad_key.models.list()
+    assert unauthorized.value.code == "invalid_api_key"
+    assert _runs(world) == []  # nothing refused became a run
+
+
+def test_a_token_without_the_runs_scope_is_refused(world: dict[str, Any]) -> None:
+    live: LiveStack = world["live"]
+    created = _api(
+        live, world["user"].token, "POST", "/auth/tokens", {"name": "read", "scopes": ["agents:read"]}
+    ).json()
+    client = openai.OpenAI(base_url=live.base_url + "/v1", api_key=created["secret"], max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError) as denied:
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
+    assert denied.value.code == "insufficient_scope"
