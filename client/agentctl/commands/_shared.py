@@ -57,6 +57,8 @@ def run_summary(run: dict[str, Any]) -> str:
         parts.append(render.usage_line(usage))
     if run.get("cost_usd") is not None:
         parts.append(render.money(run["cost_usd"]))
+    if run.get("finish_reason") == "length" and run.get("status") == "succeeded":
+        parts.append(CUT_NOTE)
     return " · ".join(parts)
 
 
