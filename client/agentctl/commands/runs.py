@@ -149,6 +149,7 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
             ("finished", run.get("finished_at")),
             ("usage", render.usage_line(usage)),
             ("cost", render.money(run.get("cost_usd"))),
+            ("finish", _finish_text(run)),
             ("error", f"{error.get('message')} ({error.get('code')})" if error else None),
             ("output", output_text(run.get("output")) or None),
         ]
