@@ -14,10 +14,6 @@ if TYPE_CHECKING:
     from shared.runs.service import StreamItem
 
 
-class RunFailedError(Exception):
-    """Ends the AG-UI stream with ``RUN_ERROR`` (the text is ours: code and safe message)."""
-
-
 def parse_input(raw: bytes) -> Any:
     """The request's ``RunAgentInput`` (422 naming the fields when it is not one)."""
     from pydantic import ValidationError
@@ -78,22 +74,7 @@ def start(principal: Principal, agent_id: str, run_input: Any) -> runner.Prepare
 async def frames(run_input: Any, accept: str | None, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
     from pydantic_ai.ui.ag_ui import AGUIEventStream
 
-    stream: Any = AGUIEventStream(run_input, accept=accept)
+    from shared.runs.streaming import adapter_frames
 
-    async def natives() -> AsyncIterator[Any]:
-        async for item in items:
-            if item.type == "run.failed":
-                error: dict[str, Any] = item.data["run"].get("error") or {}
-                raise RunFailedError(
-                    f"{error.get('code', 'failed')}: {error.get('message', 'the run failed')}"
-                )
-            if item.native is not None:
-                yield item.native
-
-    try:
-        async for event in stream.transform_stream(natives()):
-            yield str(stream.encode_event(event))
-    finally:
-        aclose: Any = getattr(items, "aclose", None)
-        if aclose is not None:
-            await aclose()
+    async for frame in adapter_frames(AGUIEventStream(run_input, accept=accept), items):
+        yield frame

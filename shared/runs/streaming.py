@@ -54,14 +54,12 @@ def replay_frames(events: list[StoredEvent]) -> Iterator[str]:
 
 
 class RunFailedError(Exception):
-    """Ends the Vercel stream with an error chunk (the text is ours: code and safe message)."""
+    """Ends a UI adapter's stream with its error event (the text is ours: code and safe message)."""
 
 
-async def vercel_frames(items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
-    from pydantic_ai.ui.vercel_ai import VercelAIEventStream
-
-    # SDK v6 protocol: a paused run ends with tool-approval-request chunks (v5 has none).
-    stream: Any = VercelAIEventStream(sdk_version=6)
+async def adapter_frames(stream: Any, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+    """Encode a run's native pydantic-ai events with a UI adapter's event stream (Vercel AI,
+    AG-UI); a failed run becomes the adapter's error event, and the run's stream is closed."""
 
     async def natives() -> AsyncIterator[Any]:
         async for item in items:
@@ -74,9 +72,17 @@ async def vercel_frames(items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
                 yield item.native
 
     try:
-        async for chunk in stream.transform_stream(natives()):
-            yield str(stream.encode_event(chunk))
+        async for event in stream.transform_stream(natives()):
+            yield str(stream.encode_event(event))
     finally:
-        aclose = getattr(items, "aclose", None)
+        aclose: Any = getattr(items, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def vercel_frames(items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+    from pydantic_ai.ui.vercel_ai import VercelAIEventStream
+
+    # SDK v6 protocol: a paused run ends with tool-approval-request chunks (v5 has none).
+    async for frame in adapter_frames(VercelAIEventStream(sdk_version=6), items):
+        yield frame
