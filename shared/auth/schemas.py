@@ -91,8 +91,9 @@ class LoginRequest(BaseModel):
 
 
 class LoginForm(BaseModel):
-    """POST /auth/login as ``application/x-www-form-urlencoded``: the OAuth2 password grant
-    (RFC 6749 §4.3.2). A form cannot send null, so its fields are plain strings."""
+    """The OAuth2 password grant's form fields (RFC 6749 §4.3.2) as ``POST /auth/login``
+    still accepts them from older clients (``grant_type`` may be left out). A form cannot
+    send null, so its fields are plain strings."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -104,6 +105,16 @@ class LoginForm(BaseModel):
     scope: str = Field(default="", max_length=1024, description="accepted and ignored")
     client_id: str = Field(default="", max_length=256, description="accepted and ignored")
     client_secret: str = Field(default="", max_length=256, description="accepted and ignored")
+
+
+class PasswordGrant(LoginForm):
+    """POST /auth/oauth/token, the OAuth2 token endpoint: the password grant as
+    ``application/x-www-form-urlencoded`` (RFC 6749 §4.3.2; ``grant_type`` is required)."""
+
+    grant_type: Literal["password"]
+
+    def as_login(self) -> LoginRequest:
+        return LoginRequest(username=self.username, password=self.password)
 
 
 class TokenPair(BaseModel):

@@ -111,7 +111,12 @@ def _handle(ctx: RequestContext) -> flask.Response:
         ctx.query = parse_query(ctx.request, route.query)
     if route.body is not None and route.body_kind == "json":
         ctx.body = parse_json_body(
-            ctx.request, route.body, limit, form_ok=route.form_ok, form_model=route.form_body
+            ctx.request,
+            route.body,
+            limit,
+            form_ok=route.form_ok,
+            form_model=route.form_body,
+            form_only=route.form_only,
         )
     return _render(route.handler(ctx), route.status)
 

@@ -34,6 +34,8 @@ class Route:
     body_kind: BodyKind = "json"
     form_ok: bool = False
     form_body: type[BaseModel] | None = None
+    # The body is only the OAuth2 form (``application/x-www-form-urlencoded``), never JSON.
+    form_only: bool = False
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
@@ -103,6 +105,7 @@ class Router:
         body_kind: BodyKind = "json",
         form_ok: bool = False,
         form_body: type[BaseModel] | None = None,
+        form_only: bool = False,
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
@@ -117,8 +120,9 @@ class Router:
         headers: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``form_body`` (with ``form_ok``) is the model of the form-encoded
-        body when it differs from the JSON one; ``headers`` names the request headers the
-        handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``)."""
+        body a JSON route also accepts (kept for older clients, not in the document: one media
+        type per operation); ``form_only`` makes ``body`` a form-only body; ``headers`` names
+        the request headers the handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``)."""
         if scope is not None and scope not in ROUTE_SCOPES:
             raise ValueError(f"unknown scope {scope!r} on {method} {path}")
 
@@ -135,6 +139,7 @@ class Router:
                     body_kind=body_kind if (body is not None or body_kind == "raw") else "none",
                     form_ok=form_ok or form_body is not None,
                     form_body=form_body,
+                    form_only=form_only,
                     query=query,
                     response=response,
                     status=status,
