@@ -144,6 +144,7 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     errors=(404, 409, 422),
     extra_responses={202: "Accepted (the continuation is queued: `mode: async`)"},
     scope="runs",
+    headers=("Idempotency-Key",),
 )
 def decide_approvals(ctx: RequestContext) -> Reply | flask.Response:
     """Approve or deny the tool calls a `requires_action` run waits for (each with the
@@ -465,6 +466,7 @@ def openai_responses(ctx: RequestContext) -> Reply | flask.Response:
     "POST",
     "/ag-ui/{agent_id}",
     body_kind="raw",
+    raw_media_type="application/json",
     streams=True,
     tags=("ag-ui",),
     errors=(400, 403, 404, 409, 413, 415, 422, 429),

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from shared import db
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.evals.evaluators import MAX_EVALUATORS, Evaluator
 from shared.pagination import Page, PageQuery, newest_first
-from shared.runs.schemas import MAX_TEXT_CHARS, InputPart
+from shared.runs.schemas import MAX_TEXT_CHARS, RunInput
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -32,7 +33,8 @@ class EvalCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    input: str | list[InputPart]
+    # Declared like a run's input (a non-blank prompt, or 1 to 32 parts).
+    input: RunInput
     expected_output: Any = None
     metadata: dict[str, Any] | None = None
     evaluators: list[Evaluator] = Field(default_factory=list[Evaluator], max_length=MAX_EVALUATORS)
@@ -78,10 +80,11 @@ class EvalDatasetUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    # Omitted = unchanged; null is refused (below), so the schema does not offer it.
+    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    cases: list[EvalCase] | None = Field(default=None, min_length=1, max_length=MAX_CASES)
-    evaluators: list[Evaluator] | None = Field(default=None, max_length=MAX_EVALUATORS)
+    cases: list[EvalCase] | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=MAX_CASES)
+    evaluators: list[Evaluator] | SkipJsonSchema[None] = Field(default=None, max_length=MAX_EVALUATORS)
 
     @field_validator("cases")
     @classmethod

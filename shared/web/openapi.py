@@ -49,6 +49,24 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def check_request_header(name: str, value: str) -> None:
+    """A declared request header that is present must match its documented schema (400)."""
+    from shared.errors import BadRequest
+
+    schema = REQUEST_HEADERS[name]["schema"]
+    if (
+        len(value) < schema.get("minLength", 1)
+        or len(value) > schema.get("maxLength", 8192)
+        or re.fullmatch(schema["pattern"], value) is None
+    ):
+        raise BadRequest(
+            f"the {name} header is malformed (pattern {schema['pattern']})",
+            code="invalid_header",
+            details={"header": name},
+        )
+
+
 # Path parameters: ids are at most 1500 bytes and never ``.``/``..``/``__x__`` (Firestore's
 # rules); a workspace path is relative components without control characters or backslashes.
 _ID_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
@@ -164,7 +182,13 @@ def _operation(route: Route, components: dict[str, Any], refs: _Refs) -> dict[st
     elif route.body_kind == "raw":
         op["requestBody"] = {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                route.raw_media_type: {
+                    "schema": {"type": "object"}
+                    if route.raw_media_type == "application/json"
+                    else {"type": "string", "format": "binary"}
+                }
+            },
         }
     responses: dict[str, Any] = {}
     if route.status == 204 or (route.response is None and route.status == 204):

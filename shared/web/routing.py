@@ -36,6 +36,8 @@ class Route:
     form_body: type[BaseModel] | None = None
     # The body is only the OAuth2 form (``application/x-www-form-urlencoded``), never JSON.
     form_only: bool = False
+    # The media type of a raw body (``body_kind="raw"``) the handler parses itself.
+    raw_media_type: str = "application/octet-stream"
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
@@ -106,6 +108,7 @@ class Router:
         form_ok: bool = False,
         form_body: type[BaseModel] | None = None,
         form_only: bool = False,
+        raw_media_type: str = "application/octet-stream",
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
@@ -140,6 +143,7 @@ class Router:
                     form_ok=form_ok or form_body is not None,
                     form_body=form_body,
                     form_only=form_only,
+                    raw_media_type=raw_media_type,
                     query=query,
                     response=response,
                     status=status,
