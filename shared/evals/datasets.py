@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from shared import db
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -80,11 +79,10 @@ class EvalDatasetUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Omitted = unchanged; null is refused (below), so the schema does not offer it.
-    name: str | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
-    cases: list[EvalCase] | SkipJsonSchema[None] = Field(default=None, min_length=1, max_length=MAX_CASES)
-    evaluators: list[Evaluator] | SkipJsonSchema[None] = Field(default=None, max_length=MAX_EVALUATORS)
+    cases: list[EvalCase] | None = Field(default=None, min_length=1, max_length=MAX_CASES)
+    evaluators: list[Evaluator] | None = Field(default=None, max_length=MAX_EVALUATORS)
 
     @field_validator("cases")
     @classmethod

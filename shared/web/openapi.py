@@ -126,6 +126,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {400, 413, 415, 422}
     if route.body_kind == "raw":
         statuses |= {400, 413}
+    if route.headers:
+        statuses |= {400}  # a declared header that does not match its schema (invalid_header)
     if route.query is not None:
         # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
         statuses |= {400, 422}
