@@ -113,13 +113,13 @@ def test_generated_client_registers_logs_in_creates_an_agent_and_runs_it(
     assert isinstance(agent, models.AgentPublic), agent
     assert agent.version == 1 and agent.kind == models.AgentPublicKind.AGENT
 
-    run = create_run.sync(client=client, body=models.RunCreate(agent_id=agent.id, input="Say hello."))
+    run = create_run.sync(client=client, body=models.RunCreate(agent_id=agent.id, input_="Say hello."))
     assert isinstance(run, models.RunPublic), run
     assert run.agent_id == agent.id and run.status == models.RunPublicStatus.SUCCEEDED
     assert run.output
 
     queued = create_run.sync_detailed(
         client=client,
-        body=models.RunCreate(agent_id=agent.id, input="Later.", mode=models.RunCreateMode.ASYNC),
+        body=models.RunCreate(agent_id=agent.id, input_="Later.", mode=models.RunCreateMode.ASYNC),
     )
     assert queued.status_code == 202 and isinstance(queued.parsed, models.RunPublic), queued
