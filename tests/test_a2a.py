@@ -6,8 +6,9 @@ run (`source: "a2a"`), a context a session, all in Firestore."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -57,6 +58,15 @@ def _message(text: str, context_id: str | None = None) -> Any:
     return SendMessageRequest(message=message)
 
 
+@contextlib.asynccontextmanager
+async def _closing(http: Any) -> AsyncIterator[None]:
+    """Close the client's httpx client at the end (the card resolver already opened it)."""
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
 async def _events(client: Any, request: Any) -> list[Any]:
     return [event async for event in client.send_message(request)]
 
@@ -78,12 +88,12 @@ def test_card_send_and_get(live_stack: LiveStack, a2a_user: dict[str, Any]) -> N
 
     async def scenario() -> dict[str, Any]:
         client, http = await _client(base, agent_id, token, streaming=False)
-        async with http:
+        async with _closing(http):
             first = (await _events(client, _message("hello over a2a")))[0].task
             second = (await _events(client, _message("and again", first.context_id)))[0].task
             fetched = await client.get_task(GetTaskRequest(id=first.id))
         queued_client, queued_http = await _client(base, agent_id, token, streaming=False, polling=True)
-        async with queued_http:
+        async with _closing(queued_http):
             queued = (await _events(queued_client, _message("later please")))[0].task
             deadline = time.monotonic() + 120
             polled = await queued_client.get_task(GetTaskRequest(id=queued.id))
@@ -122,10 +132,10 @@ def test_stream_and_cancel(live_stack: LiveStack, a2a_user: dict[str, Any]) -> N
 
     async def scenario() -> dict[str, Any]:
         client, http = await _client(base, agent_id, token, streaming=True)
-        async with http:
+        async with _closing(http):
             events = await _events(client, _message("stream over a2a"))
         poller, poll_http = await _client(base, agent_id, token, streaming=False, polling=True)
-        async with poll_http:
+        async with _closing(poll_http):
             slow = (await _events(poller, _message("pause 20\nslow one")))[0].task
             cancelled = await poller.cancel_task(CancelTaskRequest(id=slow.id))
             deadline = time.monotonic() + 90

@@ -253,8 +253,8 @@ def delete_workspace_file(ctx: RequestContext) -> None:
     "/agents/{agent_id}/mcp",
     auth="public",
     status=308,
+    response=dict[str, str],
     tags=("mcp",),
-    extra_responses={308: "Permanent redirect to /mcp/agents/{agent_id} (method and body kept)"},
 )
 def agent_mcp_redirect(ctx: RequestContext) -> Reply:
     """The agent's MCP endpoint lives on the runs function: a 308 to `/mcp/agents/{agent_id}`
@@ -262,6 +262,7 @@ def agent_mcp_redirect(ctx: RequestContext) -> Reply:
     from urllib.parse import quote
 
     location = "/mcp/agents/" + quote(ctx.params["agent_id"], safe="")
+    # Permanent redirect (method and body kept); the body names the target for humans.
     return Reply({"location": location}, status=308, headers={"Location": location})
 
 

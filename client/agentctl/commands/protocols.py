@@ -17,8 +17,8 @@ CLIENT_FORMATS = ("mcp-servers", "vscode")
 
 
 def _token(args: argparse.Namespace, client: Client, agent_id: str | None) -> str:
-    if args.token:
-        return str(args.token)
+    if args.client_token:
+        return str(args.client_token)
     if not args.create_token:
         return "${AGENTS_TOKEN}"
     body: dict[str, Any] = {"name": args.token_name or "mcp client", "scopes": ["runs"]}
@@ -74,7 +74,7 @@ def register(cli: Commands) -> None:
         "print an MCP client configuration for your agents (or one agent)",
     )
     sub.add_argument("agent", nargs="?", help="serve only this agent (id or name); default: all your agents")
-    sub.add_argument("--token", help="the personal access token to put in the config (scope runs)")
+    sub.add_argument("--client-token", help="the personal access token to put in the config (scope runs)")
     sub.add_argument(
         "--create-token",
         action="store_true",
