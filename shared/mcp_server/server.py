@@ -108,19 +108,26 @@ async def _run_tool(
         return _error(f"{exc.code}: {exc.message}")
     final: RunPublic | None = None
     steps = 0
-    async for item in execute_run(
+    items = execute_run(
         started.record,
         definition=started.definition,
         session_revision=started.session_revision,
         stream=False,
-    ):
-        if item.type in _FINAL:
-            final = RunPublic.model_validate(item.data["run"])
-        elif item.type is not None:
-            message = _progress_message(item.type, item.data)
-            if message is not None:
-                steps += 1
-                await ctx.session.report_progress(steps, None, message)
+    )
+    try:
+        async for item in items:
+            if item.type in _FINAL:
+                final = RunPublic.model_validate(item.data["run"])
+            elif item.type is not None:
+                message = _progress_message(item.type, item.data)
+                if message is not None:
+                    steps += 1
+                    await ctx.session.report_progress(steps, None, message)
+    finally:
+        # The client went away (the request's task is cancelled): the run still ends properly.
+        aclose: Any = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
     if final is None:
         return _error(f"the run ended without a result (run {started.record.id})", started.record.id)
     return result_for(tool, final)
