@@ -478,6 +478,31 @@ def test_every_error_is_reported_at_once(agents_api: ApiClient, user: TestUser) 
     )
 
 
+def test_structural_and_semantic_errors_come_in_one_422(agents_api: ApiClient, user: TestUser) -> None:
+    body = definition(
+        name="Code Reviewer!",  # structural: the name rule, explained in words
+        model={"provider": "vertex-gemini", "name": "nope"},  # semantic: not in the catalog
+        tools=[{"name": "grep", "enabled": "sometimes"}, {"name": "shell"}],  # structural, semantic
+        output_schema={"type": "string"},  # semantic
+        limits={"max_requests": 0},  # structural
+    )
+    for response in (
+        agents_api.post("/agents", token=user.token, json=body),
+        agents_api.put(f"/agents/{create(agents_api, user)['id']}", token=user.token, json=body),
+    ):
+        errors = {f["loc"]: f["message"] for f in field_errors(response)}
+        assert {
+            "name",
+            "model.name",
+            "tools[0].enabled",
+            "tools[1].name",
+            "output_schema",
+            "limits.max_requests",
+        } <= set(errors), errors
+        assert errors["name"].startswith("a name is 1 to 63 characters: lowercase letters a-z, digits")
+    assert agent_count(agents_api, user) == 1
+
+
 def test_delegates_must_be_runnable_by_caller(
     agents_api: ApiClient, user: TestUser, other_user: TestUser
 ) -> None:
