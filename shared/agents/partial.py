@@ -26,7 +26,9 @@ FieldError = dict[str, Any]
 def _field_value(name: str, value: Any) -> Any:
     """``value`` validated as the definition's field ``name`` (it is known to be well-formed)."""
     info = AgentDefinition.model_fields[name]
-    field_type: Any = cast(Any, Annotated)[(info.annotation, *info.metadata)]
+    field_type: Any = (
+        cast(Any, Annotated)[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    )
     adapter: TypeAdapter[Any] = TypeAdapter(field_type)
     return adapter.validate_python(value)
 
