@@ -7,6 +7,7 @@ import functions_framework
 
 from shared.agents import repository, service
 from shared.agents.catalog import ModelPublic, list_models
+from shared.agents.partial import body_errors as agent_body_errors
 from shared.agents.schemas import (
     AgentCreate,
     AgentFromTemplate,
@@ -60,6 +61,7 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
     errors=(409,),
     headers=("Idempotency-Key",),
     scope="agents:write",
+    body_errors=agent_body_errors,
 )
 def create_agent(ctx: RequestContext) -> Reply:
     """Create an agent (version 1) from a definition, or from a built-in template with
@@ -99,6 +101,7 @@ def get_agent(ctx: RequestContext) -> Reply:
     errors=(400, 403, 404, 409),
     headers=("If-Match",),
     scope="agents:write",
+    body_errors=agent_body_errors,
 )
 def update_agent(ctx: RequestContext) -> Reply:
     """Replace the definition: stores version n+1. `If-Match: <version>` → 409 if it moved on."""

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.agents.definition import NAME_PATTERN, AgentDefinition
+from shared.agents.definition import AgentDefinition, AgentName
 from shared.evals.schemas import VerifiedQuality
 from shared.marketplace.categories import CATEGORY_IDS
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
@@ -157,9 +157,8 @@ class InstallQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(
+    name: AgentName | None = Field(
         default=None,
-        pattern=NAME_PATTERN,
         description="install another copy under this name (without it, a reinstall returns my copy)",
     )
 

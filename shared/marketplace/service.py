@@ -156,7 +156,7 @@ def install(
     Installing again returns the copy I already have (still mine, not deleted) unless
     ``name`` asks for another copy under that name; the publisher cannot install their own
     listing (409 ``own_listing``: they have the agent). Names are unique per owner, so a copy
-    under a name I already use is refused once names are unique per owner (branch h22-names).
+    whose name I already use is 409 ``name_taken`` (install under another ``name``).
     """
     from shared.agents import service as agents
     from shared.agents.repository import AgentSource, load_current
