@@ -187,10 +187,13 @@ def build_agent(
     requested_limits: Limits | None = None,
     on_file_written: Callable[[str], None] | None = None,
     usage_limits: UsageLimits | None = None,
+    replay: Any = None,
 ) -> BuiltAgent:
     """A ready-to-run agent for ``definition`` acting for ``owner_id``.
 
     ``usage_limits`` (delegates) reuses the calling run's limits instead of the definition's.
+    ``replay`` (``shared.runs.replay.ReplayTape``): the recorded responses are the model and
+    the recorded results answer every tool call (the same agent otherwise).
     """
     from pydantic_ai import Agent, ModelRetry, StructuredDict
     from pydantic_ai.capabilities import NativeTool
@@ -221,11 +224,19 @@ def build_agent(
     delegate_tools, delegate_names = _delegate_tools(definition, deps, taken)
     capabilities: list[Any] = [NativeTool(t) for t in built_tools.native_tools]
     capabilities.extend(instrumentation_capabilities())
+    if replay is not None:
+        capabilities.append(replay.capability())
 
     structured = definition.output_schema is not None
     output_type: Any = (
         StructuredDict(definition.output_schema, name="final_result") if definition.output_schema else str
     )
+    if replay is not None:
+        # The recorded decisions are in the conversation: an approved call's result, or the
+        # denial the model was sent, is played back like any other tool result.
+        for tool in built_tools.tools:
+            if getattr(tool, "requires_approval", False):
+                tool.requires_approval = False
     if any(getattr(t, "requires_approval", False) for t in built_tools.tools):
         if depth > 0:
             # A delegate runs inside its caller's tool call, which cannot pause (agents that
@@ -240,7 +251,7 @@ def build_agent(
         # Lets a run end paused with the calls that wait for a decision (requires_action).
         output_type = [output_type, DeferredToolRequests]
     agent: Agent[RunDeps, Any] = Agent(
-        model_for(definition.model),
+        replay.model() if replay is not None else model_for(definition.model),
         output_type=output_type,
         instructions=definition.system_prompt or None,
         deps_type=RunDeps,
