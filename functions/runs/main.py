@@ -411,11 +411,19 @@ def delete_dataset(ctx: RequestContext) -> None:
 
 
 @router.route(
-    "POST", "/evals", body=EvalCreate, response=EvalPublic, status=202, errors=(404, 429), scope="runs"
+    "POST",
+    "/evals",
+    body=EvalCreate,
+    response=EvalPublic,
+    status=202,
+    errors=(404, 409, 429),
+    headers=("Idempotency-Key",),
+    scope="runs",
 )
 def create_eval(ctx: RequestContext) -> Reply:
-    """Run every case of a dataset on an agent version (async, as a batch) and score the results."""
-    started = evals.create_eval(ctx.principal, ctx.body)
+    """Run every case of a dataset on an agent version (async, as a batch) and score the results.
+    A retry with the same `Idempotency-Key` returns the first eval (409 if the body differs)."""
+    started = evals.create_eval(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
     return Reply(started, status=202, headers={"Location": f"/evals/{started.id}"})
 
 
