@@ -11,7 +11,9 @@ import pytest
 
 from tests.conftest import ApiClient, TestUser
 from tests.test_async_runs import Queue, Worker
-from tests.test_evals import get_eval, queue, worker  # noqa: F401  (fixtures)
+from tests.test_evals import get_eval
+from tests.test_evals import queue as queue
+from tests.test_evals import worker as worker
 from tests.test_runs import create_agent
 
 CASES = [
