@@ -126,6 +126,13 @@ class World:
         return str(self._ok(response, 201)["webhook"]["id"])
 
     @cached_property
+    def mcp_server(self) -> str:
+        """A bearer-auth registration of an address nobody listens on."""
+        body = {"name": "matrix", "url": "http://127.0.0.1:9/mcp", "auth": {"type": "bearer"}}
+        response = self.apps["agents"].post("/mcp-servers", token=self.who.owner.token, json=body)
+        return str(self._ok(response, 201)["id"])
+
+    @cached_property
     def delivery(self) -> str:
         """A closed (failed) delivery: the test event to an address nobody listens on."""
         response = self.apps["automation"].post(f"/webhooks/{self.webhook}/test", token=self.who.owner.token)
@@ -205,6 +212,10 @@ def _webhook(w: World) -> Mapping[str, str]:
 
 def _schedule(w: World) -> Mapping[str, str]:
     return {"schedule_id": w.schedule}
+
+
+def _mcp(w: World) -> Mapping[str, str]:
+    return {"server_id": w.mcp_server}
 
 
 def _listing(w: World) -> Mapping[str, str]:
@@ -347,6 +358,25 @@ CASES: dict[str, Case] = {
     "POST /webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": Case(
         params=lambda w: {"webhook_id": w.webhook, "delivery_id": w.delivery}
     ),
+    # MCP servers: private to their owner; credentials are the caller's own.
+    "POST /mcp-servers": Case(
+        body=lambda w, c: {"name": "m", "url": "https://mcp.example.com/mcp"}, others=201
+    ),
+    # Public (the authorization server's redirect); without a state nothing is done.
+    "GET /mcp-servers/oauth/callback": Case(owner=422),
+    "GET /mcp-servers/{server_id}": Case(params=_mcp),
+    "PATCH /mcp-servers/{server_id}": Case(params=_mcp, body=lambda w, c: {"description": "x"}),
+    "DELETE /mcp-servers/{server_id}": Case(params=_mcp),
+    # The owner stored no credential for this bearer server yet: 409, everyone else 404.
+    "GET /mcp-servers/{server_id}/tools": Case(params=_mcp, owner=409),
+    "POST /mcp-servers/{server_id}/tools/accept": Case(
+        params=_mcp, body=lambda w, c: {"tools": ["unknown"]}, owner=422
+    ),
+    "PUT /mcp-servers/{server_id}/credential": Case(params=_mcp, body=lambda w, c: {"token": "matrix-token"}),
+    "GET /mcp-servers/{server_id}/credential": Case(params=_mcp, owner=404),
+    "DELETE /mcp-servers/{server_id}/credential": Case(params=_mcp),
+    # A bearer server cannot start an OAuth flow: 409 for its owner.
+    "GET /mcp-servers/{server_id}/oauth/start": Case(params=_mcp, owner=409),
     # schedules: private to their owner; nobody schedules someone else's agent.
     "POST /schedules": Case(body=lambda w, c: {"agent_id": w.agent, "cron": "@daily", "input": "x"}),
     "GET /schedules/{schedule_id}": Case(params=_schedule),

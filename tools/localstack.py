@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,17 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= response.status < 500
+    except OSError:
+        return False
+
+
+def http_answers(url: str, timeout: float = 2.0) -> bool:
+    """Any HTTP answer at all (a 404 included): the server's worker is up, not just its port."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 
@@ -373,7 +385,9 @@ def function_command(function: FunctionSpec, port: int) -> list[str]:
 
 def start_function(function: FunctionSpec, port: int, env: dict[str, str], log_dir: Path | None) -> Process:
     proc = spawn(f"fn-{function.name}", function_command(function, port), env=env, log_dir=log_dir)
-    wait_for(lambda: port_open(port), f"function {function.name}", 60, proc.proc)
+    # gunicorn's master binds the port before its worker has imported the function.
+    url = f"http://127.0.0.1:{port}/__ready"
+    wait_for(lambda: http_answers(url), f"function {function.name}", 60, proc.proc)
     return proc
 
 

@@ -166,7 +166,7 @@ function runDetails(run, names) {
   const error = run.error;
   return h("dl", { class: "details" },
     h("dt", {}, "Agent"), h("dd", {}, h("a", { href: `#/agents/${run.agent_id}` }, names.get(run.agent_id) || run.agent_id), ` (version ${run.agent_version})`),
-    h("dt", {}, "Status"), h("dd", { id: "run-status" }, statusCell(run)),
+    h("dt", {}, "Status"), h("dd", { id: "run-status" }, h("span", { role: "status" }, statusCell(run))),
     error ? [h("dt", {}, "Failure reason"), h("dd", {}, h("code", {}, error.code), ` ${error.message}`)] : null,
     h("dt", {}, "Mode"), h("dd", {}, run.mode),
     h("dt", {}, "Input"), h("dd", {}, h("pre", {}, inputText(run.input))),
