@@ -75,11 +75,12 @@ EXPECTED: dict[str, Cost] = {
     ),
     "approve and resume (sync)": Cost(
         9,
-        9,
+        10,
         "reads: caller, the run (decision transaction), the event sequence twice (decision and "
         "resume), the pinned agent version, the stored conversation (2 segments), the run in two "
         "transitions (tool-result checkpoint, finish); writes: the decision, 3 event commits "
-        "(approval.decided, resumed, tool result), the checkpoint, the finish, the final events (2)",
+        "(approval.decided, resumed, tool result), the checkpoint, the finish with the answer's "
+        "conversation document (issue 20's recording), the final events (2)",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(
