@@ -193,7 +193,7 @@ def start_replay(principal: Principal, run_id: str, body: RunReplayCreate, key: 
     source = _ended(principal, run_id)
     messages = recorded_messages(source)
     version, definition = _definition(principal, source, body.agent_version)
-    prefix = messages[: source.prefix_messages]
+    prefix = messages[: _replayed_from(source)]
     return _start(
         principal,
         source,
@@ -261,7 +261,17 @@ def load_tape(record: RunRecord) -> ReplayTape:
     source = repository.load_run(record.replay_of)
     if source is None:
         raise not_recorded(record.replay_of)
-    return ReplayTape.for_run(source, recorded_messages(source), prefix_messages=source.prefix_messages)
+    return ReplayTape.for_run(source, recorded_messages(source), prefix_messages=_replayed_from(source))
+
+
+def _replayed_from(source: RunRecord) -> int:
+    """Where the replayed part of a recording starts: after a fork's copied prefix, or after
+    the history a client sent with the run (neither was a model call of this run)."""
+    if source.prefix_messages:
+        return source.prefix_messages
+    # The client's history and the run's own first request (its prompt): the replay resumes
+    # by sending that request, as the recorded run did.
+    return source.history_messages + 1 if source.history_messages else 0
 
 
 def list_messages(principal: Principal, run_id: str) -> RunMessagePage:

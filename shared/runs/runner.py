@@ -87,11 +87,18 @@ class _Steps:
         self.record = record
         self.segments = segments
         self.lost = False
+        # History the client sent with the request (no session keeps it): stored with the
+        # first segment, so a resumed run (after a decision) continues the whole conversation.
+        self.client_history: list[Any] = []
+
+    def first(self, messages: list[Any]) -> list[Any]:
+        """``messages`` to store as the next segment (the first carries the client's history)."""
+        return [*self.client_history, *messages] if self.segments == 0 else messages
 
     async def save(self, messages: list[Any], usage: Any) -> None:
         if self.lost:
             return
-        step = checkpoints.segment(self.record.id, self.segments, messages, usage)
+        step = checkpoints.segment(self.record.id, self.segments, self.first(messages), usage)
         token = self.record.lease_token
 
         def choose(record: RunRecord, now: datetime) -> Move | None:
@@ -176,6 +183,8 @@ async def execute_run(
         if resume or record.prefix_messages:
             # A fork (and a replay of one) starts from the conversation prefix it was given.
             resume_state, steps.segments = await _resume_state(record)
+        elif record.session_id is None and history:
+            steps.client_history = list(history)
         if record.source == "replay" and record.replay_of:
             from shared.runs.forks import load_tape
 
@@ -210,7 +219,7 @@ async def execute_run(
             yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
             return
         if outcome is not None and outcome.status == "requires_action":
-            waiting = await pausing.pause(record, outcome, steps.segments, definition)
+            waiting = await pausing.pause(record, outcome, steps.segments, definition, steps.first)
             finished = True
             if waiting is not None:
                 paused = True
@@ -262,10 +271,13 @@ def _final_segment(
     if execution is None or steps is None or steps.lost:
         return None
     unsaved, native_usage = execution.unsaved_messages()
-    fields["recorded_messages"] = execution.steps.stored + len(unsaved)
+    # The client's history (OpenAI/AG-UI) is stored with the first segment, as checkpoints do.
+    fields["recorded_messages"] = len(steps.client_history) + execution.steps.stored + len(unsaved)
+    if steps.client_history:
+        fields["history_messages"] = len(steps.client_history)
     if not unsaved or native_usage is None:
         return None
-    return checkpoints.segment(record.id, steps.segments, unsaved, native_usage)
+    return checkpoints.segment(record.id, steps.segments, steps.first(unsaved), native_usage)
 
 
 async def finish(

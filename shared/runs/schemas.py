@@ -284,6 +284,9 @@ class RunRecord(RunPublic):
     recorded_messages: int | None = None
     # Forks (and replays of forks): the leading messages copied from another run.
     prefix_messages: int = 0
+    # Runs given the conversation so far by the client (OpenAI-compatible API, AG-UI): how many
+    # leading messages of the recording are that history (a replay starts after them).
+    history_messages: int = 0
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}
