@@ -13,6 +13,9 @@ from shared.agents.definition import Limits
 from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
+# Which front door started a run: the REST API (and its clients), an MCP client (`/mcp`) or an
+# A2A client (`/a2a`).
+RunSource = Literal["api", "mcp", "a2a", "replay", "fork"]
 RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
@@ -134,9 +137,6 @@ class ApprovalDecisionRecord(BaseModel):
     decided_at: datetime
 
 
-RunSource = Literal["replay", "fork"]
-
-
 class ReplayDivergence(BaseModel):
     """Where a replay first differed from its recording."""
 
@@ -244,8 +244,10 @@ class RunPublic(BaseModel):
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
     # The schedule that started this run (docs/schedules.md), None for other runs.
     schedule_id: str | None = None
+    source: RunSource = Field(
+        default="api", description="how the run was started: api, mcp, a2a, replay or fork"
+    )
     # Replay and fork (docs/replay.md): what this run re-plays or continues, None for other runs.
-    source: RunSource | None = None
     replay_of: str | None = None
     fork_of: str | None = None
     fork_at: int | None = None
