@@ -88,8 +88,23 @@ def _thinking_of(model: str) -> tuple[str, Any] | None:
     return ("budget", (0, 24576, True))
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def camel_keys(value: Any) -> Any:
+    """Protobuf JSON accepts a field's original snake_case name as well as its lowerCamelCase one."""
+    if isinstance(value, dict):
+        return {_camel(str(k)): camel_keys(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 def reject(model: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     """The error the real API answers this request with, or None when it accepts it."""
+    body = {_camel(k): v for k, v in body.items()}
+    if isinstance(body.get("generationConfig"), dict):
+        body["generationConfig"] = camel_keys(body["generationConfig"])
     unknown = sorted(set(body) - _TOP_LEVEL)
     if unknown:
         return 400, error_body(

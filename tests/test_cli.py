@@ -215,6 +215,13 @@ def test_streamed_async_and_batch_runs(make_cli: Any, tmp_path: Path) -> None:
     assert len(deltas) > 1 and "".join(deltas) == "one two three four"
     assert live[-1]["event"] == "run.completed" and live[-1]["data"]["run"]["output"] == "one two three four"
 
+    # An answer the output limit cut succeeds, and the CLI says it was cut.
+    cut = cli("run", "code-reviewer", "finish length\nsay one two three four five six seven")
+    assert cut.out.strip() == "one two three four five"
+    assert "answer cut at the output limit" in cut.err
+    shown = cli("runs", "show", _run_id_from(cut.err)).out
+    assert "length (answer cut at the output limit)" in shown
+
     # A streamed run with a tool call shows it on stderr.
     with_tool = cli("run", "code-reviewer", 'call find {"pattern": "*.py"}\nsay Found nothing to review')
     assert "→ find(" in with_tool.err and "← find" in with_tool.err

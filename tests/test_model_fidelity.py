@@ -320,3 +320,31 @@ def test_the_fake_rejects_what_gemini_rejects(fake: VertexFake) -> None:
         assert reply.status_code == 400, (model, body)
         assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert fake.steps == type(fake.steps)()  # nothing scripted was consumed
+
+
+# --- the offline model's finish directive (docs/offline-model.md) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("finish", "status", "code", "reason"),
+    [
+        ("length", "succeeded", None, "length"),
+        ("output_limit", "failed", "output_limit_reached", "length"),
+        ("content_filter", "failed", "content_filtered", "content_filter"),
+        ("stop", "succeeded", None, "stop"),
+    ],
+)
+@MODES
+def test_the_offline_model_produces_each_finish_reason(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, finish: str, status: str, code: str | None,
+    reason: str, mode: str,
+) -> None:  # fmt: skip
+    agent_id = agent_with(agents_api, user, GEMINI)
+    run = _run(runs_api, user, agent_id, mode, f"finish {finish}\nsay one two three four five six seven")
+    assert run["status"] == status, run
+    assert run["finish_reason"] == reason
+    assert (run["error"] or {}).get("code") == code
+    if finish == "length":
+        assert run["output"] == "one two three four five"
+    if status == "failed":
+        assert run["output"] is None and run["usage"]["requests"] == 1

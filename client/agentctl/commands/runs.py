@@ -14,6 +14,7 @@ from agentctl import render
 from agentctl.api import ApiError, Client, CliError
 from agentctl.commands import Commands
 from agentctl.commands._shared import (
+    CUT_NOTE,
     POLL_SECONDS,
     TERMINAL_RUN_EVENTS,
     TERMINAL_RUN_STATUSES,
@@ -212,11 +213,19 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
             ("finished", run.get("finished_at")),
             ("usage", render.usage_line(usage)),
             ("cost", render.money(run.get("cost_usd"))),
+            ("finish", _finish_text(run)),
             ("error", f"{error.get('message')} ({error.get('code')})" if error else None),
             ("output", output_text(run.get("output")) or None),
         ]
     )
     return 0
+
+
+def _finish_text(run: dict[str, Any]) -> str | None:
+    reason = run.get("finish_reason")
+    if reason == "length" and run.get("status") == "succeeded":
+        return f"length ({CUT_NOTE})"
+    return reason
 
 
 def cmd_runs_cancel(args: argparse.Namespace, client: Client) -> int:
