@@ -221,6 +221,33 @@ def _candidate(parts: list[dict[str, Any]] | None, finish: str | None) -> dict[s
     return candidate
 
 
+def grounding(step: dict[str, Any]) -> dict[str, Any]:
+    """``groundingMetadata`` of a Google Search turn, as Vertex returns it on the candidate."""
+    text = step.get("text", "")
+    query = str(step.get("grounding") if isinstance(step.get("grounding"), str) else text)
+    return {
+        "webSearchQueries": [query],
+        "searchEntryPoint": {"renderedContent": '<style>.container{}</style><div class="container"></div>'},
+        "groundingChunks": [
+            {
+                "web": {
+                    "uri": "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AbF9wXfake",
+                    "title": "example.org",
+                    "domain": "example.org",
+                }
+            }
+        ],
+        "groundingSupports": [
+            {
+                "segment": {"endIndex": len(text.encode()), "text": text},
+                "groundingChunkIndices": [0],
+                "confidenceScores": [0.93],
+            }
+        ],
+        "retrievalMetadata": {},
+    }
+
+
 def _envelope(model: str, candidates: list[dict[str, Any]] | None, usage: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if candidates is not None:
@@ -270,7 +297,10 @@ def response(model: str, step: dict[str, Any], call_index: list[int]) -> dict[st
     if wire_finish in ("SAFETY", "MODEL_ARMOR") or (wire_finish == "MAX_TOKENS" and not step.get("text")):
         parts = None if wire_finish != "MAX_TOKENS" else [p for p in parts if p.get("thought")] or None
         output = 0
-    return _envelope(model, [_candidate(parts, wire_finish)], _usage(prompt, output or None, thoughts))
+    candidate = _candidate(parts, wire_finish)
+    if step.get("grounding"):
+        candidate["groundingMetadata"] = grounding(step)
+    return _envelope(model, [candidate], _usage(prompt, output or None, thoughts))
 
 
 def stream(model: str, step: dict[str, Any], call_index: list[int]) -> list[dict[str, Any]]:
@@ -315,6 +345,9 @@ def stream(model: str, step: dict[str, Any], call_index: list[int]) -> list[dict
         chunks.append(
             _envelope(model, [_candidate([{"text": ""}], wire_finish)], _usage(prompt, output, thoughts))
         )
+    if step.get("grounding"):
+        # The search metadata rides on the last chunk, with the finish reason.
+        chunks[-1]["candidates"][0]["groundingMetadata"] = grounding(step)
     return chunks
 
 

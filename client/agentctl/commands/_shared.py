@@ -61,6 +61,11 @@ def read_password(args: argparse.Namespace, confirm: bool = False) -> str:
 CUT_NOTE = "answer cut at the output limit"
 
 
+def is_cut(run: dict[str, Any]) -> bool:
+    """A run that succeeded with the answer the output-token limit cut."""
+    return run.get("finish_reason") == "length" and run.get("status") == "succeeded"
+
+
 def run_summary(run: dict[str, Any]) -> str:
     usage = run.get("usage") or {}
     parts = [f"run {run.get('id')} {run.get('status')}"]
@@ -68,7 +73,7 @@ def run_summary(run: dict[str, Any]) -> str:
         parts.append(render.usage_line(usage))
     if run.get("cost_usd") is not None:
         parts.append(render.money(run["cost_usd"]))
-    if run.get("finish_reason") == "length" and run.get("status") == "succeeded":
+    if is_cut(run):
         parts.append(CUT_NOTE)
     return " · ".join(parts)
 

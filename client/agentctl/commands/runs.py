@@ -19,6 +19,7 @@ from agentctl.commands._shared import (
     TERMINAL_RUN_EVENTS,
     TERMINAL_RUN_STATUSES,
     finish_run,
+    is_cut,
     output_text,
     read_prompt,
     resolve_agent,
@@ -176,6 +177,7 @@ def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:
                 **run,
                 "agent": names.get(run.get("agent_id")) or run.get("agent_id"),
                 "cost": render.money(run.get("cost_usd")),
+                "status": f"{run.get('status')} (cut)" if is_cut(run) else run.get("status"),
             }
             for run in runs
         ]
@@ -223,7 +225,7 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
 
 def _finish_text(run: dict[str, Any]) -> str | None:
     reason = run.get("finish_reason")
-    if reason == "length" and run.get("status") == "succeeded":
+    if is_cut(run):
         return f"length ({CUT_NOTE})"
     return reason
 
@@ -245,7 +247,8 @@ def _print_event(event_id: str | None, name: str, data: Any, as_json: bool) -> N
         detail = repr(data.get("delta", ""))
     elif name in TERMINAL_RUN_EVENTS and isinstance(data, dict):
         run = data.get("run") or data
-        detail = f"{run.get('status')} {render.cell(run.get('output'), limit=80)}"
+        note = f" ({CUT_NOTE})" if is_cut(run) else ""
+        detail = f"{run.get('status')}{note} {render.cell(run.get('output'), limit=80)}"
     else:
         detail = render.cell(data, limit=120)
     sys.stdout.write(f"{event_id or '-':>6}  {name:<16} {detail}\n")
