@@ -193,6 +193,12 @@ def test_reopen_a_conversation_and_stop_cancels_on_the_server(
     [session] = requests.get(f"{base}/sessions", headers=_auth(page), timeout=30).json()["items"]
     assert session["message_count"] == 4
 
+    # An answer the output limit cut (the offline model's finish directive): the reply says so.
+    message.fill("finish length\nsay one two three four five six seven")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".message.assistant .meta").get_by_text("answer cut at the output limit").wait_for()
+    assert page.locator(".message.assistant .reply").last.inner_text().strip() == "one two three four five"
+
     # Stop: the run is cancelled on the server and the bubble says so.
     message.fill("pause 8\nsay too late")
     page.get_by_role("button", name="Send").click()

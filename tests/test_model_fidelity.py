@@ -348,3 +348,26 @@ def test_the_offline_model_produces_each_finish_reason(
         assert run["output"] == "one two three four five"
     if status == "failed":
         assert run["output"] is None and run["usage"]["requests"] == 1
+
+
+def test_the_fake_rejects_what_claude_rejects(fake: VertexFake) -> None:
+    url = fake.base_url + "/v1/projects/p/locations/l/publishers/anthropic/models/{}:rawPredict"
+    base = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 64, "messages": []}
+    cases = [
+        ("claude-sonnet-4-5@20250929", {**base, "bogus": 1}, "bogus"),
+        ("claude-sonnet-4-5@20250929", {**base, "model": "claude-sonnet-4-5"}, "model"),
+        ("claude-sonnet-4-5@20250929", {**base, "temperature": 0.5, "top_p": 0.9}, "top_p"),
+        ("claude-opus-4-7", {**base, "temperature": 0.5}, "temperature"),
+        (
+            "claude-sonnet-4-5@20250929",
+            {**base, "thinking": {"type": "enabled", "budget_tokens": 64}},
+            "budget",
+        ),
+    ]
+    for model, body, needle in cases:
+        reply = httpx.post(url.format(model), json=body)
+        assert reply.status_code == 400, (model, body)
+        error = reply.json()
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        assert needle in error["error"]["message"] and error["request_id"]
+    assert fake.steps == type(fake.steps)()

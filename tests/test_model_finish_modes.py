@@ -200,6 +200,27 @@ def test_gemini_search_grounding_metadata_is_accepted(
     assert any("googleSearch" in tool or "google_search" in tool for tool in fake.requests[0].body["tools"])
 
 
+# --- a model retired after the agent was created -------------------------------------------
+
+
+def test_a_run_of_an_agent_whose_model_was_retired_fails_clearly(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.agents import catalog
+
+    agent_id = agent_with(agents_api, user, GEMINI)
+    entries = tuple(
+        e.model_copy(update={"enabled": False}) if e.name == GEMINI["name"] else e
+        for e in catalog.catalog_entries()
+    )
+    monkeypatch.setattr(catalog, "_entries", lambda: entries)
+    listed = {m["name"]: m for m in agents_api.get("/models").get_json()}
+    assert listed[GEMINI["name"]]["retired"] is True and listed[GEMINI["name"]]["available"] is False
+    run = _run(runs_api, user, agent_id, "sync")
+    assert run["status"] == "failed" and run["error"]["code"] == "model_not_found", run
+    assert "retired" in run["error"]["message"] and run["usage"]["requests"] == 0
+
+
 # --- anthropic stays unimported for Gemini and offline runs ---------------------------------
 
 
