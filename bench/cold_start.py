@@ -34,7 +34,18 @@ RUNTIME_IMPORTS = (
 RUNTIME_FUNCTIONS = {"runs", "worker"}
 AG_UI_ROUTER = "runs + first AG-UI request (our router)"
 AG_UI_ASGI = "runs + AG-UI as ASGI (functions-framework aio)"
-HEAVY = ("anthropic", "pydantic_ai", "google.genai", "firebase_admin", "argon2", "jsonschema")
+HEAVY = (
+    "anthropic",
+    "pydantic_ai",
+    "google.genai",
+    "firebase_admin",
+    "argon2",
+    "jsonschema",
+    "fastmcp",
+    "mcp",
+)
+# The MCP client (FastMCP + the mcp SDK, ~2 s to import): only runs of agents with MCP servers.
+MCP_CLIENT = ("fastmcp", "mcp", "pydantic_ai.mcp")
 
 _TIMED = """
 import json, sys, time
@@ -87,20 +98,22 @@ agent = agents.post("/agents", json=body, headers=headers)
 assert agent.status_code == 201, agent.get_data(as_text=True)
 run = runs.post("/runs", json={{"agent_id": agent.get_json()["id"], "input": "hi"}}, headers=headers)
 assert run.status_code == 200 and run.get_json()["status"] == "succeeded", run.get_data(as_text=True)
-print(json.dumps({{"before": before, "after": "anthropic" in sys.modules}}))
+mcp = [m for m in {mcp!r} if m in sys.modules]
+print(json.dumps({{"before": before, "after": "anthropic" in sys.modules, "mcp": mcp}}))
 """
 
 
-def _anthropic_after_offline_run(env: dict[str, str]) -> tuple[bool, bool]:
+def _anthropic_after_offline_run(env: dict[str, str]) -> tuple[bool, bool, list[str]]:
     code = _OFFLINE_RUN.format(
         agents=str(ROOT / "functions" / "agents" / "main.py"),
         runs=str(ROOT / "functions" / "runs" / "main.py"),
+        mcp=MCP_CLIENT,
     )
     done = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
     )
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return bool(result["before"]), bool(result["after"])
+    return bool(result["before"]), bool(result["after"]), list(result["mcp"])
 
 
 def run(stack: Stack) -> Figure:
@@ -177,7 +190,7 @@ def run(stack: Stack) -> Figure:
             )
             continue
         base = runtime_floor if name in RUNTIME_FUNCTIONS else floor
-        ok = mid <= TARGET * base and "anthropic" not in heavy[name]
+        ok = mid <= TARGET * base and not {"anthropic", "fastmcp", "mcp"} & set(heavy[name])
         figure.rows.append(
             [
                 name,
@@ -190,7 +203,7 @@ def run(stack: Stack) -> Figure:
                 ms(median(walls[name])),
             ]
         )
-    before, after = _anthropic_after_offline_run(env)
+    before, after, mcp_loaded = _anthropic_after_offline_run(env)
     figure.notes.append(
         f"- {ROUNDS} samples per subject, floors and subjects alternating. Times are measured inside the "
         "fresh interpreter around the import; `process wall` adds interpreter start-up and exit, the same "
@@ -199,6 +212,11 @@ def run(stack: Stack) -> Figure:
     figure.notes.append(
         f"- Anthropic SDK imported: after importing runs: {before}; after an offline-model sync run in that "
         f"process: {after} {verdict(not before and not after)} (loaded only when a Claude agent runs)."
+    )
+    figure.notes.append(
+        "- MCP client imported after that run (an agent without MCP servers): "
+        f"{', '.join(mcp_loaded) or 'none'} {verdict(not mcp_loaded)} "
+        "(loaded only when an agent that lists MCP servers runs)."
     )
     figure.notes.append(
         "- Entry modules import only functions-framework, Flask, `shared.web` and their schemas; Firestore, "

@@ -64,6 +64,22 @@ EXPECTED: dict[str, Cost] = {
         "events) and one checkpoint per step — a read of the run's lease and one conversation "
         "document each: the model response that calls the tool, and the tool's result",
     ),
+    "sync run paused for approval": Cost(
+        4,
+        8,
+        "reads: caller, agent, the run in two transitions (the checkpoint of the model response "
+        "that calls the gated tool, the pause); writes: rate-limit increment, run created, the "
+        "checkpoint, the pause (run + its stored deferred calls), 3 event commits (started, the "
+        "tool call, run.requires_action) — no instance is held while it waits",
+    ),
+    "approve and resume (sync)": Cost(
+        9,
+        9,
+        "reads: caller, the run (decision transaction), the event sequence twice (decision and "
+        "resume), the pinned agent version, the stored conversation (2 segments), the run in two "
+        "transitions (tool-result checkpoint, finish); writes: the decision, 3 event commits "
+        "(approval.decided, resumed, tool result), the checkpoint, the finish, the final events (2)",
+    ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(
         5,
@@ -137,6 +153,37 @@ def operation_costs(call: Call) -> dict[str, tuple[int, int]]:
     if tool_run.get_json()["usage"]["tool_calls"] != 1:
         raise AssertionError(f"the tool run did not call its tool: {tool_run.get_json()}")
     costs["sync run with a tool call"] = _cost(tool_run)
+    gated = _ok(
+        call(
+            "agents",
+            "POST",
+            "/agents",
+            token=token,
+            json=agent_definition(
+                "approval-probe", tools=[{"name": "file_write", "config": {"requires_approval": True}}]
+            ),
+        ),
+        201,
+    ).get_json()["id"]
+    write = 'Save\ncall file_write {"path": "cost.txt", "content": "x"}'
+    paused = _ok(call("runs", "POST", "/runs", token=token, json={"agent_id": gated, "input": write}))
+    if paused.get_json()["status"] != "requires_action":
+        raise AssertionError(f"the run did not pause: {paused.get_json()['status']}")
+    costs["sync run paused for approval"] = _cost(paused)
+    item = paused.get_json()["required_action"]["items"][0]
+    decision = {"tool_call_id": item["tool_call_id"], "approve": True, "args_sha256": item["args_sha256"]}
+    resumed = _ok(
+        call(
+            "runs",
+            "POST",
+            f"/runs/{paused.get_json()['id']}/approvals",
+            token=token,
+            json={"decisions": [decision], "mode": "sync"},
+        )
+    )
+    if resumed.get_json()["status"] != "succeeded":
+        raise AssertionError(f"the approved run ended {resumed.get_json()['status']}")
+    costs["approve and resume (sync)"] = _cost(resumed)
     listing = {"agent_id": agent_id, "category": "coding", "tags": ["bench"]}
     listing_id = _ok(
         call("marketplace", "POST", "/marketplace/listings", token=token, json=listing), 201

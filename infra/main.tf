@@ -50,7 +50,7 @@ locals {
   # Path prefixes per HTTP function (API.md routing). Each prefix P is routed as P and P/*.
   routes = {
     auth        = ["/auth"]
-    agents      = ["/agents", "/models", "/tools", "/templates", "/workspace"]
+    agents      = ["/agents", "/models", "/tools", "/templates", "/workspace", "/mcp-servers"]
     runs        = ["/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1", "/ag-ui"]
     marketplace = ["/marketplace"]
     automation  = ["/webhooks", "/schedules"]
@@ -199,9 +199,11 @@ locals {
     WEBHOOK_DEAD_LETTER_TOPIC = local.topics.webhook_dead_letter
     SCHEDULE_TICKS_TOPIC      = local.topics.schedule_ticks
     # The HTTPS load balancer appends one X-Forwarded-For entry after Google's front end.
-    TRUSTED_PROXY_HOPS   = "2"
-    RUN_LEASE_SECONDS    = tostring(local.run_lease_seconds)
-    JWT_SECRET_NAME      = local.jwt_secret_id
-    CORS_ALLOWED_ORIGINS = var.cors_allowed_origins
+    TRUSTED_PROXY_HOPS = "2"
+    RUN_LEASE_SECONDS  = tostring(local.run_lease_seconds)
+    JWT_SECRET_NAME    = local.jwt_secret_id
+    # Read from Secret Manager when first needed (shared/mcp_servers/crypto.py).
+    MCP_CREDENTIAL_KEYS_NAME = local.mcp_credential_keys_id
+    CORS_ALLOWED_ORIGINS     = var.cors_allowed_origins
   }
 }

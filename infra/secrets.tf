@@ -34,3 +34,41 @@ resource "google_secret_manager_secret_iam_member" "jwt_accessor" {
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.function[each.key].member
 }
+
+# The key ring sealing users' MCP server credentials (shared/mcp_servers/crypto.py): AES-256
+# keys, base64, comma-separated, the first one encrypting. Read at run time (lazily, cached
+# per instance) by the functions that store or use MCP credentials. Rotate: add a version
+# whose value is "<new key>,<old keys>" (credentials re-seal as they are written again).
+# docs/api-decisions/mcp-servers.md says why Secret Manager and not Cloud KMS.
+locals {
+  mcp_credential_keys_id = "mcp-credential-keys" # shared/settings.py: MCP_CREDENTIAL_KEYS_NAME default
+  mcp_functions          = toset(["agents", "runs", "worker"])
+}
+
+resource "random_bytes" "mcp_credential_key" {
+  length = 32
+}
+
+resource "google_secret_manager_secret" "mcp_credential_keys" {
+  secret_id = local.mcp_credential_keys_id
+
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_secret_manager_secret_version" "mcp_credential_keys" {
+  secret      = google_secret_manager_secret.mcp_credential_keys.id
+  secret_data = random_bytes.mcp_credential_key.base64
+}
+
+# The functions that run agents (runs, worker) or store
+# credentials (agents); never auth, marketplace or the dispatcher.
+resource "google_secret_manager_secret_iam_member" "mcp_credential_keys_accessor" {
+  for_each = local.mcp_functions
+
+  secret_id = google_secret_manager_secret.mcp_credential_keys.id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function[each.key].member
+}

@@ -104,6 +104,13 @@ class RateLimited(ServiceError):
         self.retry_after = max(1, int(retry_after))
 
 
+class BadGateway(ServiceError):
+    """A server the service calls on the user's behalf (e.g. a remote MCP server) failed."""
+
+    status = 502
+    code = "bad_gateway"
+
+
 class ServiceUnavailable(ServiceError):
     status = 503
     code = "unavailable"

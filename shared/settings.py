@@ -72,6 +72,19 @@ class Settings(BaseSettings):
     # Due schedules one tick starts at most (the rest are caught up by the next tick).
     schedule_tick_batch: int = Field(default=200, ge=1, le=1000)
 
+    # Remote MCP servers (shared/mcp_servers): tools cache, outbound bounds, credential keys.
+    mcp_tools_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    mcp_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    mcp_read_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    mcp_max_response_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    mcp_servers_max_per_user: int = Field(default=50, ge=1, le=1000)
+    # Comma-separated base64 AES-256 keys: the first encrypts, all decrypt (rotation). In the
+    # cloud read from Secret Manager (MCP_CREDENTIAL_KEYS_NAME) unless injected.
+    mcp_credential_keys: SecretStr | None = None
+    mcp_credential_keys_name: str = "mcp-credential-keys"
+    # The public origin of the API (OAuth redirect URIs); else the request's own origin.
+    public_base_url: str | None = None
+
     # Auth
     jwt_secret: SecretStr | None = None
     jwt_secret_name: str = "jwt-signing-key"

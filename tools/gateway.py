@@ -41,6 +41,8 @@ def build_routes(upstreams: dict[str, str]) -> list[tuple[str, str]]:
 
 
 READ_ONLY_METHODS = "GET, HEAD, OPTIONS"
+# How long a refused connection to a function is retried (a function restarting).
+CONNECT_PATIENCE_SECONDS = 15.0
 
 
 def _error(code: str, message: str) -> bytes:
@@ -159,6 +161,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         )
         headers["Content-Length"] = str(len(body))
         try:
+            _connect(conn)
             conn.request(self.command, self.path, body=body, headers=headers)
             response = conn.getresponse()
         except OSError:
@@ -195,6 +198,21 @@ class GatewayHandler(BaseHTTPRequestHandler):
             conn.close()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+
+
+def _connect(conn: http.client.HTTPConnection, patience: float = CONNECT_PATIENCE_SECONDS) -> None:
+    """Connect, waiting out a refused connection for a while: Cloud Run holds a request while
+    an instance starts, so a function being restarted locally must not look like an outage.
+    Nothing has been sent when a connection is refused, so retrying it is safe."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.connect()
+            return
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
 
 
 def make_gateway(

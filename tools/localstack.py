@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +50,17 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def http_answers(url: str, timeout: float = 2.0) -> bool:
+    """Any HTTP answer at all (a 404 included): the server's worker is up, not just its port."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(
     check: Callable[[], bool], what: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
@@ -59,6 +71,10 @@ def wait_for(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what} exited with status {proc.returncode} before it was ready")
         time.sleep(0.1)
+    if proc is not None:  # never leave a half-started child running behind the error
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
@@ -133,9 +149,26 @@ def spawn(
     else:
         out = subprocess.DEVNULL
     proc = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd or ROOT
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+        cwd=cwd or ROOT,
+        preexec_fn=_die_with_parent,  # only prctl, before exec
     )
     return Process(name, proc, log_path)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL when whoever started it dies (a killed test run or
+    `make dev` must not leave emulators behind). Elsewhere: nothing."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def gcloud() -> str:
@@ -373,7 +406,9 @@ def function_command(function: FunctionSpec, port: int) -> list[str]:
 
 def start_function(function: FunctionSpec, port: int, env: dict[str, str], log_dir: Path | None) -> Process:
     proc = spawn(f"fn-{function.name}", function_command(function, port), env=env, log_dir=log_dir)
-    wait_for(lambda: port_open(port), f"function {function.name}", 60, proc.proc)
+    # gunicorn's master binds the port before its worker has imported the function.
+    url = f"http://127.0.0.1:{port}/__ready"
+    wait_for(lambda: http_answers(url), f"function {function.name}", 60, proc.proc)
     return proc
 
 

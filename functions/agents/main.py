@@ -1,4 +1,4 @@
-"""The `agents` Cloud Function: /agents, /models, /tools, /templates, /workspace (see API.md)."""
+"""The `agents` Cloud Function: /agents, /models, /tools, /templates, /workspace, /mcp-servers (API.md)."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from shared.agents.schemas import (
     AgentUpdate,
 )
 from shared.health import HealthReport, health_report
+from shared.mcp_servers.routes import register as register_mcp_server_routes
 from shared.pagination import PageQuery
 from shared.templates.catalog import TemplatePublic
 from shared.tools.schemas import ToolPublic, list_tool_metadata
 from shared.web import Reply, RequestContext, Router, serve
 from shared.workspace.schemas import WorkspaceFileListQuery, WorkspaceFilePage, WorkspaceFilePublic
 
-router = Router("agents", ("/agents", "/models", "/tools", "/templates", "/workspace"))
+router = Router("agents", ("/agents", "/models", "/tools", "/templates", "/workspace", "/mcp-servers"))
+register_mcp_server_routes(router)
 
 
 @router.route("GET", "/agents/health", auth="public", response=HealthReport)

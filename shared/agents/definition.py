@@ -167,6 +167,23 @@ class ToolRef(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict[str, Any])
 
 
+class McpServerRef(BaseModel):
+    """An MCP server (``/mcp-servers``) whose tools the agent may call, with the runner's credential."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server_id: str = Field(min_length=1, max_length=64)
+    # Put before each tool name (``<prefix>_<tool>``) so two servers' tools cannot clash.
+    tool_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9_]{0,29}$")
+    # Only these tools of the server (within the registration's own allowed_tools).
+    allowed_tools: list[str] | None = Field(
+        default=None, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
+    # true: every tool call waits for a human decision (the default); false: none does; a
+    # list: only calls of these tools do.
+    requires_approval: bool | list[str] = True
+
+
 class Limits(BaseModel):
     """Per-run usage limits; a request's ``limits`` may only tighten them."""
 
@@ -218,6 +235,7 @@ def kind_union_schema(schema: dict[str, Any]) -> None:
     workflow["model"] = {"type": "null", "default": None}
     workflow["tools"] = {"type": "array", "maxItems": 0, "items": {}, "default": []}
     workflow["delegates"] = {"type": "array", "maxItems": 0, "items": {"type": "string"}, "default": []}
+    workflow["mcp_servers"] = {"type": "array", "maxItems": 0, "items": {}, "default": []}
     schema["oneOf"] = [
         {
             "type": "object",
@@ -255,6 +273,7 @@ class AgentDefinition(BaseModel):
     workflow: Workflow | None = None
     limits: Limits = Field(default_factory=Limits)
     metadata: dict[str, Any] = Field(default_factory=dict[str, Any])
+    mcp_servers: list[McpServerRef] = Field(default_factory=list[McpServerRef], max_length=10)
 
     @model_validator(mode="after")
     def _kind_matches(self) -> AgentDefinition:
@@ -269,4 +288,12 @@ class AgentDefinition(BaseModel):
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise ValueError("tools must not repeat")
+        servers = [m.server_id for m in self.mcp_servers]
+        if len(set(servers)) != len(servers):
+            raise ValueError("mcp_servers must not repeat a server_id")
+        if self.kind == "workflow" and self.mcp_servers:
+            raise ValueError("a workflow has no MCP servers of its own (its steps' agents do)")
+        for ref in self.mcp_servers:
+            if ref.allowed_tools is not None and len(set(ref.allowed_tools)) != len(ref.allowed_tools):
+                raise ValueError("mcp_servers allowed_tools must not repeat")
         return self

@@ -229,7 +229,28 @@ def approval_tools(definition: AgentDefinition) -> list[str]:
 
 
 def _asks_for_approval(definition: AgentDefinition) -> bool:
-    return bool(approval_tools(definition))
+    return bool(approval_tools(definition)) or any(
+        ref.requires_approval is not False for ref in definition.mcp_servers
+    )
+
+
+def _mcp_server_errors(definition: AgentDefinition, principal: Principal) -> list[FieldError]:
+    """Each MCP server must be a registration of the agent's owner."""
+    if not definition.mcp_servers:
+        return []
+    from shared.mcp_servers.repository import load_servers
+
+    found = load_servers([ref.server_id for ref in definition.mcp_servers])
+    errors: list[FieldError] = []
+    for index, ref in enumerate(definition.mcp_servers):
+        server = found.get(ref.server_id)
+        if server is None or server.owner_id != principal.user_id:
+            errors.append(
+                _error(
+                    f"mcp_servers[{index}].server_id", f"MCP server '{ref.server_id}' not found", "not_found"
+                )
+            )
+    return errors
 
 
 def publisher_approval_errors(definition: AgentDefinition, required: list[str]) -> list[FieldError]:
@@ -267,6 +288,7 @@ def definition_errors(
     for index, ref in enumerate(definition.tools):
         errors.extend(tool_config_errors(index, ref, provider))
     errors.extend(_output_schema_errors(definition.output_schema))
+    errors.extend(_mcp_server_errors(definition, principal))
     callees = [(f"delegates[{i}]", a) for i, a in enumerate(definition.delegates)]
     if definition.workflow is not None:
         callees += [

@@ -21,6 +21,7 @@ Scope = Literal[
     "marketplace:write",
     "webhooks",
     "schedules",
+    "mcp-servers",
     "admin",
 ]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
@@ -33,6 +34,7 @@ SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     "marketplace:write": "publish, remove, install and rate marketplace listings",
     "webhooks": "manage webhook endpoints and read their deliveries",
     "schedules": "manage scheduled runs",
+    "mcp-servers": "register remote MCP servers, list their tools and store your credentials for them",
     "admin": "administer users (only for tokens of admins; needs the admin role when used)",
 }
 

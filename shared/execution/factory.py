@@ -235,11 +235,18 @@ def build_agent(
     capabilities: list[Any] = [NativeTool(t) for t in built_tools.native_tools]
     capabilities.extend(instrumentation_capabilities())
 
+    toolsets: list[Any] = []
+    if definition.mcp_servers:
+        # The MCP client is imported only here: agents without MCP servers never load it.
+        from shared.mcp_servers.toolsets import build_toolsets
+
+        toolsets = build_toolsets(definition, owner_id)
     structured = definition.output_schema is not None
     output_type: Any = (
         StructuredDict(definition.output_schema, name="final_result") if definition.output_schema else str
     )
-    if any(getattr(t, "requires_approval", False) for t in built_tools.tools):
+    mcp_approval = any(ref.requires_approval is not False for ref in definition.mcp_servers)
+    if mcp_approval or any(getattr(t, "requires_approval", False) for t in built_tools.tools):
         if depth > 0:
             # A delegate runs inside its caller's tool call, which cannot pause (agents that
             # could are refused when stored; this one gained such a tool since).
@@ -258,6 +265,7 @@ def build_agent(
         instructions=definition.system_prompt or None,
         deps_type=RunDeps,
         tools=[*built_tools.tools, *delegate_tools],
+        toolsets=toolsets or None,
         retries={"tools": TOOL_RETRIES, "output": OUTPUT_RETRIES},
         capabilities=capabilities or None,
         name=definition.name,

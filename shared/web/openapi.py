@@ -27,6 +27,7 @@ _STATUS_TEXT = {
     415: "Unsupported content type",
     422: "Validation error",
     429: "Rate limited",
+    502: "A server called on the caller's behalf failed",
     503: "A backend is unavailable",
 }
 

@@ -88,10 +88,12 @@ async function viewListing({ page, params }) {
   const install = h("button", { type: "button" }, "Install");
   install.addEventListener("click", async () => {
     showError(errors, null);
+    status.replaceChildren();
     try {
       const agent = await busy(install, () => api.post(`/marketplace/listings/${listing.id}/install`, undefined, { headers: { "Idempotency-Key": crypto.randomUUID() } }));
+      // The figures first, then the message: once it shows, the page is consistent.
+      await refresh().catch(() => {});
       status.replaceChildren("Installed as ", h("a", { href: `#/agents/${agent.id}` }, agentLabel(agent)), ".");
-      await refresh();
     } catch (error) {
       showError(errors, error);
     }

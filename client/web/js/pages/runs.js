@@ -167,7 +167,7 @@ function runDetails(run, names) {
   const error = run.error;
   return h("dl", { class: "details" },
     h("dt", {}, "Agent"), h("dd", {}, h("a", { href: `#/agents/${run.agent_id}` }, names.get(run.agent_id) || run.agent_id), ` (version ${run.agent_version})`),
-    h("dt", {}, "Status"), h("dd", { id: "run-status" }, statusCell(run)),
+    h("dt", {}, "Status"), h("dd", { id: "run-status" }, h("span", { role: "status" }, statusCell(run))),
     error ? [h("dt", {}, "Failure reason"), h("dd", {}, h("code", {}, error.code), ` ${error.message}`)] : null,
     run.finish_reason ? [h("dt", {}, "Finish reason"), h("dd", { id: "run-finish" }, run.finish_reason)] : null,
     h("dt", {}, "Mode"), h("dd", {}, run.mode),

@@ -1,0 +1,1 @@
+"""Remote MCP servers agents use: registrations, per-runner credentials, tools and OAuth."""
