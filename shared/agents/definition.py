@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from shared.agents.catalog import ModelEntry, ThinkingSupport
@@ -97,6 +106,26 @@ def _group_title(names: list[str]) -> str:
     """``ModelRef`` + the group's first model (``gemini-2.5-flash`` → ``ModelRefGemini25Flash``)."""
     first = min(names)
     return "ModelRef" + "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", first.lower()) if part)
+
+
+NAME_RULE = (
+    "a name is 1 to 63 characters: lowercase letters a-z, digits, '.', '_' or '-', "
+    "starting with a letter or a digit (for example 'code-reviewer')"
+)
+
+
+def _explain_name(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """The name rule in words, not as pydantic's regular expression."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
+            raise PydanticCustomError("string_pattern_mismatch", NAME_RULE) from None
+        raise
+
+
+# An agent's name (unique per owner); the JSON Schema keeps the pattern.
+AgentName = Annotated[str, Field(pattern=NAME_PATTERN), WrapValidator(_explain_name)]
 
 
 def model_catalog_schema(schema: dict[str, Any]) -> None:
@@ -259,7 +288,7 @@ class AgentDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=kind_union_schema)
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: AgentName
     display_name: str | None = Field(default=None, max_length=120)
     description: str = Field(default="", max_length=4000)
     kind: Literal["agent", "workflow"] = "agent"
