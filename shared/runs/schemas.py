@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.agents.definition import Limits
+from shared.agents.definition import AgentDefinition, Limits
 from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
@@ -73,6 +73,14 @@ class RunCreate(BaseModel):
     mode: RunMode = "sync"
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     limits: Limits | None = Field(default=None, description="May only tighten the agent's own limits.")
+    draft: AgentDefinition | None = Field(
+        default=None,
+        description=(
+            "Try an unsaved definition of `agent_id` (the builder's playground): validated as "
+            "`PUT /agents/{id}` would, run as it is, never stored as a version. Sync and stream "
+            "runs without a session only."
+        ),
+    )
 
     @field_validator("input")
     @classmethod
@@ -163,6 +171,8 @@ class RunPublic(BaseModel):
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
     # The schedule that started this run (docs/schedules.md), None for other runs.
     schedule_id: str | None = None
+    # True when the run tried an unsaved draft of its agent (``POST /runs`` with ``draft``).
+    draft: bool = False
 
 
 class RunRecord(RunPublic):
@@ -192,6 +202,12 @@ class RunRecord(RunPublic):
     # The hashed Idempotency-Key each decision came with (by tool_call_id): a retried request
     # is recognised and answered without deciding again.
     approval_keys: dict[str, str] = Field(default_factory=dict[str, str])
+    # The unsaved definition a draft run executes (JSON), instead of ``agent_version``'s.
+    draft_definition: dict[str, Any] | None = None
+
+    def pinned_definition(self) -> AgentDefinition | None:
+        """The definition a draft run executes (None: ``agent_version``'s, read from the agent)."""
+        return AgentDefinition.model_validate(self.draft_definition) if self.draft_definition else None
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}
