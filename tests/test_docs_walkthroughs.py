@@ -3,8 +3,10 @@ docs/auth.md and docs/offline-model.md is executed against the live stack, so th
 cannot drift from the behaviour. All four run on the one stack of the session, in one
 order, which also proves each uses its own example user (a second "ada" would be a 409).
 
-Only what cannot run here is left out: ``make dev`` / ``make test`` (the stack is already
-up) and activating the virtualenv (``agentctl`` is on PATH). The local address
+Walkthrough steps are fenced ```bash; reference snippets with placeholders (``RUN``, ``ID``)
+are fenced ```sh and are not run. Only what cannot run here is left out of a bash block:
+``make dev`` / ``make test`` (the stack is already up) and activating the virtualenv
+(``agentctl`` is on PATH). The local address
 ``http://127.0.0.1:8080`` becomes the live stack's. ``curl`` fails on an HTTP error status
 (``--fail-with-body``), and every block runs with ``set -eu``.
 """
