@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -16,6 +16,8 @@ ItemT = TypeVar("ItemT")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Firestore's limit on the values of one ``in`` filter.
+_MAX_IN_VALUES = 30
 
 
 # What every list cursor looks like: unpadded base64url, as encode_cursor makes it. A string of
@@ -77,14 +79,18 @@ def newest_first(
     position: Callable[[ItemT], tuple[datetime, str]],
     order_field: str = "created_at",
     cursor_key: str = "c",
+    one_of: tuple[str, Sequence[str]] | None = None,
 ) -> tuple[list[ItemT], str | None]:
     """One page of ``collection`` (a Firestore collection reference), newest first.
 
     The query is ``field == value`` for each of ``equals`` whose value is not None, then
     ``order_field`` desc, ``__name__`` desc — the shape the composite indexes in
-    infra/firestore.indexes.json declare. ``parse(doc_id, data)`` makes an item and
-    ``position(item)`` gives its ``(order_field value, doc id)``; the cursor encodes them as
-    ``{cursor_key: <ISO time>, "i": <doc id>}``. A cursor we could not have issued is a 400.
+    infra/firestore.indexes.json declare. ``one_of = (field, values)`` also keeps only items
+    whose ``field`` is one of ``values`` (an ``in`` filter, which uses the same index as
+    ``==``; more values than one ``in`` takes are queried in groups and merged in order).
+    ``parse(doc_id, data)`` makes an item and ``position(item)`` gives its ``(order_field
+    value, doc id)``; the cursor encodes them as ``{cursor_key: <ISO time>, "i": <doc id>}``.
+    A cursor we could not have issued is a 400.
     """
     from google.cloud.firestore import FieldFilter, Query
 
@@ -97,6 +103,14 @@ def newest_first(
     query = query.order_by(order_field, direction=Query.DESCENDING).order_by(
         "__name__", direction=Query.DESCENDING
     )
+    queries = [query]
+    if one_of is not None:
+        field, values = one_of
+        wanted = list(dict.fromkeys(values))
+        if not wanted:
+            return [], None
+        groups = [wanted[i : i + _MAX_IN_VALUES] for i in range(0, len(wanted), _MAX_IN_VALUES)]
+        queries = [query.where(filter=FieldFilter(field, "in", group)) for group in groups]
     after = decode_cursor(cursor)
     if after is not None:
         try:
@@ -106,8 +120,12 @@ def newest_first(
             raise BadRequest("invalid cursor", code="invalid_cursor") from None
         if not db.is_valid_doc_id(last_id):
             raise BadRequest("invalid cursor", code="invalid_cursor")
-        query = query.start_after({order_field: at, "__name__": collection.document(last_id)})
-    snaps = db.query(query.limit(limit + 1))
+        start = {order_field: at, "__name__": collection.document(last_id)}
+        queries = [q.start_after(start) for q in queries]
+    snaps = [snap for q in queries for snap in db.query(q.limit(limit + 1))]
+    if len(queries) > 1:
+        # Each group's page starts after the same position: merged, the newest are the page.
+        snaps.sort(key=lambda s: ((s.to_dict() or {}).get(order_field), s.id), reverse=True)
     items = [parse(s.id, s.to_dict() or {}) for s in snaps[:limit]]
     next_cursor = None
     if len(snaps) > limit and items:

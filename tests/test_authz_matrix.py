@@ -598,3 +598,133 @@ def test_token_scope_matrix(apps: dict[str, ApiClient], principals: Principals, 
         }
     response = call(_pat(who, [scope]))
     assert response.status_code == want, response.get_data(as_text=True)
+
+
+# -- personal access tokens restricted to agents ---------------------------------------------
+
+# Path parameters that name a resource bound to one agent (the agent itself, or a run,
+# session, batch, eval or schedule of it).
+AGENT_BOUND_PARAMS = {"agent_id", "run_id", "session_id", "batch_id", "eval_id", "schedule_id"}
+# Routes whose body names the agent.
+AGENT_BODY_ROUTES = {
+    "POST /runs",
+    "POST /sessions",
+    "POST /batches",
+    "POST /evals",
+    "POST /schedules",
+    "POST /marketplace/listings",
+    "POST /v1/chat/completions",
+    "POST /v1/responses",
+}
+AGENT_BOUND_ROUTES = [
+    r
+    for r in SCOPED_ROUTES
+    if r.key in AGENT_BODY_ROUTES or (set(r.path_params) & AGENT_BOUND_PARAMS and not r.roles)
+]
+
+
+def _restricted_pat(user: TestUser, agent_ids: list[str]) -> str:
+    from shared.auth.personal_tokens import create_token
+    from shared.auth.scopes import SCOPES
+
+    _, secret = create_token(
+        user.id,
+        user.role,
+        name="restricted",
+        scopes=[s for s in SCOPES if s != "admin"],
+        expires_in_days=None,
+        agent_ids=agent_ids,
+    )
+    return secret
+
+
+@pytest.mark.parametrize("route", AGENT_BOUND_ROUTES, ids=[r.key for r in AGENT_BOUND_ROUTES])
+def test_agent_restricted_token_matrix(
+    apps: dict[str, ApiClient], principals: Principals, route: RouteRef
+) -> None:
+    """The owner's token with every scope but restricted to another of their agents: every
+    route addressing the agent, or a run, session, batch, eval or schedule of it, is 403
+    ``agent_not_allowed`` (reads too) and writes nothing."""
+    case = case_for(route)
+    assert case is not None
+    world = World(apps, principals)
+    params = case.params(world)
+    path = route.path
+    for name in route.path_params:
+        value = params[name]
+        path = path.replace("{" + name + ":path}", value).replace("{" + name + "}", value)
+    if case.prepare is not None:
+        case.prepare(world, "owner")
+    body = case.body(world, "owner") if case.body is not None else None
+    extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+    elsewhere = apps["agents"].post("/agents", token=principals.owner.token, json=definition("elsewhere"))
+    secret = _restricted_pat(principals.owner, [elsewhere.get_json()["id"]])
+    response = apps[route.function].request(
+        route.method, path, token=secret, json=body, headers=dict(case.headers), **extra
+    )
+    assert response.status_code == 403, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == "agent_not_allowed"
+    # Nothing is written but the fresh token's first last-used mark.
+    assert response.headers.get("X-Firestore-Writes", "1") == "1"
+
+
+def test_agent_restricted_token_lists_only_its_agents(
+    apps: dict[str, ApiClient], principals: Principals
+) -> None:
+    """Lists of runs, sessions, evals and schedules show a restricted token only its agents'
+    items; filtering by another agent is 403."""
+    mine, theirs = World(apps, principals), World(apps, principals)
+    owned = {"runs": mine.run, "sessions": mine.session, "evals": mine.eval, "schedules": mine.schedule}
+    hidden = {
+        "runs": theirs.run,
+        "sessions": theirs.session,
+        "evals": theirs.eval,
+        "schedules": theirs.schedule,
+    }
+    secret = _restricted_pat(principals.owner, [mine.agent])
+    login = principals.owner.token
+    runs = apps["runs"]
+    for name in ("runs", "sessions", "evals", "schedules"):
+        api = apps["automation"] if name == "schedules" else runs
+        everything = {i["id"] for i in api.get(f"/{name}?limit=100", token=login).get_json()["items"]}
+        assert {owned[name], hidden[name]} <= everything, name
+        seen = api.get(f"/{name}?limit=100", token=secret).get_json()
+        assert {i["agent_id"] for i in seen["items"]} == {mine.agent}, name
+        assert owned[name] in {i["id"] for i in seen["items"]}
+        if name == "schedules":
+            continue  # GET /schedules has no agent filter
+        refused = runs.get(f"/{name}?agent_id={theirs.agent}", token=secret)
+        assert refused.status_code == 403, (name, refused.get_data(as_text=True))
+        assert runs.get(f"/{name}?agent_id={mine.agent}", token=secret).status_code == 200
+
+
+def test_restricted_listing_pages_merge_more_agents_than_one_in_filter(
+    apps: dict[str, ApiClient], principals: Principals
+) -> None:
+    """A token restricted to more agents than one Firestore ``in`` filter takes (30) pages
+    through its runs newest first with no gap and no repeat."""
+    from shared.pagination import _MAX_IN_VALUES  # pyright: ignore[reportPrivateUsage]
+
+    owner = principals.owner
+    agents = [
+        apps["agents"].post("/agents", token=owner.token, json=definition(f"a{i}")).get_json()["id"]
+        for i in range(_MAX_IN_VALUES + 2)
+    ]
+    # Runs of the first and the last two agents (different `in` groups), and of one outside.
+    ran = [agents[0], agents[-1], agents[0], agents[-2], agents[-1]]
+    run_ids = [
+        apps["runs"].post("/runs", token=owner.token, json={"agent_id": a, "input": "hi"}).get_json()["id"]
+        for a in ran
+    ]
+    outside = apps["agents"].post("/agents", token=owner.token, json=definition("out")).get_json()["id"]
+    apps["runs"].post("/runs", token=owner.token, json={"agent_id": outside, "input": "hi"})
+    secret = _restricted_pat(owner, agents)
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = apps["runs"].get(f"/runs?limit=2{cursor}", token=secret).get_json()
+        seen += [i["id"] for i in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page['next_cursor']}"
+    assert seen == list(reversed(run_ids))

@@ -252,3 +252,81 @@ def test_a_paused_run_surfaces_as_approval_requests(world: dict[str, Any]) -> No
     with pytest.raises(openai.ConflictError) as conflict:
         client.chat.completions.create(model="careful", messages=[{"role": "user", "content": prompt}])
     assert conflict.value.code == "requires_action"
+
+
+def test_approval_responses_continue_a_paused_response_with_its_history(world: dict[str, Any]) -> None:
+    """OpenAI's convention: the paused response's ``mcp_approval_request`` items are answered
+    with ``mcp_approval_response`` input items and ``previous_response_id``; the run continues
+    (same run, with the history the client sent in the first request) and the approved call
+    shows as an ``mcp_call`` naming its approval request. Not streamed and streamed."""
+    client: openai.OpenAI = world["client"]
+    history: Any = [
+        {"role": "user", "content": "earlier question"},
+        {"role": "assistant", "content": "earlier answer"},
+        {"role": "user", "content": 'call grep {"pattern": "needs-approval"}'},
+    ]
+    paused = client.responses.create(model="careful", input=history, store=False)
+    assert paused.status == "incomplete"
+    request: Any = next(item for item in paused.output if item.type == "mcp_approval_request")
+    answer: Any = [{"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}]
+    done = client.responses.create(model="careful", previous_response_id=paused.id, input=answer)
+    assert done.status == "completed" and done.id == paused.id
+    assert [item.type for item in done.output] == ["mcp_call", "message"]
+    call: Any = done.output[0]
+    assert call.approval_request_id == request.id and call.status == "completed"
+    assert call.name == "grep" and call.output is not None
+    # The model saw both user turns the client sent before the pause.
+    assert "(message 2 of this conversation)" in done.output_text, done.output_text
+    run = _api(world["live"], world["user"].token, "GET", f"/runs/{paused.id.removeprefix('resp_')}").json()
+    assert run["status"] == "succeeded"
+    assert [(d["tool_call_id"], d["approve"]) for d in run["approvals"]] == [
+        (call.id.removeprefix("mcp_"), True)
+    ]
+    # Answering again: the run is finished (409 in OpenAI's shape).
+    with pytest.raises(openai.ConflictError) as again:
+        client.responses.create(model="careful", previous_response_id=paused.id, input=answer)
+    assert again.value.code == "run_finished"
+
+    # Streamed, and denied with a reason: the model is told, the call never ran.
+    second = client.responses.create(model="careful", input=history[-1:], store=False)
+    asked: Any = next(item for item in second.output if item.type == "mcp_approval_request")
+    denial: Any = [
+        {"type": "mcp_approval_response", "approval_request_id": asked.id, "approve": False, "reason": "no"}
+    ]
+    events = list(
+        client.responses.create(model="careful", previous_response_id=second.id, input=denial, stream=True)
+    )
+    assert events[0].type == "response.created" and events[-1].type == "response.completed"
+    final: Any = events[-1]
+    denied: Any = final.response.output[0]
+    assert denied.type == "mcp_call" and denied.approval_request_id == asked.id
+    assert denied.status == "failed" and denied.output is None and "denied" in str(denied.error)
+    assert "Tool grep could not be used." in final.response.output_text
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+
+
+def test_approval_responses_that_cannot_apply_are_400(world: dict[str, Any]) -> None:
+    client: openai.OpenAI = world["client"]
+    paused = client.responses.create(model="careful", input='call grep {"pattern": "x"}', store=False)
+    request: Any = next(item for item in paused.output if item.type == "mcp_approval_request")
+    answer = {"type": "mcp_approval_response", "approval_request_id": request.id, "approve": True}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"input": [answer]}, "previous_response_id"),
+        (
+            {"input": [answer, {"role": "user", "content": "hi"}], "previous_response_id": paused.id},
+            "input[1]",
+        ),
+        (
+            {"input": [{**answer, "approval_request_id": "mcpr_nope"}], "previous_response_id": paused.id},
+            "input[0].approval_request_id",
+        ),
+        ({"input": [{**answer, "approve": "yes"}], "previous_response_id": paused.id}, "input[0].approve"),
+        ({"input": [answer], "previous_response_id": paused.id, "instructions": "x"}, "instructions"),
+    ]
+    for extra, param in cases:
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.responses.create(model="careful", **extra)
+        assert refused.value.param == param, (param, refused.value.body)
+    # Nothing was decided: the run still waits.
+    run = _api(world["live"], world["user"].token, "GET", f"/runs/{paused.id.removeprefix('resp_')}").json()
+    assert run["status"] == "requires_action" and run["approvals"] == []

@@ -71,6 +71,10 @@ def wait_for(
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{what} exited with status {proc.returncode} before it was ready")
         time.sleep(0.1)
+    if proc is not None:  # never leave a half-started child running behind the error
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
 
 
@@ -145,9 +149,26 @@ def spawn(
     else:
         out = subprocess.DEVNULL
     proc = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=cwd or ROOT
+        cmd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env=env,
+        cwd=cwd or ROOT,
+        preexec_fn=_die_with_parent,  # only prctl, before exec
     )
     return Process(name, proc, log_path)
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL when whoever started it dies (a killed test run or
+    `make dev` must not leave emulators behind). Elsewhere: nothing."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def gcloud() -> str:

@@ -185,10 +185,10 @@ def run_events(ctx: RequestContext) -> RunEventPage | flask.Response:
     stream that follows the run live until it ends (resume with `Last-Event-ID`)."""
     run_id = ctx.params["run_id"]
     if ctx.wants_event_stream():
-        frames = events_api.follow_events(ctx.principal.user_id, run_id, ctx.header("Last-Event-ID"))
+        frames = events_api.follow_events(ctx.principal, run_id, ctx.header("Last-Event-ID"))
         return sse_response(frames, {"X-Run-Id": run_id})
     q: RunEventsQuery = ctx.query
-    return events_api.list_events(ctx.principal.user_id, run_id, limit=q.limit, cursor=q.cursor)
+    return events_api.list_events(ctx.principal, run_id, limit=q.limit, cursor=q.cursor)
 
 
 @router.route(

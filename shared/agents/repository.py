@@ -315,7 +315,9 @@ def _check_version(record: AgentRecord, expected_version: int | None) -> None:
 
 def _writable(tx: db.Tx, agent_id: str, principal: Principal, expected_version: int | None) -> AgentRecord:
     """The agent read in ``tx`` for a change: 404 as for reads, 403 for a non-owner who
-    may read it (admin), 409 if it is not at ``expected_version``."""
+    may read it (admin), 409 if it is not at ``expected_version``; 403 ``agent_not_allowed``
+    for a token restricted to other agents."""
+    principal.require_agent(agent_id)
     snap = tx.get(_agent_ref(agent_id))
     data = snap.to_dict() if snap.exists else None
     record = _record(agent_id, data) if data else None

@@ -129,6 +129,8 @@ def readable(principal: Principal | None, eval_id: str) -> EvalRecord:
     record = load(eval_id)
     if record is None or not (record.listing_id or (principal and record.owner_id == principal.user_id)):
         raise not_found(eval_id)
+    if principal is not None and not record.listing_id:
+        principal.require_agent(record.agent_id)  # a token restricted to other agents: 403
     return record
 
 
@@ -144,6 +146,9 @@ def get_eval(principal: Principal | None, eval_id: str) -> EvalPublic:
 def list_mine(
     principal: Principal, *, agent_id: str | None, dataset_id: str | None, limit: int, cursor: str | None
 ) -> EvalPage:
+    if agent_id is not None:
+        principal.require_agent(agent_id)
+    restricted = principal.agent_ids is not None and agent_id is None
     items, next_cursor = newest_first(
         db.collection(EVALS),
         equals={"owner_id": principal.user_id, "agent_id": agent_id, "dataset_id": dataset_id},
@@ -151,6 +156,7 @@ def list_mine(
         cursor=cursor,
         parse=lambda doc_id, data: EvalRecord.model_validate({**data, "id": doc_id}).public(),
         position=lambda item: (item.created_at, item.id),
+        one_of=("agent_id", sorted(principal.agent_ids or ())) if restricted else None,
     )
     return EvalPage(items=items, next_cursor=next_cursor)
 

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from shared.auth.principal import Principal
 
 
+# Ids of the Responses API: a response is a run (``resp_<run id>``); an approval request is a
+# paused tool call (``mcpr_<tool call id>``).
+RESPONSE_PREFIX = "resp_"
+APPROVAL_PREFIX = "mcpr_"
+
+
 def unsupported(param: str, message: str) -> BadRequest:
     return BadRequest(message, code="unsupported_parameter", details={"param": param})
 

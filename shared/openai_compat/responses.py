@@ -12,7 +12,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from shared.openai_compat import mapping, runner
+from shared.openai_compat import continuation, mapping, runner
+from shared.openai_compat.mapping import APPROVAL_PREFIX, RESPONSE_PREFIX
 from shared.openai_compat.schemas import ConversationRef, ResponseCreate, ResponseFormat
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from shared.runs.schemas import RunPublic, RunUsage
     from shared.runs.service import StreamItem
 
-RESPONSE_PREFIX = "resp_"
 TOOL_SERVER_LABEL = "agent"
 # The stream items that end a run's stream (a paused run ends with run.requires_action).
 RUN_ENDS = ("run.completed", "run.failed", "run.requires_action")
@@ -84,7 +84,8 @@ def _conversation_session(principal: Principal, ref: str | ConversationRef, agen
 
 
 def prepare(principal: Principal, body: ResponseCreate, *, stream: bool) -> runner.PreparedRun:
-    """Resolve the agent and the conversation, then start the run.
+    """Resolve the agent and the conversation, then start the run (or, for approval
+    responses, continue the paused one).
 
     ``store`` (default true) keeps the exchange in a session, so ``previous_response_id`` or
     ``conversation`` continue it; earlier turns sent in ``input`` are stored in a new session
@@ -97,6 +98,9 @@ def prepare(principal: Principal, body: ResponseCreate, *, stream: bool) -> runn
     mapping.check_format(agent, fmt, "text.format")
     if body.stream_options is not None and not body.stream:
         raise mapping.invalid("stream_options", "stream_options needs stream: true")
+    answers = continuation.approval_answers(body)
+    if answers is not None:
+        return continuation.continue_paused(principal, body, agent, answers, stream=stream)
     if body.previous_response_id is not None and body.conversation is not None:
         raise mapping.invalid("conversation", "give previous_response_id or conversation, not both")
     turns = mapping.response_turns(body.input, body.instructions)
@@ -260,6 +264,7 @@ class Assembler:
 
     def _tool_call(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         events = self._close_message()
+        call_id = str(data["tool_call_id"])
         item = {
             "id": f"mcp_{data['tool_call_id']}",
             "type": "mcp_call",
@@ -269,19 +274,26 @@ class Assembler:
             "arguments": json.dumps(data.get("args") or {}, ensure_ascii=False),
             "output": None,
             "error": None,
-            "approval_request_id": None,
+            "approval_request_id": APPROVAL_PREFIX + call_id if call_id in self.prepared.decided else None,
         }
         self.output.append(item)
         index = len(self.output) - 1
-        self._calls[str(data["tool_call_id"])] = index
+        self._calls[call_id] = index
         events.append(self.event("response.output_item.added", output_index=index, item=dict(item)))
         events.append(self.event("response.mcp_call.in_progress", item_id=item["id"], output_index=index))
         return events
 
     def _tool_result(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        index = self._calls.get(str(data["tool_call_id"]))
+        events: list[dict[str, Any]] = []
+        call_id = str(data["tool_call_id"])
+        if call_id not in self._calls and call_id in self.prepared.decided:
+            # A continued run executes the decided calls straight away (their call was in the
+            # paused response, as an approval request): announce each as an mcp_call here.
+            asked = self.prepared.decided[call_id]
+            events += self._tool_call({"tool_call_id": call_id, "name": asked.tool_name, "args": asked.args})
+        index = self._calls.get(call_id)
         if index is None:
-            return []
+            return events
         item = self.output[index]
         content = data.get("content")
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
@@ -290,6 +302,7 @@ class Assembler:
         item["output" if not failed else "error"] = text
         kind = "response.mcp_call.failed" if failed else "response.mcp_call.completed"
         return [
+            *events,
             self.event(kind, item_id=item["id"], output_index=index),
             self.event("response.output_item.done", output_index=index, item=dict(item)),
         ]
@@ -299,9 +312,12 @@ class Assembler:
         with ``POST /runs/{run_id}/approvals``)."""
         events: list[dict[str, Any]] = []
         pending = run.required_action.items if run.required_action is not None else []
+        decided = {d.tool_call_id for d in run.approvals}
         for approval in pending:
+            if approval.tool_call_id in decided:
+                continue  # answered already; the run waits for the others
             item = {
-                "id": f"mcpr_{approval.tool_call_id}",
+                "id": APPROVAL_PREFIX + approval.tool_call_id,
                 "type": "mcp_approval_request",
                 "server_label": TOOL_SERVER_LABEL,
                 "name": approval.tool_name,

@@ -13,7 +13,7 @@ from shared.openai_compat.mapping import Conversation
 if TYPE_CHECKING:
     from shared.agents.repository import AgentRecord
     from shared.auth.principal import Principal
-    from shared.runs.schemas import RunPublic
+    from shared.runs.schemas import RunPublic, RunRecord
     from shared.runs.service import StartedRun, StreamItem
 
 # Run error codes that are the client's or capacity problems rather than ours.
@@ -57,6 +57,21 @@ class PreparedRun:
     started: StartedRun
     agent: AgentRecord
     history: list[Any] | None
+    # A paused run continued after decisions (``resume_paused``): ``resumed`` when it runs on,
+    # else it still waits for other decisions (the stream is just its paused state).
+    resumed: bool = False
+    still_waiting: bool = False
+    # The calls it paused on, by tool call id (their approval requests, for the output items).
+    decided: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass
+class Decision:
+    """A client's answer to one approval request of a paused run."""
+
+    tool_call_id: str
+    approve: bool
+    reason: str | None = None
 
 
 @dataclass
@@ -89,16 +104,60 @@ def start(
     return PreparedRun(started, agent, history)
 
 
+def resume_paused(
+    principal: Principal, agent: AgentRecord, run: RunRecord, decisions: list[Decision], *, stream: bool
+) -> PreparedRun:
+    """Record the decisions on a paused run (``shared.runs.approvals``, the same checks as
+    ``POST /runs/{id}/approvals``; the arguments are those of the pending call the client
+    answers); when none is left open the run continues in this request."""
+    from shared import aio
+    from shared.runs import approvals
+    from shared.runs.service import StartedRun
+
+    pending = {i.tool_call_id: i for i in (run.required_action.items if run.required_action else [])}
+    body = approvals.ApprovalsCreate(
+        decisions=[
+            approvals.ApprovalDecision(
+                tool_call_id=d.tool_call_id,
+                approve=d.approve,
+                # No such pending call (the run is no longer waiting): ``decide`` refuses it.
+                args_sha256=pending[d.tool_call_id].args_sha256 if d.tool_call_id in pending else "0" * 64,
+                reason=d.reason,
+            )
+            for d in decisions
+        ],
+        mode="stream" if stream else "sync",
+    )
+    decided = approvals.decide(principal, run.id, body, None)
+    aio.run(approvals.record_decisions(decided))
+    if not decided.resumed:
+        waiting = StartedRun(decided.record, False)
+        return PreparedRun(waiting, agent, None, still_waiting=True, decided=pending)
+    revision = approvals.hold_session(decided.record)
+    started = StartedRun(decided.record, True, None, revision)
+    return PreparedRun(started, agent, None, resumed=True, decided=pending)
+
+
+async def _waiting(run: RunPublic) -> AsyncIterator[StreamItem]:
+    from shared.runs.service import StreamItem
+
+    yield StreamItem(None, "run.requires_action", {"run": run.model_dump(mode="json")})
+
+
 def items(prepared: PreparedRun, *, stream: bool) -> AsyncIterator[StreamItem]:
     from shared.runs.service import execute_run
 
     started = prepared.started
+    if prepared.still_waiting:
+        return _waiting(started.record.public())
     return execute_run(
         started.record,
         definition=started.definition,
         session_revision=started.session_revision,
         stream=stream,
         history=prepared.history,
+        event_start=None if prepared.resumed else 0,
+        resume=prepared.resumed,
     )
 
 

@@ -102,6 +102,7 @@ def decide(principal: Principal, run_id: str, body: ApprovalsCreate, idempotency
     def choose(record: RunRecord, now: datetime) -> Move | None:
         if record.owner_id != principal.user_id:
             raise repository.not_found(run_id)
+        principal.require_agent(record.agent_id)
         result["mode"] = body.mode or record.mode
         if replayed(record):
             result["replay"] = True

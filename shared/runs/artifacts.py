@@ -103,7 +103,7 @@ def read_artifact(
 
 def download(principal: Principal, run_id: str, raw_path: str) -> tuple[bytes, dict[str, Any]]:
     """``GET /runs/{id}/artifacts/{path}``: the caller's run only (anyone else: 404)."""
-    from shared.runs.repository import get_run
+    from shared.runs.repository import get_run_for
 
-    record = get_run(run_id, principal.user_id)
+    record = get_run_for(principal, run_id)
     return read_artifact(record.owner_id, record.id, record.artifacts, raw_path)

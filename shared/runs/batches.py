@@ -351,10 +351,13 @@ def recover_batch(batch: BatchRecord) -> int | None:
 # -- read -----------------------------------------------------------------------------------
 
 
-def _load(batch_id: str, owner_id: str) -> BatchRecord:
+def _load(batch_id: str, principal: Principal) -> BatchRecord:
+    """The caller's batch: 404 for anyone else's; 403 ``agent_not_allowed`` for a token
+    restricted to other agents."""
     record = db.load(BATCHES, batch_id, BatchRecord)
-    if record is None or record.owner_id != owner_id:
+    if record is None or record.owner_id != principal.user_id:
         raise _not_found(batch_id)
+    principal.require_agent(record.agent_id)
     return record
 
 
@@ -402,12 +405,12 @@ def _public(batch: BatchRecord) -> BatchPublic:
 
 def get_batch(principal: Principal, batch_id: str) -> BatchPublic:
     """The caller's batch with live counts (404 for anyone else)."""
-    return _public(_load(batch_id, principal.user_id))
+    return _public(_load(batch_id, principal))
 
 
 def list_batch_runs(principal: Principal, batch_id: str, *, limit: int, cursor: str | None) -> RunPage:
     """The batch's runs in input order (cursor = the last run id of the previous page)."""
-    batch = _load(batch_id, principal.user_id)
+    batch = _load(batch_id, principal)
     query = _runs_query(batch.id).order_by("__name__")
     if cursor:
         if not cursor.startswith(f"{batch.id}-") or not db.is_valid_doc_id(cursor):

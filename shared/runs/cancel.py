@@ -21,6 +21,10 @@ def cancel_run(principal: Principal, run_id: str) -> RunPublic:
     """Cancel the caller's run (404 if not theirs, 409 if finished); returns the run."""
     from shared import aio
 
+    if principal.agent_ids is not None:
+        from shared.runs.repository import get_run_for
+
+        get_run_for(principal, run_id)  # 403 agent_not_allowed before anything changes
     record, closed = claim.request_cancel(run_id, principal.user_id)
     if closed:
         if record.session_id is not None:

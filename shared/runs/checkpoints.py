@@ -1,8 +1,10 @@
 """A run's stored conversation: ``runs/{id}/conversation/{segment}-{part}``.
 
-The execution stores the run's own messages (never the session history before them) step by
-step: after each model response that calls tools and after each batch of tool results, the
-messages added since the previous checkpoint become one *segment* — pydantic-ai's
+The execution stores the run's own messages (never the session history before them; but the
+history a client sent with the request — OpenAI-compatible API, AG-UI — leads the first
+segment, since nothing else keeps it for a resumed run) step by step: after each model
+response that calls tools and after each batch of tool results, the messages added since the
+previous checkpoint become one *segment* — pydantic-ai's
 ``Conversation`` JSON (those messages, the run's usage so far, and when the run pauses the
 deferred tool requests) — split into chunk documents of at most ``SESSION_CHUNK_BYTES``, so
 state far beyond Firestore's 1 MiB document limit works. Chunks are *created* (never

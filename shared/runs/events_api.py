@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,9 @@ from shared.runs import repository
 from shared.runs.events import read_events
 from shared.settings import get_settings
 from shared.web.responses import format_sse
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
 
 TERMINAL_EVENTS = frozenset({"run.completed", "run.failed"})
 # A follow stream also ends when the run pauses for a decision (reconnect with Last-Event-ID
@@ -64,9 +67,9 @@ def _position(value: str | None, what: str) -> int:
     return position
 
 
-def list_events(owner_id: str, run_id: str, *, limit: int, cursor: str | None) -> RunEventPage:
+def list_events(principal: Principal, run_id: str, *, limit: int, cursor: str | None) -> RunEventPage:
     """A page of the caller's run's events, oldest first (404 if the run is not theirs)."""
-    repository.get_run(run_id, owner_id)
+    repository.get_run_for(principal, run_id)
     after = _position(cursor, "cursor")
     events = read_events(run_id, after=after, limit=limit + 1)
     page = events[:limit]
@@ -75,12 +78,12 @@ def list_events(owner_id: str, run_id: str, *, limit: int, cursor: str | None) -
     return RunEventPage(items=items, next_cursor=next_cursor)
 
 
-def follow_events(owner_id: str, run_id: str, last_event_id: str | None) -> Iterator[str]:
+def follow_events(principal: Principal, run_id: str, last_event_id: str | None) -> Iterator[str]:
     """SSE frames of the run's events after ``last_event_id``, live until the run ends.
 
     Access is checked before the first frame (404 is an ordinary error response).
     """
-    repository.get_run(run_id, owner_id)
+    repository.get_run_for(principal, run_id)
     after = _position(last_event_id, "Last-Event-ID")
     return _frames(run_id, after)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -70,13 +71,22 @@ def approval_items(
 
 
 async def pause(
-    record: RunRecord, result: ExecutionResult, segments: int, definition: AgentDefinition
+    record: RunRecord,
+    result: ExecutionResult,
+    segments: int,
+    definition: AgentDefinition,
+    stored_messages: Callable[[list[Any]], list[Any]] | None = None,
 ) -> RunPublic | None:
-    """Store the paused run (see the module docstring); None if it was no longer ours."""
+    """Store the paused run (see the module docstring); None if it was no longer ours.
+    ``stored_messages`` maps the unsaved messages to what the segment stores (the first
+    segment also carries the history the client sent)."""
     now = datetime.now(UTC)
     pending: DeferredToolRequests = result.pending
     items = approval_items(pending, record, definition, now)
-    step = checkpoints.segment(record.id, segments, result.unsaved_messages, result.native_usage, pending)
+    messages = list(result.unsaved_messages)
+    if stored_messages is not None:
+        messages = stored_messages(messages)
+    step = checkpoints.segment(record.id, segments, messages, result.native_usage, pending)
     fields = {
         "required_action": RequiredAction(items=items).model_dump(mode="python"),
         "paused_at": now,

@@ -6,12 +6,15 @@ in the same transaction, so a retry returns the first run and never creates a se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import db, idempotency
 from shared.errors import Conflict, NotFound
 from shared.pagination import newest_first
 from shared.runs.schemas import RunRecord
+
+if TYPE_CHECKING:
+    from shared.auth.principal import Principal
 
 RUNS = "runs"
 _IDEMPOTENCY_SCOPE = "runs.create"
@@ -46,6 +49,14 @@ def get_run(run_id: str, owner_id: str) -> RunRecord:
     record = load_run(run_id)
     if record is None or record.owner_id != owner_id:
         raise not_found(run_id)
+    return record
+
+
+def get_run_for(principal: Principal, run_id: str) -> RunRecord:
+    """``get_run`` for a caller, who may also be a token restricted to some agents
+    (403 ``agent_not_allowed`` for a run of another agent)."""
+    record = get_run(run_id, principal.user_id)
+    principal.require_agent(record.agent_id)
     return record
 
 
@@ -89,9 +100,16 @@ def update_run(run_id: str, fields: dict[str, Any]) -> None:
 
 
 def list_runs(
-    owner_id: str, *, agent_id: str | None, status: str | None, limit: int, cursor: str | None
+    owner_id: str,
+    *,
+    agent_id: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    agent_ids: frozenset[str] | None = None,
 ) -> tuple[list[RunRecord], str | None]:
-    """The owner's runs, newest first (indexes: owner_id[, agent_id][, status], created_at desc)."""
+    """The owner's runs, newest first (indexes: owner_id[, agent_id][, status], created_at desc);
+    ``agent_ids``: only runs of these agents (a token restricted to them)."""
     return newest_first(
         db.collection(RUNS),
         equals={"owner_id": owner_id, "agent_id": agent_id, "status": status},
@@ -99,4 +117,5 @@ def list_runs(
         cursor=cursor,
         parse=_record,
         position=lambda run: (run.created_at, run.id),
+        one_of=("agent_id", sorted(agent_ids)) if agent_ids is not None and agent_id is None else None,
     )

@@ -86,11 +86,18 @@ class _Steps:
         self.record = record
         self.segments = segments
         self.lost = False
+        # History the client sent with the request (no session keeps it): stored with the
+        # first segment, so a resumed run (after a decision) continues the whole conversation.
+        self.client_history: list[Any] = []
+
+    def first(self, messages: list[Any]) -> list[Any]:
+        """``messages`` to store as the next segment (the first carries the client's history)."""
+        return [*self.client_history, *messages] if self.segments == 0 else messages
 
     async def save(self, messages: list[Any], usage: Any) -> None:
         if self.lost:
             return
-        step = checkpoints.segment(self.record.id, self.segments, messages, usage)
+        step = checkpoints.segment(self.record.id, self.segments, self.first(messages), usage)
         token = self.record.lease_token
 
         def choose(record: RunRecord, now: datetime) -> Move | None:
@@ -174,6 +181,8 @@ async def execute_run(
         resume_state: Resume | None = None
         if resume:
             resume_state, steps.segments = await _resume_state(record)
+        elif record.session_id is None and history:
+            steps.client_history = list(history)
         spec = ExecutionSpec(
             run_id=record.id,
             owner_id=record.owner_id,
@@ -202,7 +211,7 @@ async def execute_run(
             yield StreamItem(writer.add("run.attempt_failed", data), "run.attempt_failed", data)
             return
         if outcome is not None and outcome.status == "requires_action":
-            waiting = await pausing.pause(record, outcome, steps.segments, definition)
+            waiting = await pausing.pause(record, outcome, steps.segments, definition, steps.first)
             finished = True
             if waiting is not None:
                 paused = True

@@ -219,7 +219,7 @@ def run_sync(started: StartedRun, *, resume: bool = False) -> RunPublic:
 
 
 def get(principal: Principal, run_id: str) -> RunPublic:
-    record = repository.get_run(run_id, principal.user_id)
+    record = repository.get_run_for(principal, run_id)
     if record.publish_pending:
         from shared.runs.async_runs import republish_if_pending
 
@@ -230,7 +230,14 @@ def get(principal: Principal, run_id: str) -> RunPublic:
 def list_mine(
     principal: Principal, *, agent_id: str | None, status: str | None, limit: int, cursor: str | None
 ) -> RunPage:
+    if agent_id is not None:
+        principal.require_agent(agent_id)
     records, next_cursor = repository.list_runs(
-        principal.user_id, agent_id=agent_id, status=status, limit=limit, cursor=cursor
+        principal.user_id,
+        agent_id=agent_id,
+        status=status,
+        limit=limit,
+        cursor=cursor,
+        agent_ids=principal.agent_ids,
     )
     return RunPage(items=[r.public() for r in records], next_cursor=next_cursor)

@@ -40,7 +40,11 @@ def get(schedule_id: str, owner_id: str) -> ScheduleRecord:
     return record
 
 
-def list_mine(owner_id: str, *, limit: int, cursor: str | None) -> tuple[list[ScheduleRecord], str | None]:
+def list_mine(
+    owner_id: str, *, limit: int, cursor: str | None, agent_ids: frozenset[str] | None = None
+) -> tuple[list[ScheduleRecord], str | None]:
+    """The owner's schedules, newest first; ``agent_ids``: only those of these agents (a token
+    restricted to them; index owner_id, agent_id, created_at desc)."""
     return newest_first(
         db.collection(SCHEDULES),
         equals={"owner_id": owner_id},
@@ -48,6 +52,7 @@ def list_mine(owner_id: str, *, limit: int, cursor: str | None) -> tuple[list[Sc
         cursor=cursor,
         parse=from_doc,
         position=lambda r: (r.created_at, r.id),
+        one_of=("agent_id", sorted(agent_ids)) if agent_ids is not None else None,
     )
 
 

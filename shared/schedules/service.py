@@ -70,16 +70,26 @@ def create(principal: Principal, body: ScheduleCreate) -> SchedulePublic:
 
 
 def list_mine(principal: Principal, *, limit: int, cursor: str | None) -> SchedulePage:
-    records, next_cursor = repository.list_mine(principal.user_id, limit=limit, cursor=cursor)
+    records, next_cursor = repository.list_mine(
+        principal.user_id, limit=limit, cursor=cursor, agent_ids=principal.agent_ids
+    )
     return SchedulePage(items=[r.public() for r in records], next_cursor=next_cursor)
 
 
+def _mine(principal: Principal, schedule_id: str) -> ScheduleRecord:
+    """The caller's schedule (404 otherwise); 403 ``agent_not_allowed`` for a token restricted
+    to other agents."""
+    record = repository.get(schedule_id, principal.user_id)
+    principal.require_agent(record.agent_id)
+    return record
+
+
 def get(principal: Principal, schedule_id: str) -> SchedulePublic:
-    return repository.get(schedule_id, principal.user_id).public()
+    return _mine(principal, schedule_id).public()
 
 
 def update(principal: Principal, schedule_id: str, body: ScheduleUpdate) -> SchedulePublic:
-    current = repository.get(schedule_id, principal.user_id)
+    current = _mine(principal, schedule_id)
     changes = body.model_dump(mode="json", exclude_unset=True, exclude={"enabled"})
     for name, value in changes.items():
         if value is None and name != "session_id":  # only the session can be cleared
@@ -113,14 +123,14 @@ def update(principal: Principal, schedule_id: str, body: ScheduleUpdate) -> Sche
 
 
 def delete(principal: Principal, schedule_id: str) -> None:
-    repository.get(schedule_id, principal.user_id)
+    _mine(principal, schedule_id)
     db.delete(repository.schedule_ref(schedule_id))
 
 
 def run_now(principal: Principal, schedule_id: str, idempotency_key: str | None) -> RunPublic:
     """Start the schedule's run now (outside its cron; counted against the quota). A repeated
     ``Idempotency-Key`` returns the first run."""
-    record = repository.get(schedule_id, principal.user_id)
+    record = _mine(principal, schedule_id)
     suffix = idempotency_key or uuid.uuid4().hex
     run = runner.start(record, f"schedule:{record.id}:now:{suffix}", principal)
 
@@ -136,7 +146,7 @@ def runs(principal: Principal, schedule_id: str, *, limit: int, cursor: str | No
     from shared.runs.repository import RUNS
     from shared.runs.schemas import RunPage, RunRecord
 
-    repository.get(schedule_id, principal.user_id)
+    _mine(principal, schedule_id)
     records, next_cursor = newest_first(
         db.collection(RUNS),
         equals={"owner_id": principal.user_id, "schedule_id": schedule_id},

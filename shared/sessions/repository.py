@@ -74,9 +74,15 @@ def create_session(owner_id: str, agent_id: str, title: str | None) -> SessionRe
 
 
 def list_sessions(
-    owner_id: str, *, agent_id: str | None, limit: int, cursor: str | None
+    owner_id: str,
+    *,
+    agent_id: str | None,
+    limit: int,
+    cursor: str | None,
+    agent_ids: frozenset[str] | None = None,
 ) -> tuple[list[SessionRecord], str | None]:
-    """The owner's sessions, newest first (indexes: owner_id[, agent_id], created_at desc)."""
+    """The owner's sessions, newest first (indexes: owner_id[, agent_id], created_at desc);
+    ``agent_ids``: only sessions with these agents (a token restricted to them)."""
     return newest_first(
         db.collection(SESSIONS),
         equals={"owner_id": owner_id, "agent_id": agent_id},
@@ -84,6 +90,7 @@ def list_sessions(
         cursor=cursor,
         parse=_record,
         position=lambda session: (session.created_at, session.id),
+        one_of=("agent_id", sorted(agent_ids)) if agent_ids is not None and agent_id is None else None,
     )
 
 

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.sessions import repository
-from shared.sessions.schemas import SessionCreate, SessionDetail, SessionMessage, SessionPage, SessionPublic
+from shared.sessions.schemas import (
+    SessionCreate,
+    SessionDetail,
+    SessionMessage,
+    SessionPage,
+    SessionPublic,
+    SessionRecord,
+)
 
 if TYPE_CHECKING:
     from pydantic_ai.messages import ModelMessage
@@ -26,20 +33,31 @@ def create(principal: Principal, body: SessionCreate) -> SessionPublic:
 
 
 def list_mine(principal: Principal, *, agent_id: str | None, limit: int, cursor: str | None) -> SessionPage:
+    if agent_id is not None:
+        principal.require_agent(agent_id)
     records, next_cursor = repository.list_sessions(
-        principal.user_id, agent_id=agent_id, limit=limit, cursor=cursor
+        principal.user_id, agent_id=agent_id, limit=limit, cursor=cursor, agent_ids=principal.agent_ids
     )
     now = datetime.now(UTC)
     return SessionPage(items=[r.public(now) for r in records], next_cursor=next_cursor)
 
 
-def detail(principal: Principal, session_id: str) -> SessionDetail:
+def _get(principal: Principal, session_id: str) -> SessionRecord:
+    """The caller's session (403 ``agent_not_allowed`` for a token restricted to other agents)."""
     record = repository.get_session(session_id, principal.user_id)
+    principal.require_agent(record.agent_id)
+    return record
+
+
+def detail(principal: Principal, session_id: str) -> SessionDetail:
+    record = _get(principal, session_id)
     messages = readable(repository.load_history(session_id))
     return SessionDetail(session=record.public(datetime.now(UTC)), messages=messages)
 
 
 def delete(principal: Principal, session_id: str) -> None:
+    if principal.agent_ids is not None:
+        _get(principal, session_id)
     repository.delete_session(session_id, principal.user_id)
 
 
