@@ -342,7 +342,12 @@ def test_install_creates_own_copy_with_source(
     assert market.post(f"/marketplace/listings/{listing['id']}/install").status_code == 401
     copy = install(apps, other_user, listing["id"])
     assert copy["owner_id"] == other_user.id and copy["id"] != agent["id"] and copy["version"] == 1
-    assert copy["source"] == {"listing_id": listing["id"], "listing_version": 1, "approval_tools": []}
+    assert copy["source"] == {
+        "listing_id": listing["id"],
+        "listing_version": 1,
+        "approval_tools": [],
+        "mcp_servers": [],
+    }
     assert copy["system_prompt"] == "You review code."
     mine = apps["agents"].get(f"/agents/{copy['id']}", token=other_user.token)
     assert mine.status_code == 200 and mine.get_json()["source"]["listing_id"] == listing["id"]

@@ -49,6 +49,9 @@ class AgentSource(BaseModel):
     # The tools the publisher's definition asks approval for: an installed copy may require
     # approval for more tools, never for fewer (``shared.agents.validation.publisher_approval_errors``).
     approval_tools: list[str] = Field(default_factory=list[str])
+    # The installer's registrations of the MCP servers the listing uses: connect each one
+    # (PUT /mcp-servers/{id}/credential or the OAuth flow) before running the agent.
+    mcp_servers: list[str] = Field(default_factory=list[str])
 
 
 class AgentRecord(BaseModel):
