@@ -251,6 +251,24 @@ def delete_workspace_file(ctx: RequestContext) -> None:
     files.delete_file(ctx.principal.user_id, ctx.params["path"])
 
 
+@router.route(
+    "POST",
+    "/agents/{agent_id}/mcp",
+    auth="public",
+    status=308,
+    response=dict[str, str],
+    tags=("mcp",),
+)
+def agent_mcp_redirect(ctx: RequestContext) -> Reply:
+    """The agent's MCP endpoint lives on the runs function: a 308 to `/mcp/agents/{agent_id}`
+    (MCP clients follow same-origin 307/308 redirects with the same method, body and token)."""
+    from urllib.parse import quote
+
+    location = "/mcp/agents/" + quote(ctx.params["agent_id"], safe="")
+    # Permanent redirect (method and body kept); the body names the target for humans.
+    return Reply({"location": location}, status=308, headers={"Location": location})
+
+
 @functions_framework.http
 def agents_api(request: flask.Request) -> flask.Response:
     return serve(request, router)
