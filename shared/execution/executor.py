@@ -196,7 +196,10 @@ class Execution:
         last = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
         if last is None:
             return None
-        return last.finish_reason or ("tool_call" if last.tool_calls else "stop")
+        if last.tool_calls and last.finish_reason in (None, "stop"):
+            # Gemini ends a functionCall turn with STOP; Claude says tool_use: one value for both.
+            return "tool_call"
+        return last.finish_reason or "stop"
 
     def cost_usd(self) -> float | None:
         """pydantic-ai's cost (genai-prices / the offline model), else the catalog list prices."""

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.usage import UsageLimits
 
-from shared.agents.definition import AgentDefinition, Limits
-from shared.errors import ValidationFailed
+from shared.agents.definition import AgentDefinition, Limits, ModelRef
+from shared.errors import ServiceError, ValidationFailed
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -178,6 +178,18 @@ def _delegate_tools(
     return tools, names
 
 
+def _refuse_retired(ref: ModelRef) -> None:
+    """An agent created before its model was retired fails clearly, without calling Vertex."""
+    from shared.agents.catalog import find_model
+
+    info = find_model(ref.provider, ref.name)
+    if info is not None and not info.enabled:
+        raise ServiceError(
+            f"model '{ref.name}' is retired: update the agent to a current model (GET /models)",
+            code="model_not_found",
+        )
+
+
 def build_agent(
     definition: AgentDefinition,
     *,
@@ -204,6 +216,7 @@ def build_agent(
         raise ValidationFailed.field(
             "agent_id", "workflow agents are run by the workflow engine, not as a model"
         )
+    _refuse_retired(definition.model)
     limits = effective_limits(definition.limits, requested_limits)
     limits_for_run = usage_limits or usage_limits_for(limits)
     deps = RunDeps(
