@@ -325,7 +325,8 @@ def run_transaction(fn: Callable[[Tx], T], *, max_attempts: int = 5) -> T:
         # The client gives up on a contended document with a bare ValueError; that is a
         # transient condition for the caller to retry, not a server fault.
         if str(exc).startswith(_CONTENDED):
-            raise ServiceUnavailable("too many concurrent changes to the same data; retry", retry_after=1) from exc
+            message = "too many concurrent changes to the same data; retry"
+            raise ServiceUnavailable(message, retry_after=1) from exc
         raise
     _add(writes=holder["tx"].pending if "tx" in holder else 0)
     return result

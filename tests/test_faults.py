@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ApiClient, TestUser
 from tests.test_auth import assert_error
