@@ -2,6 +2,7 @@
 // (status and failure reason, output, artifacts, live events) and a batch's results.
 import * as api from "../api.js";
 import { approvalPanel, decide } from "../approvals.js";
+import { lineage, replayControls } from "../replay.js";
 import { registerPage } from "../router.js";
 import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, busy, finishNote, h, items, label, listAll, money, showError, text, when } from "../ui.js";
 import { encodePath, saveAs } from "./files.js";
@@ -210,7 +211,7 @@ async function viewRun({ page, params, signal }) {
         }
       },
     }, "Cancel run");
-    page(`Run ${run.id.slice(0, 8)}`, errors, runDetails(run, names), cancel,
+    page(`Run ${run.id.slice(0, 8)}`, errors, runDetails(run, names), lineage(run), cancel, replayControls(run, errors),
       h("h2", {}, "Output"), run.output == null ? h("p", { class: "muted" }, TERMINAL_STATUSES.has(run.status) ? "No output." : "Not finished yet.") : h("pre", { id: "run-output" }, text(run.output)),
       artifactsList(run, errors), h("h2", {}, "Events"), log);
   };
