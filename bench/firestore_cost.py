@@ -44,7 +44,13 @@ EXPECTED: dict[str, Cost] = {
     ),
     "get agent": Cost(2, 0, "the caller (re-read on every request: deactivation is immediate) + the agent"),
     "list agents (2)": Cost(3, 0, "the caller + one per agent returned"),
-    "create agent": Cost(1, 2, "the caller; writes: agent + version 1"),
+    "create agent": Cost(
+        1,
+        3,
+        "the caller; writes: agent + version 1 + the name's reservation (names are unique per "
+        "owner: the reservation is created in the same commit, never read first — a taken name "
+        "fails the commit, so racing creates of one name cannot both win)",
+    ),
     "update agent": Cost(
         3, 2, "the caller, the agent and its version slot (transaction); writes: agent + version n+1"
     ),
@@ -83,10 +89,11 @@ EXPECTED: dict[str, Cost] = {
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(
         5,
-        5,
+        6,
         "reads: caller, listing, the caller's existing copy (a reinstall returns it), "
-        "stat shards (fold, then re-check for a concurrent update); "
-        "writes: agent + version, install marker, stat shard, folded stats on the listing",
+        "stat shards (fold, then re-check for a concurrent update); writes: agent + version + "
+        "the copy's name reservation (names are unique per owner), install marker, stat shard, "
+        "folded stats on the listing",
     ),
     "rate": Cost(
         6,

@@ -51,7 +51,7 @@ locals {
   routes = {
     auth        = ["/auth"]
     agents      = ["/agents", "/models", "/tools", "/templates", "/workspace", "/mcp-servers"]
-    runs        = ["/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1", "/ag-ui"]
+    runs        = ["/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1", "/ag-ui", "/mcp", "/a2a", "/.well-known"]
     marketplace = ["/marketplace"]
     automation  = ["/webhooks", "/schedules"]
   }

@@ -66,6 +66,11 @@ class MethodNotAllowed(ServiceError):
     code = "method_not_allowed"
 
 
+class NotAcceptable(ServiceError):
+    status = 406
+    code = "not_acceptable"
+
+
 class Conflict(ServiceError):
     status = 409
     code = "conflict"

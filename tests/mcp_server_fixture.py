@@ -48,6 +48,8 @@ class TestMcpServer:
     calls: list[str] = field(default_factory=list[str])
     oauth: OAuthState | None = None
     mcp: Any = None
+    # False: the session mode (initialize, Mcp-Session-Id, SSE answers) instead of stateless JSON.
+    stateless: bool = True
 
     def add_tool(self, name: str) -> None:
         def extra(text: str) -> str:
@@ -95,7 +97,9 @@ def _build_app(server: TestMcpServer) -> Any:
         server.calls.append("add")
         return a + b
 
-    inner = mcp.streamable_http_app(stateless_http=True, json_response=True, streamable_http_path="/")
+    inner = mcp.streamable_http_app(
+        stateless_http=server.stateless, json_response=server.stateless, streamable_http_path="/"
+    )
 
     async def guarded(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -203,12 +207,14 @@ def _build_app(server: TestMcpServer) -> Any:
 
 
 @contextmanager
-def mcp_server(*, tokens: set[str] | None = None, oauth: bool = False) -> Iterator[TestMcpServer]:
+def mcp_server(
+    *, tokens: set[str] | None = None, oauth: bool = False, stateless: bool = True
+) -> Iterator[TestMcpServer]:
     import uvicorn
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = TestMcpServer(url=f"{base}/mcp/", base=base, tokens=set(tokens or ()))
+    server = TestMcpServer(url=f"{base}/mcp/", base=base, tokens=set(tokens or ()), stateless=stateless)
     if oauth:
         server.oauth = OAuthState()
     app = _build_app(server)

@@ -87,8 +87,8 @@ def test_idempotency_key_returns_first_agent(agents_api: ApiClient, user: TestUs
     # The same key with a different body is a conflict, not a silent replay.
     other = agents_api.post("/agents", token=user.token, json=definition("other"), headers=headers)
     assert other.status_code == 409 and other.get_json()["error"]["code"] == "idempotency_key_reused"
-    # A different key creates a second agent.
-    create(agents_api, user, headers={"Idempotency-Key": "create-once-2"})
+    # A different key creates a second agent (names are unique per owner: another name).
+    create(agents_api, user, definition("second"), headers={"Idempotency-Key": "create-once-2"})
     assert agent_count(agents_api, user) == 2
 
 
@@ -109,6 +109,48 @@ def test_concurrent_retries_with_one_key_create_one_agent(agents_api: ApiClient,
         thread.join()
     ids = {agent_id for status, agent_id in results if status == 201}
     assert len(ids) == 1, results
+    assert agent_count(agents_api, user) == 1
+
+
+def test_agent_names_are_unique_per_owner(
+    agents_api: ApiClient, user: TestUser, other_user: TestUser
+) -> None:
+    first = create(agents_api, user)
+    clash = agents_api.post("/agents", token=user.token, json=definition())
+    assert clash.status_code == 409 and clash.get_json()["error"]["code"] == "name_taken"
+    assert clash.get_json()["error"]["details"] == {"name": "code-reviewer", "agent_id": first["id"]}
+    assert agent_count(agents_api, user) == 1  # nothing written
+    create(agents_api, other_user)  # another owner may use the name
+    # Renaming onto a taken name is refused (the agent stays at its version); renaming frees the old name.
+    second = create(agents_api, user, definition("second"))
+    refused = agents_api.put(f"/agents/{second['id']}", token=user.token, json=definition())
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "name_taken"
+    assert agents_api.get(f"/agents/{second['id']}", token=user.token).get_json()["version"] == 1
+    renamed = agents_api.put(f"/agents/{first['id']}", token=user.token, json=definition("renamed"))
+    assert renamed.status_code == 200
+    assert agents_api.put(f"/agents/{second['id']}", token=user.token, json=definition()).status_code == 200
+    # Keeping one's own name on an update is no clash; deleting an agent frees its name at once.
+    assert agents_api.put(f"/agents/{second['id']}", token=user.token, json=definition()).status_code == 200
+    assert agents_api.delete(f"/agents/{second['id']}", token=user.token).status_code == 204
+    create(agents_api, user, definition())
+
+
+def test_concurrent_creates_of_one_name_make_one_agent(agents_api: ApiClient, user: TestUser) -> None:
+    statuses: list[int] = []
+
+    def post(key: str | None) -> None:
+        headers = {"Idempotency-Key": key} if key else {}
+        statuses.append(
+            agents_api.post("/agents", token=user.token, json=definition(), headers=headers).status_code
+        )
+
+    # Different (or no) idempotency keys: distinct requests racing for one name.
+    threads = [threading.Thread(target=post, args=(key,)) for key in (None, None, "k1", "k2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 409, 409, 409], statuses
     assert agent_count(agents_api, user) == 1
 
 
@@ -434,6 +476,31 @@ def test_every_error_is_reported_at_once(agents_api: ApiClient, user: TestUser) 
     assert {"model.name", "tools[0].name", "output_schema", "delegates[0]"} <= locs(
         agents_api.post("/agents", token=user.token, json=body)
     )
+
+
+def test_structural_and_semantic_errors_come_in_one_422(agents_api: ApiClient, user: TestUser) -> None:
+    body = definition(
+        name="Code Reviewer!",  # structural: the name rule, explained in words
+        model={"provider": "vertex-gemini", "name": "nope"},  # semantic: not in the catalog
+        tools=[{"name": "grep", "enabled": "sometimes"}, {"name": "shell"}],  # structural, semantic
+        output_schema={"type": "string"},  # semantic
+        limits={"max_requests": 0},  # structural
+    )
+    for response in (
+        agents_api.post("/agents", token=user.token, json=body),
+        agents_api.put(f"/agents/{create(agents_api, user)['id']}", token=user.token, json=body),
+    ):
+        errors = {f["loc"]: f["message"] for f in field_errors(response)}
+        assert {
+            "name",
+            "model.name",
+            "tools[0].enabled",
+            "tools[1].name",
+            "output_schema",
+            "limits.max_requests",
+        } <= set(errors), errors
+        assert errors["name"].startswith("a name is 1 to 63 characters: lowercase letters a-z, digits")
+    assert agent_count(agents_api, user) == 1
 
 
 def test_delegates_must_be_runnable_by_caller(

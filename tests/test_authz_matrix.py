@@ -202,6 +202,10 @@ def _agent(w: World) -> Mapping[str, str]:
     return {"agent_id": w.agent}
 
 
+_MCP_PING = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}).encode()
+_MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
 def _dataset(w: World) -> Mapping[str, str]:
     return {"dataset_id": w.dataset}
 
@@ -294,6 +298,20 @@ CASES: dict[str, Case] = {
                 "forwardedProps": {},
             }
         ).encode(),
+        headers={"Content-Type": "application/json"},
+    ),
+    # MCP (one JSON-RPC ping): every user has their own server of their own agents; the
+    # one-agent server is the owner's only. The agents function redirects to it for anyone.
+    "POST /mcp": Case(data=_MCP_PING, headers=_MCP_HEADERS, others=200),
+    "POST /mcp/agents/{agent_id}": Case(params=_agent, data=_MCP_PING, headers=_MCP_HEADERS),
+    "POST /agents/{agent_id}/mcp": Case(params=_agent),
+    # A2A: the owner's agent only. The matrix sends no query, so the card by ?agent_id= is a
+    # 422 for every user (401 without a login); a JSON-RPC error is a 200 for the owner.
+    "GET /.well-known/agent-card.json": Case(owner=422, others=422),
+    "GET /a2a/{agent_id}/.well-known/agent-card.json": Case(params=_agent),
+    "POST /a2a/{agent_id}": Case(
+        params=_agent,
+        data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tasks/get", "params": {"id": "x"}}).encode(),
         headers={"Content-Type": "application/json"},
     ),
     "GET /sessions/{session_id}": Case(params=lambda w: {"session_id": w.session}),

@@ -372,3 +372,31 @@ def test_webhooks_and_schedules_commands(make_cli: Any) -> None:
     cli("schedules", "delete", schedule["id"])
     cli("webhooks", "delete", hook_id)
     assert hook_id not in cli("webhooks", "list", "--json").out
+
+
+def test_mcp_servers_commands(make_cli: Any) -> None:
+    from tests.mcp_server_fixture import mcp_server
+
+    cli = make_cli()
+    cli.signup()
+    with mcp_server(tokens={"cli-token"}) as server:
+        created = cli(
+            "mcp-servers", "add", "--name", "tools", "--url", server.url, "--auth", "bearer", "--json"
+        )
+        server_id = created.json()["id"]
+        assert created.json()["connected"] is False
+        assert server_id in cli("mcp-servers", "list").out
+        cli("mcp-servers", "connect", server_id, "--token-stdin", stdin="cli-token\n")
+        assert cli("mcp-servers", "show", server_id, "--json").json()["connected"] is True
+        listed = cli("mcp-servers", "tools", server_id, "--json").json()
+        assert sorted(t["name"] for t in listed["tools"]) == ["add", "echo", "whoami"]
+        assert server.seen_tokens[-1] == "cli-token"
+        server.add_tool("cli_late")
+        assert "cli_late" in cli("mcp-servers", "tools", server_id, "--refresh").out
+        shown = cli("mcp-servers", "show", server_id)
+        assert "cli_late" in shown.out and "mcp-servers accept" in shown.err
+        assert cli("mcp-servers", "accept", server_id, "cli_late", "--json").json()["pending_tools"] == []
+        cli("mcp-servers", "disconnect", server_id)
+        assert cli("mcp-servers", "show", server_id, "--json").json()["connected"] is False
+        cli("mcp-servers", "delete", server_id)
+        assert server_id not in cli("mcp-servers", "list", "--json").out

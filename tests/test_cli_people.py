@@ -145,6 +145,12 @@ def test_one_line_errors(make_cli: Any, tmp_path: Path) -> None:
 
     cli.signup()
     cli("agents", "create", "--template", "summarizer", "--name", "s")
+    taken = cli("agents", "create", "--template", "summarizer", "--name", "s", check=False)
+    assert taken.code == 1
+    assert taken.err == (
+        "error: you already have an agent named 's': choose another name (409 name_taken); "
+        "pick another with --name NEW-NAME\n"
+    )
     inputs = tmp_path / "inputs.jsonl"
     inputs.write_text('"first"\n\n{"input": "second"}\n{"inptu": "third"}\n')
     wrong_key = cli("batch", "submit", str(inputs), "--agent", "s", check=False)

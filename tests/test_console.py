@@ -88,18 +88,25 @@ def test_agent_from_template_field_errors_versions_and_publish(
     assert "Lowercase letters" in page.locator("#help-name").inner_text()  # the name rule in words
     assert "$" in page.get_by_label("Model", exact=True).inner_text()  # prices in the picker
 
-    # A bad name and a bad limit: both errors at once, each next to its field; nothing stored.
+    # A bad name and a bad limit (structural) with an output schema that is no object (semantic):
+    # all errors at once from one 422, each next to its field; nothing stored.
+    schema_box = page.get_by_label("Output schema (JSON Schema, optional)")
+    template_schema = schema_box.input_value()
     page.get_by_label("Name", exact=True).fill("Not A Valid Name")
     page.get_by_label("Most model requests per run").fill("0")
+    schema_box.fill('{"type": "string"}')
     page.get_by_role("button", name="Create agent").click()
     page.locator("#error-name").wait_for()
     assert page.locator("#error-limits").is_visible()
+    assert page.locator("#error-output_schema").is_visible()
+    assert "lowercase letters a-z" in page.locator("#error-name").inner_text()  # the rule in words
     assert page.get_by_label("Name", exact=True).get_attribute("aria-invalid") == "true"
     assert requests.get(f"{base}/agents", headers=_auth(page), timeout=30).json()["items"] == []
     page.screenshot(path=str(artifacts_dir / "console-builder-errors.png"), full_page=True)
 
     page.get_by_label("Name", exact=True).fill("digest")
     page.get_by_label("Most model requests per run").fill("5")
+    schema_box.fill(template_schema)
     page.get_by_role("checkbox", name=re.compile("^find")).check()
     page.get_by_label("Max Results").fill("7")
     page.get_by_role("button", name="Create agent").click()
@@ -247,6 +254,7 @@ def test_marketplace_signed_out_and_every_page_at_phone_width(
         "#/market",
         f"#/market/{listing['id']}",
         "#/catalog",
+        "#/mcp-servers",
     ]
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})

@@ -50,8 +50,9 @@ def test_counts_follow_the_work(apps: dict[str, ApiClient], make_user: Any) -> N
         "system_prompt": "Answer.",
     }
     reads = []
-    for _ in range(3):
-        assert apps["agents"].post("/agents", token=owner.token, json=body).status_code == 201
+    for index in range(3):  # agent names are unique per owner
+        created = apps["agents"].post("/agents", token=owner.token, json={**body, "name": f"counted-{index}"})
+        assert created.status_code == 201
         listed = apps["agents"].get("/agents", token=owner.token)
         reads.append(int(listed.headers["X-Firestore-Reads"]))
     assert reads == [2, 3, 4]

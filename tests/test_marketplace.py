@@ -342,7 +342,12 @@ def test_install_creates_own_copy_with_source(
     assert market.post(f"/marketplace/listings/{listing['id']}/install").status_code == 401
     copy = install(apps, other_user, listing["id"])
     assert copy["owner_id"] == other_user.id and copy["id"] != agent["id"] and copy["version"] == 1
-    assert copy["source"] == {"listing_id": listing["id"], "listing_version": 1, "approval_tools": []}
+    assert copy["source"] == {
+        "listing_id": listing["id"],
+        "listing_version": 1,
+        "approval_tools": [],
+        "mcp_servers": [],
+    }
     assert copy["system_prompt"] == "You review code."
     mine = apps["agents"].get(f"/agents/{copy['id']}", token=other_user.token)
     assert mine.status_code == 200 and mine.get_json()["source"]["listing_id"] == listing["id"]
@@ -350,6 +355,9 @@ def test_install_creates_own_copy_with_source(
     path = f"/marketplace/listings/{listing['id']}/install"
     again = market.post(path, token=other_user.token)
     assert again.status_code == 200 and again.get_json()["id"] == copy["id"]
+    taken = market.post(path + "?name=" + copy["name"], token=other_user.token)
+    assert error_code(taken, 409) == "name_taken"
+    assert taken.get_json()["error"]["details"] == {"name": copy["name"], "agent_id": copy["id"]}
     headers = {"Idempotency-Key": "install-1"}
     first = market.post(path + "?name=second-copy", token=other_user.token, headers=headers)
     retried = market.post(path + "?name=second-copy", token=other_user.token, headers=headers)
@@ -364,6 +372,22 @@ def test_install_creates_own_copy_with_source(
     detail = market.get(f"/marketplace/listings/{listing['id']}").get_json()
     assert detail["stats"]["installs"] == 1
     assert search(apps)[0]["stats"]["installs"] == 1
+
+
+def test_install_under_a_name_i_already_use_is_409_until_i_choose_another(
+    apps: dict[str, ApiClient], user: TestUser, other_user: TestUser
+) -> None:
+    listing = publish(apps, user, create_agent(apps, user)["id"])
+    mine = create_agent(apps, other_user)  # the installer already has a "code-reviewer"
+    path = f"/marketplace/listings/{listing['id']}/install"
+    clash = apps["marketplace"].post(path, token=other_user.token)
+    assert error_code(clash, 409) == "name_taken"
+    assert clash.get_json()["error"]["details"]["agent_id"] == mine["id"]
+    assert (
+        apps["marketplace"].get(f"/marketplace/listings/{listing['id']}").get_json()["stats"]["installs"] == 0
+    )
+    copy = apps["marketplace"].post(path + "?name=reviewer-copy", token=other_user.token)
+    assert copy.status_code == 201 and copy.get_json()["name"] == "reviewer-copy"
 
 
 def test_download_bundle_round_trips_through_post_agents(

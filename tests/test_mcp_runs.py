@@ -17,9 +17,11 @@ import pytest
 from tests.conftest import ApiClient, TestUser
 from tests.mcp_server_fixture import TestMcpServer, mcp_server
 from tests.test_approvals import decide
-from tests.test_async_runs import events_of
+from tests.test_async_runs import Queue, Worker, events_of, get_run
+from tests.test_async_runs import queue as queue
+from tests.test_async_runs import worker as worker
 from tests.test_mcp_servers import register
-from tests.test_runs import create_agent, run
+from tests.test_runs import create_agent, read_all, run
 from tools.functions import ROOT
 
 
@@ -192,3 +194,105 @@ def test_the_mcp_client_is_imported_only_by_runs_of_agents_with_mcp_servers(
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"plain": [], "mcp": True}
+
+
+def test_a_marketplace_install_asks_its_installer_to_connect_each_server(
+    agents_api: ApiClient,
+    runs_api: ApiClient,
+    marketplace_api: ApiClient,
+    user: TestUser,
+    other_user: TestUser,
+    server: TestMcpServer,
+) -> None:
+    server_id = connected_server(agents_api, user, server, "token-of-ada", allowed_tools=["whoami", "echo"])
+    agent_id = mcp_agent(agents_api, user, server_id, requires_approval=False)
+    publish = {"agent_id": agent_id, "category": "other", "tags": []}
+    refused = marketplace_api.post("/marketplace/listings", token=user.token, json=publish)
+    assert refused.status_code == 422  # its tools were never listed: the manifest could not show them
+    assert agents_api.get(f"/mcp-servers/{server_id}/tools", token=user.token).status_code == 200
+    listing = marketplace_api.post("/marketplace/listings", token=user.token, json=publish)
+    assert listing.status_code == 201, listing.get_data(as_text=True)
+    bundle = marketplace_api.get(f"/marketplace/listings/{listing.get_json()['id']}/download").get_json()
+    (entry,) = bundle["manifest"]["mcp_servers"]
+    assert entry["url"] == server.url and entry["auth_type"] == "bearer"
+    assert sorted(t["name"] for t in entry["tools"]) == ["echo", "whoami"]
+    assert (
+        "token-of-ada" not in json.dumps(bundle) and f"mcp:{server.url}" in bundle["manifest"]["permissions"]
+    )
+
+    installed = marketplace_api.post(
+        f"/marketplace/listings/{listing.get_json()['id']}/install", token=other_user.token
+    )
+    assert installed.status_code == 201, installed.get_data(as_text=True)
+    copy = installed.get_json()
+    (theirs,) = copy["source"]["mcp_servers"]
+    assert theirs != server_id and copy["mcp_servers"][0]["server_id"] == theirs
+    registration = agents_api.get(f"/mcp-servers/{theirs}", token=other_user.token).get_json()
+    assert registration["url"] == server.url and registration["connected"] is False
+    not_yet = finished(runs_api, other_user, copy["id"], "Who\ncall whoami {}")
+    assert not_yet["error"]["code"] == "mcp_server_not_connected"
+    agents_api.put(
+        f"/mcp-servers/{theirs}/credential", token=other_user.token, json={"token": "token-of-bob"}
+    )
+    before = len(server.seen_tokens)
+    ran = finished(runs_api, other_user, copy["id"], "Who\ncall whoami {}")
+    assert "token=token-of-bob" in ran["output"] and set(server.seen_tokens[before:]) == {"token-of-bob"}
+    # Only the tools the manifest listed were accepted for the installer: a tool outside it waits.
+    hidden = finished(runs_api, other_user, copy["id"], 'Add\ncall add {"a": 1, "b": 2}')
+    assert "Tool add could not be used" in hidden["output"]
+    assert (
+        "add" in agents_api.get(f"/mcp-servers/{theirs}", token=other_user.token).get_json()["pending_tools"]
+    )
+
+
+def test_stream_and_async_runs_pause_and_resume_an_mcp_call(
+    agents_api: ApiClient,
+    runs_api: ApiClient,
+    user: TestUser,
+    server: TestMcpServer,
+    queue: Queue,
+    worker: Worker,
+) -> None:
+    server_id = connected_server(agents_api, user, server, "token-of-ada")
+    agent_id = mcp_agent(agents_api, user, server_id)
+    prompt = 'Echo\ncall echo {"text": "streamed"}'
+    events = read_all(run(runs_api, user, agent_id, prompt, mode="stream"))
+    assert events[-1].event == "run.requires_action"
+    resumed = read_all(decide(runs_api, user, events[-1].data["run"], mode="stream"))
+    results = [e for e in resumed if e.event == "tool.result"]
+    assert (
+        results and "echo: streamed" in json.dumps(results[0].data) and resumed[-1].event == "run.completed"
+    )
+
+    queued = run(runs_api, user, agent_id, 'Echo\ncall echo {"text": "queued"}', mode="async").get_json()
+    assert worker.deliver(queue.run_messages()[0]) == 200
+    paused = get_run(runs_api, user, queued["id"])
+    assert paused["status"] == "requires_action", paused
+    assert decide(runs_api, user, paused).status_code == 202
+    assert worker.deliver(queue.run_messages()[0]) == 200
+    final = get_run(runs_api, user, queued["id"])
+    assert final["status"] == "succeeded" and "echo: queued" in final["output"], final
+    assert final["usage"]["tool_calls"] == 1
+
+
+def test_an_installed_copy_may_not_loosen_the_publishers_mcp_approvals() -> None:
+    from shared.agents.definition import AgentDefinition
+    from shared.agents.validation import mcp_approval_markers, publisher_approval_errors
+
+    def definition(requires: Any) -> AgentDefinition:
+        return AgentDefinition.model_validate(
+            {
+                "name": "copy",
+                "model": {"provider": "vertex-gemini", "name": "gemini-2.5-flash"},
+                "mcp_servers": [{"server_id": "s1", "requires_approval": requires}],
+            }
+        )
+
+    everything = mcp_approval_markers(definition(True))
+    some = mcp_approval_markers(definition(["echo"]))
+    assert everything == ["mcp:s1:*"] and some == ["mcp:s1:echo"]
+    assert publisher_approval_errors(definition(True), everything) == []
+    assert publisher_approval_errors(definition(["echo", "add"]), some) == []
+    for looser, required in ((False, everything), (["echo"], everything), (False, some), (["add"], some)):
+        (error,) = publisher_approval_errors(definition(looser), required)
+        assert error["loc"] == "mcp_servers[0].requires_approval"

@@ -201,3 +201,32 @@ def test_cloud_mode_refuses_loopback_private_and_plain_http(
     refused = agents_api.get(f"/mcp-servers/{sneaky.get_json()['id']}/tools", token=user.token)
     assert error_code(refused, 502) == "mcp_server_refused"
     assert "private" in refused.get_json()["error"]["message"]
+
+
+def test_a_session_mode_server_works_too(agents_api: ApiClient, user: TestUser) -> None:
+    with mcp_server(stateless=False) as session_server:
+        created = register(agents_api, user, session_server.url)
+        listing = agents_api.get(f"/mcp-servers/{created['id']}/tools", token=user.token)
+        assert listing.status_code == 200, listing.get_data(as_text=True)
+        assert tool_names(listing.get_json()) == ["add", "echo", "whoami"]
+
+
+def test_redirects_are_not_followed_to_private_addresses(agents_api: ApiClient, user: TestUser) -> None:
+    from shared.mcp_servers.http import OutboundBlocked, guarded_client
+    from tests.webhook_receiver import webhook_receiver
+
+    with webhook_receiver("/mcp") as redirector:
+        redirector.redirect_to = "http://10.20.30.40/mcp"
+        created = register(agents_api, user, redirector.url)
+        response = agents_api.get(f"/mcp-servers/{created['id']}/tools", token=user.token)
+        assert error_code(response, 502) == "mcp_server_redirected"  # the MCP client never follows one
+
+        # OAuth requests follow redirects, each hop through the guard: the private hop is refused.
+        async def post() -> None:
+            async with guarded_client() as client:
+                await client.post(redirector.url, json={})
+
+        import asyncio
+
+        with pytest.raises(OutboundBlocked, match="private"):
+            asyncio.run(post())

@@ -50,7 +50,8 @@ _AUTOMATION = (*_AGENT_RUNTIME, "standardwebhooks", "croniter")
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("auth", "auth_api", "http", 8801, requirements=(*_HTTP, "argon2-cffi")),
     FunctionSpec("agents", "agents_api", "http", 8802, requirements=(*_HTTP, *_AGENT_DEFINITIONS)),
-    FunctionSpec("runs", "runs_api", "http", 8803, requirements=(*_HTTP, *_AGENT_RUNTIME)),
+    # The MCP server (`mcp`) and A2A (`a2a-sdk`'s protocol models) answer on /mcp and /a2a.
+    FunctionSpec("runs", "runs_api", "http", 8803, requirements=(*_HTTP, *_AGENT_RUNTIME, "mcp", "a2a-sdk")),
     # Installing a listing creates an agent, so it validates definitions like `agents` does.
     # Publishing a listing with an eval dataset fans its verification eval out as async runs.
     FunctionSpec(

@@ -160,6 +160,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
             f"{forwarded}, {self.client_address[0]}" if forwarded else self.client_address[0]
         )
         headers["Content-Length"] = str(len(body))
+        # The load balancer keeps the original Host; the gateway reaches the function on its own
+        # port, so it passes the host the client used on (A2A agent cards show absolute URLs).
+        headers.setdefault("X-Forwarded-Host", self.headers.get("Host") or "")
         try:
             _connect(conn)
             conn.request(self.command, self.path, body=body, headers=headers)

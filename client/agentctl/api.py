@@ -44,6 +44,8 @@ class ApiError(CliError):
 
     def __str__(self) -> str:
         text = f"{self.args[0]} ({self.status} {self.code})"
+        if self.code == "name_taken":
+            text += "; pick another with --name NEW-NAME"
         fields = _field_errors(self.details)
         return f"{text}: {fields}" if fields else text
 

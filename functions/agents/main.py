@@ -7,6 +7,7 @@ import functions_framework
 
 from shared.agents import repository, service
 from shared.agents.catalog import ModelPublic, list_models
+from shared.agents.partial import body_errors as agent_body_errors
 from shared.agents.schemas import (
     AgentCreate,
     AgentFromTemplate,
@@ -60,6 +61,7 @@ def _agent_reply(record: repository.AgentRecord, status: int = 200) -> Reply:
     errors=(409,),
     headers=("Idempotency-Key",),
     scope="agents:write",
+    body_errors=agent_body_errors,
 )
 def create_agent(ctx: RequestContext) -> Reply:
     """Create an agent (version 1) from a definition, or from a built-in template with
@@ -99,6 +101,7 @@ def get_agent(ctx: RequestContext) -> Reply:
     errors=(400, 403, 404, 409),
     headers=("If-Match",),
     scope="agents:write",
+    body_errors=agent_body_errors,
 )
 def update_agent(ctx: RequestContext) -> Reply:
     """Replace the definition: stores version n+1. `If-Match: <version>` → 409 if it moved on."""
@@ -246,6 +249,24 @@ def delete_workspace_file(ctx: RequestContext) -> None:
     from shared.workspace import files
 
     files.delete_file(ctx.principal.user_id, ctx.params["path"])
+
+
+@router.route(
+    "POST",
+    "/agents/{agent_id}/mcp",
+    auth="public",
+    status=308,
+    response=dict[str, str],
+    tags=("mcp",),
+)
+def agent_mcp_redirect(ctx: RequestContext) -> Reply:
+    """The agent's MCP endpoint lives on the runs function: a 308 to `/mcp/agents/{agent_id}`
+    (MCP clients follow same-origin 307/308 redirects with the same method, body and token)."""
+    from urllib.parse import quote
+
+    location = "/mcp/agents/" + quote(ctx.params["agent_id"], safe="")
+    # Permanent redirect (method and body kept); the body names the target for humans.
+    return Reply({"location": location}, status=308, headers={"Location": location})
 
 
 @functions_framework.http

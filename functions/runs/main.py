@@ -37,7 +37,21 @@ from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
 
-router = Router("runs", ("/runs", "/sessions", "/batches", "/eval-datasets", "/evals", "/v1", "/ag-ui"))
+router = Router(
+    "runs",
+    (
+        "/runs",
+        "/sessions",
+        "/batches",
+        "/eval-datasets",
+        "/evals",
+        "/v1",
+        "/ag-ui",
+        "/mcp",
+        "/a2a",
+        "/.well-known",
+    ),
+)
 
 
 @router.route("GET", "/runs/health", auth="public", response=HealthReport)
@@ -484,6 +498,105 @@ def ag_ui_run(ctx: RequestContext) -> flask.Response:
     frames = ag_ui.frames(run_input, ctx.header("Accept"), prepared, runner.items(prepared, stream=True))
     headers = {"X-Run-Id": prepared.started.record.id}
     return sse_response(streaming.closing(streaming.drive(frames)), headers)
+
+
+# -- MCP server (shared/mcp_server): my agents as MCP tools over Streamable HTTP -------------------
+
+_MCP_ERRORS = (400, 403, 404, 406, 413, 415, 429)
+
+
+@router.route(
+    "POST",
+    "/mcp",
+    body_kind="raw",
+    streams=True,
+    tags=("mcp",),
+    errors=_MCP_ERRORS,
+    response_media_type="text/event-stream",
+    scope="runs",
+)
+def mcp_all_agents(ctx: RequestContext) -> flask.Response:
+    """MCP Streamable HTTP endpoint (stateless): my runnable agents (own and installed) as tools;
+    `tools/call` runs the agent (`source: "mcp"`). One JSON-RPC message per POST; the answer is
+    JSON or an SSE stream with progress notifications. Protocol errors are JSON-RPC errors."""
+    from shared.mcp_server.http import serve
+
+    return serve(ctx, None)
+
+
+@router.route(
+    "POST",
+    "/mcp/agents/{agent_id}",
+    body_kind="raw",
+    streams=True,
+    tags=("mcp",),
+    errors=_MCP_ERRORS,
+    response_media_type="text/event-stream",
+    scope="runs",
+)
+def mcp_one_agent(ctx: RequestContext) -> flask.Response:
+    """MCP Streamable HTTP endpoint serving one of my agents alone (a token restricted to that
+    agent works here). `/agents/{agent_id}/mcp` redirects here (308)."""
+    from shared.mcp_server.http import serve
+
+    return serve(ctx, ctx.params["agent_id"])
+
+
+# -- A2A (shared/a2a_server): an agent card and a JSON-RPC endpoint per agent -------------------
+
+from shared.a2a_server.http import AgentCardQuery  # noqa: E402 - kept next to its routes
+
+
+@router.route(
+    "GET",
+    "/.well-known/agent-card.json",
+    query=AgentCardQuery,
+    response=dict[str, Any],
+    errors=(404,),
+    tags=("a2a",),
+    scope="runs",
+)
+def a2a_card_by_query(ctx: RequestContext) -> dict[str, Any]:
+    """The A2A agent card (protocol 0.3) of my agent `?agent_id=`; its `url` is the agent's
+    JSON-RPC endpoint `/a2a/{agent_id}`."""
+    from shared.a2a_server.http import card
+
+    return card(ctx, ctx.query.agent_id)
+
+
+@router.route(
+    "GET",
+    "/a2a/{agent_id}/.well-known/agent-card.json",
+    response=dict[str, Any],
+    errors=(404,),
+    tags=("a2a",),
+    scope="runs",
+)
+def a2a_card(ctx: RequestContext) -> dict[str, Any]:
+    """The A2A agent card of my agent, at the well-known path under its own base URL
+    `/a2a/{agent_id}` (where A2A clients look for it)."""
+    from shared.a2a_server.http import card
+
+    return card(ctx, ctx.params["agent_id"])
+
+
+@router.route(
+    "POST",
+    "/a2a/{agent_id}",
+    body_kind="raw",
+    response=dict[str, Any],
+    streams=True,
+    tags=("a2a",),
+    errors=(404, 413, 415),
+    scope="runs",
+)
+def a2a_rpc(ctx: RequestContext) -> flask.Response:
+    """A2A JSON-RPC 2.0 for my agent: `message/send` (a run; `blocking: false` → queued),
+    `message/stream` (SSE), `tasks/get`, `tasks/cancel`. A task is a run (`source: "a2a"`), a
+    context is a session. JSON-RPC errors come with status 200."""
+    from shared.a2a_server.http import serve
+
+    return serve(ctx, ctx.params["agent_id"])
 
 
 @functions_framework.http

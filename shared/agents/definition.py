@@ -7,12 +7,39 @@ output schema being a JSON Schema, delegates existing, runnable and acyclic) liv
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 Provider = Literal["vertex-gemini", "vertex-anthropic"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+NAME_RULE = (
+    "a name is 1 to 63 characters: lowercase letters a-z, digits, '.', '_' or '-', "
+    "starting with a letter or a digit (for example 'code-reviewer')"
+)
+
+
+def _explain_name(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """The name rule in words, not as pydantic's regular expression."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if any(e["type"] == "string_pattern_mismatch" for e in exc.errors()):
+            raise PydanticCustomError("string_pattern_mismatch", NAME_RULE) from None
+        raise
+
+
+# An agent's name (unique per owner); the JSON Schema keeps the pattern.
+AgentName = Annotated[str, Field(pattern=NAME_PATTERN), WrapValidator(_explain_name)]
 
 
 def model_catalog_schema(schema: dict[str, Any]) -> None:
@@ -168,7 +195,7 @@ class AgentDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=kind_union_schema)
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: AgentName
     display_name: str | None = Field(default=None, max_length=120)
     description: str = Field(default="", max_length=4000)
     kind: Literal["agent", "workflow"] = "agent"

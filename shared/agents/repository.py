@@ -1,6 +1,10 @@
 """Stored agents: Firestore ``agents/{id}`` (current version, ``deleted`` flag) and every
 version in ``agents/{id}/versions/{n}``.
 
+An owner's agent names are unique: ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``
+is *created* in the same commit as the agent (create, rename) and deleted with it (delete,
+rename), so of two concurrent requests for one name exactly one commits (see ``_claiming``).
+
 Version writes happen in the same transaction as the agent document update, and a version
 document is *created* (never overwritten), so concurrent updates can never lose a version.
 Access: the owner reads and writes; admins may read (not write, not run); everyone else
@@ -11,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -24,9 +29,13 @@ from shared.pagination import decode_cursor, encode_cursor, newest_first
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
 
+T = TypeVar("T")
+
 AGENTS = "agents"
 VERSIONS = "versions"
 IDEMPOTENCY = "idempotency"
+# ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``: an owner's names are unique.
+AGENT_NAMES = "agent_names"
 _IDEMPOTENCY_SCOPE = "agents.create"
 # Keys are remembered this long (Firestore TTL on ``expires_at`` removes them later).
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -40,6 +49,9 @@ class AgentSource(BaseModel):
     # The tools the publisher's definition asks approval for: an installed copy may require
     # approval for more tools, never for fewer (``shared.agents.validation.publisher_approval_errors``).
     approval_tools: list[str] = Field(default_factory=list[str])
+    # The installer's registrations of the MCP servers the listing uses: connect each one
+    # (PUT /mcp-servers/{id}/credential or the OAuth flow) before running the agent.
+    mcp_servers: list[str] = Field(default_factory=list[str])
 
 
 class AgentRecord(BaseModel):
@@ -61,6 +73,77 @@ def _agent_ref(agent_id: str) -> Any:
 
 def _version_ref(agent_id: str, version: int) -> Any:
     return _agent_ref(agent_id).collection(VERSIONS).document(str(version))
+
+
+def _name_ref(owner_id: str, name: str) -> Any:
+    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
+    return db.collection(AGENT_NAMES).document(f"{owner_id}_{digest}")
+
+
+def name_taken(name: str, agent_id: str) -> Conflict:
+    return Conflict(
+        f"you already have an agent named '{name}': choose another name",
+        code="name_taken",
+        details={"name": name, "agent_id": agent_id},
+    )
+
+
+def _name_doc(owner_id: str, name: str, agent_id: str) -> dict[str, Any]:
+    return {"owner_id": owner_id, "name": name, "agent_id": agent_id}
+
+
+def _release_name(tx: db.Tx, owner_id: str, name: str, agent_id: str) -> Any:
+    """The reservation of ``name`` to delete if ``agent_id`` holds it (read in ``tx``), else None."""
+    ref = _name_ref(owner_id, name)
+    snap = tx.get(ref)
+    return ref if snap.exists and (snap.to_dict() or {}).get("agent_id") == agent_id else None
+
+
+def _live_holder(
+    data: dict[str, Any] | None, holder: dict[str, Any] | None, owner_id: str, name: str
+) -> bool:
+    return bool(
+        data
+        and holder
+        and not holder.get("deleted")
+        and (holder.get("name"), holder.get("owner_id")) == (name, owner_id)
+    )
+
+
+def _clear_stale_name(owner_id: str, name: str) -> None:
+    """After a create of the reservation failed: 409 ``name_taken`` if a live agent holds the
+    name; else the reservation is stale (its agent was deleted or renamed without releasing
+    it) and is removed, in a transaction that re-checks it, so the create can be retried."""
+    ref = _name_ref(owner_id, name)
+
+    def clear(tx: db.Tx) -> None:
+        snap = tx.get(ref)
+        data = snap.to_dict() if snap.exists else None
+        holder_id = str((data or {}).get("agent_id") or "")
+        holder = tx.get(_agent_ref(holder_id)) if holder_id else None
+        held = holder.to_dict() if holder is not None and holder.exists else None
+        if _live_holder(data, held, owner_id, name):
+            raise name_taken(name, holder_id)
+        if data is not None:
+            tx.delete(ref)
+
+    db.run_transaction(clear)
+
+
+def _claiming(owner_id: str, name: str, write: Callable[[], T]) -> T:
+    """Run ``write``, which *creates* the reservation of ``name`` with the agent's own writes,
+    without reading it first: the create is a precondition checked atomically at commit, so
+    of two racing writers exactly one wins and nothing of the loser is written (no read lock
+    is held, so racing requests never queue on the reservation). The loser is told
+    ``name_taken``; a stale reservation is cleared and the write tried again."""
+    from google.api_core.exceptions import AlreadyExists
+
+    for _ in range(3):
+        try:
+            return write()
+        except AlreadyExists:
+            _clear_stale_name(owner_id, name)
+    return write()
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -172,14 +255,20 @@ def create_agent(
         updated_at=now,
         source=source,
     )
+    name = definition.name
+    name_ref = _name_ref(owner_id, name)
     if idempotency_key is None:
 
         def build(batch: db.CountingWrites) -> None:
             batch.create(_agent_ref(record.id), _doc(record))
             batch.create(_version_ref(record.id, 1), _version_doc(record))
+            batch.create(name_ref, _name_doc(owner_id, name, record.id))  # fails the batch if taken
 
-        db.commit_batch(build)
-        return record
+        def create_new() -> AgentRecord:
+            db.commit_batch(build)
+            return record
+
+        return _claiming(owner_id, name, create_new)
 
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
     key_ref = db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
@@ -200,6 +289,7 @@ def create_agent(
                 raise Conflict("the agent created with this Idempotency-Key no longer exists")
             return _record(str(data["agent_id"]), first_data)
         tx.create(_agent_ref(record.id), _doc(record))
+        tx.create(name_ref, _name_doc(owner_id, name, record.id))  # fails the commit if taken
         tx.create(_version_ref(record.id, 1), _version_doc(record))
         tx.create(
             key_ref,
@@ -214,7 +304,7 @@ def create_agent(
         )
         return record
 
-    return db.run_transaction(create)
+    return _claiming(owner_id, name, lambda: db.run_transaction(create))
 
 
 def _check_version(record: AgentRecord, expected_version: int | None) -> None:
@@ -256,6 +346,10 @@ def update_agent(
 
     def update(tx: db.Tx) -> AgentRecord:
         current = _writable(tx, agent_id, principal, expected_version)
+        renamed = current.definition.name != definition.name
+        old_name_ref: Any = None
+        if renamed:  # all reads before the first write
+            old_name_ref = _release_name(tx, current.owner_id, current.definition.name, agent_id)
         updated = current.model_copy(
             update={"version": current.version + 1, "definition": definition, "updated_at": datetime.now(UTC)}
         )
@@ -270,9 +364,17 @@ def update_agent(
                 "updated_at": updated.updated_at,
             },
         )
+        if renamed:  # the new name's reservation is created: the commit fails if it is taken
+            tx.create(
+                _name_ref(current.owner_id, definition.name),
+                _name_doc(current.owner_id, definition.name, agent_id),
+            )
+        if old_name_ref is not None:
+            tx.delete(old_name_ref)  # the old name is free again
         return updated
 
-    return db.run_transaction(update, max_attempts=10)
+    owner_id = principal.user_id  # only the owner may rename (checked in the transaction)
+    return _claiming(owner_id, definition.name, lambda: db.run_transaction(update, max_attempts=10))
 
 
 def delete_agent(agent_id: str, principal: Principal, *, expected_version: int | None = None) -> None:
@@ -282,9 +384,12 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
     ref = _agent_ref(agent_id)
 
     def delete(tx: db.Tx) -> None:
-        _writable(tx, agent_id, principal, expected_version)
+        current = _writable(tx, agent_id, principal, expected_version)
+        name_ref = _release_name(tx, current.owner_id, current.definition.name, agent_id)
         now = datetime.now(UTC)
         tx.update(ref, {"deleted": True, "deleted_at": now, "updated_at": now})
+        if name_ref is not None:
+            tx.delete(name_ref)  # the name is free at once
 
     db.run_transaction(delete)
 

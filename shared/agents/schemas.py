@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
-from shared.agents.definition import NAME_PATTERN, AgentDefinition
+from shared.agents.definition import AgentDefinition, AgentName
 from shared.agents.repository import AgentRecord, AgentSource
 
 
@@ -17,7 +17,7 @@ class AgentFromTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     template: str = Field(min_length=1, max_length=64, description="A name from GET /templates.")
-    name: str | None = Field(default=None, pattern=NAME_PATTERN, description="Default: the template's name.")
+    name: AgentName | None = Field(default=None, description="Default: the template's name.")
     display_name: str | None = Field(default=None, max_length=120)
 
 

@@ -251,11 +251,42 @@ def _mcp_server_errors(definition: AgentDefinition, principal: Principal) -> lis
     return errors
 
 
+def mcp_approval_markers(definition: AgentDefinition) -> list[str]:
+    """What the definition's MCP servers ask approval for, as ``mcp:<server id>:*`` (every
+    tool) or ``mcp:<server id>:<tool>`` entries (kept with an installed copy's source)."""
+    markers: list[str] = []
+    for ref in definition.mcp_servers:
+        if ref.requires_approval is True:
+            markers.append(f"mcp:{ref.server_id}:*")
+        elif isinstance(ref.requires_approval, list):
+            markers.extend(f"mcp:{ref.server_id}:{tool}" for tool in ref.requires_approval)
+    return markers
+
+
+def _mcp_approval_errors(definition: AgentDefinition, required: list[str]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for index, ref in enumerate(definition.mcp_servers):
+        wanted = [m.split(":", 2)[2] for m in required if m.startswith(f"mcp:{ref.server_id}:")]
+        if not wanted or ref.requires_approval is True:
+            continue
+        kept = ref.requires_approval if isinstance(ref.requires_approval, list) else []
+        if "*" in wanted or not set(wanted) <= set(kept):
+            errors.append(
+                _error(
+                    f"mcp_servers[{index}].requires_approval",
+                    "the listing this agent was installed from requires approval for these MCP tools; "
+                    "an installed copy may not turn it off",
+                    "approval_required_by_publisher",
+                )
+            )
+    return errors
+
+
 def publisher_approval_errors(definition: AgentDefinition, required: list[str]) -> list[FieldError]:
     """An installed agent may make tools stricter, never looser: every enabled tool the
-    publisher's definition asks approval for must still ask for it."""
+    publisher's definition asks approval for must still ask for it (MCP tools too)."""
     strict = set(approval_tools(definition))
-    errors: list[FieldError] = []
+    errors: list[FieldError] = _mcp_approval_errors(definition, required)
     for index, ref in enumerate(definition.tools):
         if ref.enabled and ref.name in required and ref.name not in strict:
             errors.append(

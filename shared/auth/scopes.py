@@ -30,7 +30,7 @@ SCOPES: tuple[Scope, ...] = get_args(Scope)
 SCOPE_DESCRIPTIONS: dict[Scope, str] = {
     "agents:read": "read agents, their versions and workspace files",
     "agents:write": "create, change and delete agents and workspace files",
-    "runs": "run agents and read runs, sessions and batches (also the OpenAI-compatible API and AG-UI)",
+    "runs": "run agents; read runs, sessions and batches (also the OpenAI-compatible API, AG-UI, MCP, A2A)",
     "marketplace:write": "publish, remove, install and rate marketplace listings",
     "webhooks": "manage webhook endpoints and read their deliveries",
     "schedules": "manage scheduled runs",

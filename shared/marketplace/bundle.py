@@ -25,7 +25,14 @@ import re
 from typing import Any, cast
 
 from shared.agents.definition import AgentDefinition
-from shared.marketplace.schemas import Bundle, BundleListing, ListingRecord, Manifest, ManifestTool
+from shared.marketplace.schemas import (
+    Bundle,
+    BundleListing,
+    ListingRecord,
+    Manifest,
+    ManifestMcpServer,
+    ManifestTool,
+)
 
 _CREDENTIAL = re.compile(r"secret|token|passw(or)?d|api[_-]?key|credential|private[_-]?key", re.IGNORECASE)
 
@@ -78,7 +85,7 @@ def publishable(definition: AgentDefinition) -> AgentDefinition:
     return AgentDefinition.model_validate(data)
 
 
-def manifest_of(definition: AgentDefinition) -> Manifest:
+def manifest_of(definition: AgentDefinition, mcp_servers: list[ManifestMcpServer] | None = None) -> Manifest:
     from shared.tools.registry import get_tool
 
     tools: list[ManifestTool] = []
@@ -97,7 +104,9 @@ def manifest_of(definition: AgentDefinition) -> Manifest:
     model = f"{definition.model.provider}/{definition.model.name}" if definition.model else None
     if model:
         permissions.add("model:" + model)
-    return Manifest(tools=tools, permissions=sorted(permissions), model=model)
+    for server in mcp_servers or []:
+        permissions.add(f"mcp:{server.url}")
+    return Manifest(tools=tools, permissions=sorted(permissions), model=model, mcp_servers=mcp_servers or [])
 
 
 def content_hash(definition: dict[str, Any], manifest: dict[str, Any]) -> str:
@@ -112,7 +121,7 @@ def content_hash(definition: dict[str, Any], manifest: dict[str, Any]) -> str:
 
 def bundle_of(record: ListingRecord) -> Bundle:
     definition = record.definition.model_dump(mode="json")
-    manifest = manifest_of(record.definition)
+    manifest = manifest_of(record.definition, record.mcp_servers)
     manifest_json = manifest.model_dump(mode="json")
     listing = BundleListing.model_validate(record.model_dump(include=set(BundleListing.model_fields)))
     return Bundle(

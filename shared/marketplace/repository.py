@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from shared import db
 from shared.agents.definition import AgentDefinition
 from shared.errors import Forbidden, NotFound
-from shared.marketplace.schemas import ListingCreate, ListingRecord
+from shared.marketplace.schemas import ListingCreate, ListingRecord, ManifestMcpServer
 from shared.marketplace.tokens import listing_keys
 
 if TYPE_CHECKING:
@@ -61,7 +61,11 @@ class Published:
 
 
 def publish(
-    agent: AgentRecord, snapshot: AgentDefinition, body: ListingCreate, principal: Principal
+    agent: AgentRecord,
+    snapshot: AgentDefinition,
+    body: ListingCreate,
+    principal: Principal,
+    mcp_servers: list[ManifestMcpServer] | None = None,
 ) -> Published:
     """Create the agent's listing, or move its live listing to ``agent``'s version.
 
@@ -100,6 +104,7 @@ def publish(
             "definition": snapshot,
             "updated_at": now,
             "eval_dataset_id": body.eval_dataset_id or (current.eval_dataset_id if current else None),
+            "mcp_servers": mcp_servers or [],
         }
         fields["search_keys"] = listing_keys(
             name=fields["name"],

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.agents.definition import NAME_PATTERN, AgentDefinition
+from shared.agents.definition import AgentDefinition, AgentName
 from shared.evals.schemas import VerifiedQuality
 from shared.marketplace.categories import CATEGORY_IDS
 from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
@@ -103,6 +103,8 @@ class ListingRecord(BaseModel):
     # Written only by shared.evals.verified when a verification eval completes.
     verified: VerifiedQuality | None = None
     verified_pass_rate: float = -1.0
+    # The MCP servers the snapshot uses (URLs and tool schemas, never credentials).
+    mcp_servers: list[ManifestMcpServer] = Field(default_factory=list["ManifestMcpServer"])
 
 
 class ListingPublic(BaseModel):
@@ -155,9 +157,8 @@ class InstallQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(
+    name: AgentName | None = Field(
         default=None,
-        pattern=NAME_PATTERN,
         description="install another copy under this name (without it, a reinstall returns my copy)",
     )
 
@@ -226,12 +227,30 @@ class ManifestTool(BaseModel):
     requires_approval: bool
 
 
+class ManifestMcpTool(BaseModel):
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(default_factory=dict[str, Any])
+
+
+class ManifestMcpServer(BaseModel):
+    """A remote MCP server the agent uses: where it is and which tools (never credentials).
+    Installing asks the installer to connect it with their own credential."""
+
+    server_id: str = Field(description="the id the definition's `mcp_servers` entry names")
+    name: str
+    url: str
+    auth_type: Literal["none", "bearer", "oauth"]
+    tools: list[ManifestMcpTool] = Field(default_factory=list[ManifestMcpTool])
+
+
 class Manifest(BaseModel):
     """What an agent asks for: its tools and the permissions they imply."""
 
     tools: list[ManifestTool]
     permissions: list[str]
     model: str | None
+    mcp_servers: list[ManifestMcpServer] = Field(default_factory=list[ManifestMcpServer])
 
 
 class ListingVersionPublic(BaseModel):

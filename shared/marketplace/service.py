@@ -15,10 +15,14 @@ from shared.marketplace.schemas import (
     CategoryPublic,
     ListingCreate,
     ListingDetail,
+    ListingRecord,
     ListingVersionPublic,
+    ManifestMcpServer,
+    ManifestMcpTool,
 )
 
 if TYPE_CHECKING:
+    from shared.agents.definition import AgentDefinition
     from shared.agents.repository import AgentRecord
     from shared.auth.principal import Principal
 
@@ -38,6 +42,74 @@ def _self_contained(agent: AgentRecord) -> None:
         )
 
 
+def mcp_manifest(definition: AgentDefinition, owner_id: str) -> list[ManifestMcpServer]:
+    """The MCP servers the agent uses as the manifest lists them: URL, auth type and the
+    tools the agent may call (from the reviewed tools cache), never a credential."""
+    if not definition.mcp_servers:
+        return []
+    from shared.mcp_servers.repository import load_servers
+
+    found = load_servers([ref.server_id for ref in definition.mcp_servers])
+    servers: list[ManifestMcpServer] = []
+    for index, ref in enumerate(definition.mcp_servers):
+        server = found.get(ref.server_id)
+        if server is None or server.owner_id != owner_id:
+            raise ValidationFailed.field(f"mcp_servers[{index}].server_id", "MCP server not found")
+        if server.tools_fetched_at is None:
+            raise ValidationFailed.field(
+                f"mcp_servers[{index}].server_id",
+                f"list the tools of '{server.name}' once (GET /mcp-servers/{server.id}/tools) so the "
+                "listing can show them",
+            )
+        wanted = set(ref.allowed_tools) if ref.allowed_tools is not None else None
+        tools = [
+            ManifestMcpTool(name=t.name, description=t.description, input_schema=t.input_schema)
+            for t in server.tools
+            if t.status == "enabled" and t.allowed and (wanted is None or t.name in wanted)
+        ]
+        servers.append(
+            ManifestMcpServer(
+                server_id=server.id, name=server.name, url=server.url, auth_type=server.auth.type, tools=tools
+            )
+        )
+    return servers
+
+
+def _install_mcp_servers(
+    record: ListingRecord, definition: AgentDefinition, principal: Principal
+) -> tuple[AgentDefinition, list[str]]:
+    """The installer's own registration of each server the listing names (reused when they
+    already registered that URL), with the manifest's tools as the reviewed baseline, and the
+    definition pointing at them. The installer then connects each with their credential."""
+    if not record.mcp_servers:
+        return definition, []
+    from shared.mcp_servers import repository as mcp_repository
+    from shared.mcp_servers import service as mcp_service
+    from shared.mcp_servers.schemas import McpAuth, McpServerCreate
+
+    mapping: dict[str, str] = {}
+    for server in record.mcp_servers:
+        mine = mcp_repository.find_by_url(principal.user_id, server.url)
+        if mine is None:
+            created = mcp_service.create(
+                principal,
+                McpServerCreate(name=server.name, url=server.url, auth=McpAuth(type=server.auth_type)),
+                listing_id=record.id,
+            )
+            db.update(
+                mcp_repository.server_ref(created.id),
+                {"accepted_tools": [t.name for t in server.tools]},
+            )
+            mapping[server.server_id] = created.id
+        else:
+            mapping[server.server_id] = mine.id
+    refs = [
+        ref.model_copy(update={"server_id": mapping.get(ref.server_id, ref.server_id)})
+        for ref in definition.mcp_servers
+    ]
+    return definition.model_copy(update={"mcp_servers": refs}), list(dict.fromkeys(mapping.values()))
+
+
 def publish(principal: Principal, body: ListingCreate) -> repository.Published:
     """Publish the caller's agent at its current version (or move its listing to it)."""
     from shared.agents.repository import get_agent
@@ -50,7 +122,8 @@ def publish(principal: Principal, body: ListingCreate) -> repository.Published:
         from shared.evals import datasets
 
         datasets.owned(principal, body.eval_dataset_id)  # 404 before anything is written
-    published = repository.publish(agent, publishable(agent.definition), body, principal)
+    mcp_servers = mcp_manifest(agent.definition, principal.user_id)
+    published = repository.publish(agent, publishable(agent.definition), body, principal, mcp_servers)
     if published.record.eval_dataset_id:
         from shared.evals.verified import attach_and_verify
 
@@ -83,11 +156,11 @@ def install(
     Installing again returns the copy I already have (still mine, not deleted) unless
     ``name`` asks for another copy under that name; the publisher cannot install their own
     listing (409 ``own_listing``: they have the agent). Names are unique per owner, so a copy
-    under a name I already use is refused once names are unique per owner (branch h22-names).
+    whose name I already use is 409 ``name_taken`` (install under another ``name``).
     """
     from shared.agents import service as agents
     from shared.agents.repository import AgentSource, load_current
-    from shared.agents.validation import approval_tools
+    from shared.agents.validation import approval_tools, mcp_approval_markers
 
     record = repository.get_listing(listing_id)
     if record.owner_id == principal.user_id:
@@ -102,6 +175,7 @@ def install(
         if current is not None and current.owner_id == principal.user_id:
             return current, False
     definition = record.definition if name is None else record.definition.model_copy(update={"name": name})
+    definition, mcp_servers = _install_mcp_servers(record, definition, principal)
     agent = agents.create(
         principal,
         definition,
@@ -109,7 +183,8 @@ def install(
         source=AgentSource(
             listing_id=record.id,
             listing_version=record.version,
-            approval_tools=approval_tools(record.definition),
+            approval_tools=[*approval_tools(record.definition), *mcp_approval_markers(definition)],
+            mcp_servers=mcp_servers,
         ),
     )
     if repository.mark_installed(record.id, principal.user_id, agent.id):

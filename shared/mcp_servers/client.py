@@ -118,6 +118,15 @@ def as_service_error(
             code="mcp_server_refused",
             details=details,
         )
+    redirect = next((e for e in _chain(exc) if str(e).startswith("Redirect to ")), None)
+    if redirect is not None:
+        # The MCP SDK never follows redirects (so none can reach a private address either).
+        return McpServerUnavailable(
+            f"the MCP server '{server.name}' answered with a redirect, which is not followed: "
+            "register the URL it redirects to instead",
+            code="mcp_server_redirected",
+            details=details,
+        )
     if isinstance(root, ResponseTooLarge):
         return McpServerUnavailable(
             f"the MCP server '{server.name}' sent a response that is too large", details=details

@@ -145,13 +145,18 @@ def start(principal: Principal, server_id: str, host_url: str) -> McpOAuthStart:
             code="mcp_auth_type_mismatch",
         )
     redirect = redirect_uri(host_url)
-    metadata = aio.run(discover(server))
     client_id = server.auth.client_id
     client_secret: str | None = None
-    if client_id is None:
-        registered = aio.run(_register_client(server, metadata, redirect))
-        client_id = str(registered["client_id"])
-        client_secret = registered.get("client_secret")
+    try:
+        metadata = aio.run(discover(server))
+        if client_id is None:
+            registered = aio.run(_register_client(server, metadata, redirect))
+            client_id = str(registered["client_id"])
+            client_secret = registered.get("client_secret")
+    except Exception as exc:
+        from shared.mcp_servers.client import as_service_error
+
+        raise as_service_error(server, exc) from None
     verifier = secrets.token_urlsafe(64)
     state = secrets.token_urlsafe(32)
     now = datetime.now(UTC)

@@ -36,7 +36,7 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 from shared.agents.definition import AgentDefinition, McpServerRef
 from shared.errors import NotFound
 from shared.mcp_servers import credentials, repository
-from shared.mcp_servers.client import RunnerAuth, as_service_error, client_for, tool_of
+from shared.mcp_servers.client import RunnerAuth, as_service_error, client_for
 from shared.mcp_servers.schemas import McpServerRecord
 
 _log = logging.getLogger(__name__)
@@ -121,10 +121,6 @@ def _needs_approval(ref: McpServerRef) -> Any:
     return needs
 
 
-def asks_for_approval(definition: AgentDefinition) -> bool:
-    return any(ref.requires_approval is not False for ref in definition.mcp_servers)
-
-
 def load_for_run(definition: AgentDefinition, runner_id: str) -> dict[str, McpServerRecord]:
     """The registrations the agent names, checked: each exists, is the runner's, and the
     runner has a credential for it when it needs one (else the run fails with a clear code)."""
@@ -160,6 +156,3 @@ def build_toolsets(definition: AgentDefinition, runner_id: str) -> list[Abstract
             toolset = toolset.approval_required(_needs_approval(ref))
         toolsets.append(toolset)
     return toolsets
-
-
-__all__ = ["asks_for_approval", "build_toolsets", "tool_of"]

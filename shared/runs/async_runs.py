@@ -24,7 +24,7 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
-    from shared.runs.schemas import RunCreate, RunRecord
+    from shared.runs.schemas import RunCreate, RunRecord, RunSource
     from shared.runs.service import StartedRun
 
 _log = logging.getLogger(__name__)
@@ -40,7 +40,12 @@ def check_session(session_id: str, owner_id: str, agent_id: str) -> None:
 
 
 def enqueue(
-    principal: Principal, body: RunCreate, idempotency_key: str | None, *, schedule_id: str | None = None
+    principal: Principal,
+    body: RunCreate,
+    idempotency_key: str | None,
+    *,
+    schedule_id: str | None = None,
+    source: RunSource = "api",
 ) -> StartedRun:
     """Validate, store the run ``queued`` and publish its message (see the module docstring)."""
     from shared.agents.repository import runnable_agent
@@ -57,6 +62,7 @@ def enqueue(
         status="queued",
         idempotency_key=idempotency_key,
         listing_id=listing_of(agent),
+        source=source,
     ).model_copy(update={"publish_pending": True, "schedule_id": schedule_id})
     stored, created = repository.create_run(record)
     if not created:

@@ -13,6 +13,9 @@ from shared.agents.definition import Limits
 from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
+# Which front door started a run: the REST API (and its clients), an MCP client (`/mcp`) or an
+# A2A client (`/a2a`).
+RunSource = Literal["api", "mcp", "a2a"]
 RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
@@ -163,6 +166,7 @@ class RunPublic(BaseModel):
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
     # The schedule that started this run (docs/schedules.md), None for other runs.
     schedule_id: str | None = None
+    source: RunSource = Field(default="api", description="how the run was started: api, mcp or a2a")
 
 
 class RunRecord(RunPublic):

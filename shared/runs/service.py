@@ -24,7 +24,7 @@ from shared.runs.rate_limit import consume_run_quota
 # The execution path lives in shared.runs.runner; re-exported for callers of this module.
 from shared.runs.runner import StreamItem as StreamItem
 from shared.runs.runner import execute_run as execute_run
-from shared.runs.schemas import RunCreate, RunPage, RunPublic, RunRecord
+from shared.runs.schemas import RunCreate, RunPage, RunPublic, RunRecord, RunSource
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def new_run_record(
     idempotency_key: str | None,
     run_id: str | None = None,
     listing_id: str | None = None,
+    source: RunSource = "api",
 ) -> RunRecord:
     now = datetime.now(UTC)
     running = status == "running"
@@ -89,6 +90,7 @@ def new_run_record(
         idempotency_key=idempotency_key,
         request_hash=_request_hash(owner_id, body),
         listing_id=listing_id,
+        source=source,
         **lease,
     )
 
@@ -99,16 +101,26 @@ def listing_of(agent: AgentRecord) -> str:
 
 
 def enqueue_async(
-    principal: Principal, body: RunCreate, idempotency_key: str | None, *, schedule_id: str | None = None
+    principal: Principal,
+    body: RunCreate,
+    idempotency_key: str | None,
+    *,
+    schedule_id: str | None = None,
+    source: RunSource = "api",
 ) -> StartedRun:
     """``mode: "async"``: a queued record + its Pub/Sub message (``shared.runs.async_runs``)."""
     from shared.runs.async_runs import enqueue
 
-    return enqueue(principal, body, idempotency_key, schedule_id=schedule_id)
+    return enqueue(principal, body, idempotency_key, schedule_id=schedule_id, source=source)
 
 
 def start_run(
-    principal: Principal, body: RunCreate, *, header_key: str | None = None, schedule_id: str | None = None
+    principal: Principal,
+    body: RunCreate,
+    *,
+    header_key: str | None = None,
+    schedule_id: str | None = None,
+    source: RunSource = "api",
 ) -> StartedRun:
     """Validate and record a sync/stream run (``running``), holding its session's lease.
 
@@ -133,7 +145,7 @@ def start_run(
     # Every mode counts against the per-user limit; idempotent retries above do not.
     consume_run_quota(principal.user_id)
     if body.mode == "async":
-        return enqueue_async(principal, body, key, schedule_id=schedule_id)
+        return enqueue_async(principal, body, key, schedule_id=schedule_id, source=source)
     agent = runnable_agent(body.agent_id, principal)
     record = new_run_record(
         owner_id=principal.user_id,
@@ -143,6 +155,7 @@ def start_run(
         status="running",
         idempotency_key=key,
         listing_id=listing_of(agent),
+        source=source,
     )
     revision: int | None = None
     if body.session_id is not None:

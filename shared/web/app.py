@@ -110,8 +110,14 @@ def _handle(ctx: RequestContext) -> flask.Response:
     if route.query is not None:
         ctx.query = parse_query(ctx.request, route.query)
     if route.body is not None and route.body_kind == "json":
+        body_errors = route.body_errors
         ctx.body = parse_json_body(
-            ctx.request, route.body, limit, form_ok=route.form_ok, form_model=route.form_body
+            ctx.request,
+            route.body,
+            limit,
+            form_ok=route.form_ok,
+            form_model=route.form_body,
+            more_errors=(lambda value: body_errors(value, ctx)) if body_errors is not None else None,
         )
     return _render(route.handler(ctx), route.status)
 

@@ -22,6 +22,7 @@ _STATUS_TEXT = {
     401: "Missing or invalid credentials",
     403: "Not allowed",
     404: "Not found",
+    406: "Not acceptable (the Accept header)",
     409: "Conflict",
     413: "Body too large",
     415: "Unsupported content type",

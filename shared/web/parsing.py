@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import flask
@@ -135,6 +136,7 @@ def parse_json_body(
     *,
     form_ok: bool,
     form_model: type[BaseModel] | None = None,
+    more_errors: Callable[[Any], list[dict[str, Any]]] | None = None,
 ) -> BaseModel:
     mimetype = (request.mimetype or "").lower()
     if form_ok and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -162,7 +164,15 @@ def parse_json_body(
             f"content type {mimetype or 'none'!r} is not supported; send application/json",
             details={"supported": ["application/json"]},
         )
-    return validate_model(model, parse_json(read_body(request, limit)))
+    value = parse_json(read_body(request, limit))
+    try:
+        return validate_model(model, value)
+    except ValidationFailed as exc:
+        if more_errors is not None:
+            fields: list[dict[str, Any]] = exc.details["fields"]
+            reported = {f["loc"] for f in fields}
+            fields.extend(f for f in more_errors(value) if f["loc"] not in reported)
+        raise
 
 
 def _is_list_field(annotation: Any) -> bool:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from shared.web.context import RequestContext
 
 Handler = Callable[["RequestContext"], Any]
+# More field errors of a JSON body that failed its model (the parsed JSON, the request):
+# semantic checks of the parts that are well-formed, so one 422 lists every problem.
+BodyErrors = Callable[[Any, "RequestContext"], list[dict[str, Any]]]
 AuthMode = Literal["public", "user", "optional"]
 BodyKind = Literal["json", "raw", "none"]
 
@@ -47,6 +50,7 @@ class Route:
     response_media_type: str = "application/json"
     extra_responses: Mapping[int, str] = field(default_factory=dict[int, str])
     headers: tuple[str, ...] = ()
+    body_errors: BodyErrors | None = None
     pattern: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
 
     @property
@@ -115,10 +119,12 @@ class Router:
         response_media_type: str = "application/json",
         extra_responses: Mapping[int, str] | None = None,
         headers: tuple[str, ...] = (),
+        body_errors: BodyErrors | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``form_body`` (with ``form_ok``) is the model of the form-encoded
         body when it differs from the JSON one; ``headers`` names the request headers the
-        handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``)."""
+        handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``);
+        ``body_errors`` adds the semantic errors of a body that failed its model."""
         if scope is not None and scope not in ROUTE_SCOPES:
             raise ValueError(f"unknown scope {scope!r} on {method} {path}")
 
@@ -147,6 +153,7 @@ class Router:
                     response_media_type=response_media_type,
                     extra_responses=dict(extra_responses or {}),
                     headers=headers,
+                    body_errors=body_errors,
                     pattern=_compile(path),
                 )
             )

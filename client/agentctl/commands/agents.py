@@ -122,6 +122,7 @@ def register(cli: Commands) -> None:
     sub = agents.command("update", cmd_agents_update, "replace an agent's definition (new version)")
     sub.add_argument("agent")
     sub.add_argument("-f", "--file", required=True)
+    sub.add_argument("--name", help="override the definition's name (rename the agent)")
     sub.add_argument(
         "--if-match", type=int, metavar="VERSION", help="fail with 409 unless this is the current version"
     )

@@ -77,7 +77,9 @@ def cmd_market_show(args: argparse.Namespace, client: Client) -> int:
 
 def cmd_market_install(args: argparse.Namespace, client: Client) -> int:
     agent = client.post(
-        f"/marketplace/listings/{args.listing}/install", headers={"Idempotency-Key": uuid.uuid4().hex}
+        f"/marketplace/listings/{args.listing}/install",
+        params={"name": args.name} if args.name else None,
+        headers={"Idempotency-Key": uuid.uuid4().hex},
     )
     if args.json:
         render.print_json(agent)
@@ -167,6 +169,9 @@ def register(cli: Commands) -> None:
     sub.add_argument("listing")
     sub = market.command("install", cmd_market_install, "install a listing as your own agent")
     sub.add_argument("listing")
+    sub.add_argument(
+        "--name", help="install another copy under this name (names are unique among your agents)"
+    )
     sub = market.command("download", cmd_market_download, "download a listing's bundle")
     sub.add_argument("listing")
     sub.add_argument("--output", "-o")

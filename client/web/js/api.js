@@ -6,6 +6,9 @@ import config from "../config.js";
 const base = (config.apiBase || "").replace(/\/$/, "");
 const storageKey = `agents-console:${base || location.origin}`;
 
+/** The API's absolute base URL (for URLs shown to other clients: MCP, A2A). */
+export const absoluteBase = () => base || location.origin;
+
 export class ApiError extends Error {
   constructor(status, code, message, details) {
     super(message);

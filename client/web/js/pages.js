@@ -10,4 +10,5 @@ import "./pages/files.js";
 import "./pages/market.js";
 import "./pages/schedules.js";
 import "./pages/webhooks.js";
+import "./pages/mcp-servers.js";
 import "./pages/tokens.js";

@@ -121,7 +121,11 @@ export function detailsPanel(agent) {
       h("dt", {}, "Id"), h("dd", {}, h("code", {}, agent.id)),
       h("dt", {}, "Version"), h("dd", {}, String(agent.version)),
       h("dt", {}, "Updated"), h("dd", {}, when(agent.updated_at)),
-      agent.source ? [h("dt", {}, "Installed from"), h("dd", {}, h("a", { href: `#/market/${agent.source.listing_id}` }, "a marketplace listing"), ` (version ${agent.source.listing_version})`)] : null),
+      agent.source ? [h("dt", {}, "Installed from"), h("dd", {}, h("a", { href: `#/market/${agent.source.listing_id}` }, "a marketplace listing"), ` (version ${agent.source.listing_version})`)] : null,
+      // Reaching the agent from other clients (docs/mcp-client.md, docs/a2a.md); both need a token of scope runs.
+      h("dt", {}, "MCP URL"), h("dd", {}, h("code", { class: "mcp-url" }, `${api.absoluteBase()}/mcp/agents/${agent.id}`)),
+      h("dt", {}, "A2A card"), h("dd", {}, h("code", { class: "a2a-card-url" }, `${api.absoluteBase()}/a2a/${agent.id}/.well-known/agent-card.json`))),
+    h("p", { class: "muted" }, "MCP and A2A clients authenticate with an ", h("a", { href: "#/tokens" }, "access token"), " of scope runs (e.g. one restricted to this agent)."),
     h("p", {}, h("a", { href: `#/chat/${agent.id}` }, "Chat with this agent"), " · ",
       h("a", { href: `#/runs?agent_id=${agent.id}` }, `Runs of ${agentLabel(agent)}`)));
 }
