@@ -82,8 +82,8 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
     assert approval["finished"] == {"outcome": "interrupt", "count": 1}
     [pending] = approval["pending"]
     runs = requests.get(live_stack.base_url + "/runs?limit=100", headers=headers, timeout=30).json()["items"]
-    paused_run = next(r for r in runs if r["agent_id"] == careful_id)
-    [item] = paused_run["required_action"]["items"]
+    paused_run = next(r for r in runs if r["agent_id"] == careful_id)  # since resumed
+    [item] = paused_run["approvals"]
     assert pending["id"] == f"int-{paused_run['id']}.{item['tool_call_id']}"
     assert pending["reason"] == "tool_call" and pending["toolCallId"] == item["tool_call_id"]
     assert pending["expiresAt"] is not None and pending["schemaFields"] == ["approved", "reason"]
