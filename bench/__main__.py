@@ -31,6 +31,7 @@ FIGURES = (
     "load",
     "cold_request",
     "cost",
+    "evals",
 )
 PACKAGES = (
     "functions-framework",

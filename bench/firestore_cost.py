@@ -56,17 +56,18 @@ EXPECTED: dict[str, Cost] = {
     ),
     "sync run": Cost(
         3,
-        6,
+        7,
         "reads: caller, agent (the run carries the agent's listing id for the stats, and the first "
         "cancel check waits one poll interval, so neither is re-read), the run in the finishing "
         "transition (it may have been ended elsewhere); writes: rate-limit increment (returns the "
         "new count), run created, 3 events (started, text, completed; queued events share a "
-        "commit), run finished — no checkpoint: it called no tool",
+        "commit), run finished with its answer as one conversation document in the same transaction "
+        "(the recording replay and fork need, issue 20)",
     ),
     "sync run with a tool call": Cost(
         5,
-        10,
-        "as a sync run (3 reads, 6 writes) plus one event commit more (the tool's call and result "
+        11,
+        "as a sync run (3 reads, 7 writes) plus one event commit more (the tool's call and result "
         "events) and one checkpoint per step — a read of the run's lease and one conversation "
         "document each: the model response that calls the tool, and the tool's result",
     ),
@@ -80,11 +81,12 @@ EXPECTED: dict[str, Cost] = {
     ),
     "approve and resume (sync)": Cost(
         9,
-        9,
+        10,
         "reads: caller, the run (decision transaction), the event sequence twice (decision and "
         "resume), the pinned agent version, the stored conversation (2 segments), the run in two "
         "transitions (tool-result checkpoint, finish); writes: the decision, 3 event commits "
-        "(approval.decided, resumed, tool result), the checkpoint, the finish, the final events (2)",
+        "(approval.decided, resumed, tool result), the checkpoint, the finish with the answer's "
+        "conversation document (issue 20's recording), the final events (2)",
     ),
     "search (1 result)": Cost(1, 0, "one indexed query, billed per result (at least one)"),
     "install": Cost(

@@ -298,6 +298,9 @@ class Tx(CountingWrites):
         return query(q, transaction=self.inner)
 
 
+_CONTENDED = "Failed to commit transaction in"  # google-cloud-firestore's message
+
+
 @guard
 def run_transaction(fn: Callable[[Tx], T], *, max_attempts: int = 5) -> T:
     """Run ``fn`` in a read-write transaction, retried on contention.
@@ -316,7 +319,15 @@ def run_transaction(fn: Callable[[Tx], T], *, max_attempts: int = 5) -> T:
         return fn(tx)
 
     transactional: Any = _dyn(firestore).transactional
-    result = cast(T, transactional(body)(transaction))
+    try:
+        result = cast(T, transactional(body)(transaction))
+    except ValueError as exc:
+        # The client gives up on a contended document with a bare ValueError; that is a
+        # transient condition for the caller to retry, not a server fault.
+        if str(exc).startswith(_CONTENDED):
+            message = "too many concurrent changes to the same data; retry"
+            raise ServiceUnavailable(message, retry_after=1) from exc
+        raise
     _add(writes=holder["tx"].pending if "tx" in holder else 0)
     return result
 

@@ -88,8 +88,23 @@ def _thinking_of(model: str) -> tuple[str, Any] | None:
     return ("budget", (0, 24576, True))
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def camel_keys(value: Any) -> Any:
+    """Protobuf JSON accepts a field's original snake_case name as well as its lowerCamelCase one."""
+    if isinstance(value, dict):
+        return {_camel(str(k)): camel_keys(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 def reject(model: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
     """The error the real API answers this request with, or None when it accepts it."""
+    body = {_camel(k): v for k, v in body.items()}
+    if isinstance(body.get("generationConfig"), dict):
+        body["generationConfig"] = camel_keys(body["generationConfig"])
     unknown = sorted(set(body) - _TOP_LEVEL)
     if unknown:
         return 400, error_body(
@@ -206,6 +221,33 @@ def _candidate(parts: list[dict[str, Any]] | None, finish: str | None) -> dict[s
     return candidate
 
 
+def grounding(step: dict[str, Any]) -> dict[str, Any]:
+    """``groundingMetadata`` of a Google Search turn, as Vertex returns it on the candidate."""
+    text = step.get("text", "")
+    query = str(step.get("grounding") if isinstance(step.get("grounding"), str) else text)
+    return {
+        "webSearchQueries": [query],
+        "searchEntryPoint": {"renderedContent": '<style>.container{}</style><div class="container"></div>'},
+        "groundingChunks": [
+            {
+                "web": {
+                    "uri": "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AbF9wXfake",
+                    "title": "example.org",
+                    "domain": "example.org",
+                }
+            }
+        ],
+        "groundingSupports": [
+            {
+                "segment": {"endIndex": len(text.encode()), "text": text},
+                "groundingChunkIndices": [0],
+                "confidenceScores": [0.93],
+            }
+        ],
+        "retrievalMetadata": {},
+    }
+
+
 def _envelope(model: str, candidates: list[dict[str, Any]] | None, usage: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if candidates is not None:
@@ -255,7 +297,10 @@ def response(model: str, step: dict[str, Any], call_index: list[int]) -> dict[st
     if wire_finish in ("SAFETY", "MODEL_ARMOR") or (wire_finish == "MAX_TOKENS" and not step.get("text")):
         parts = None if wire_finish != "MAX_TOKENS" else [p for p in parts if p.get("thought")] or None
         output = 0
-    return _envelope(model, [_candidate(parts, wire_finish)], _usage(prompt, output or None, thoughts))
+    candidate = _candidate(parts, wire_finish)
+    if step.get("grounding"):
+        candidate["groundingMetadata"] = grounding(step)
+    return _envelope(model, [candidate], _usage(prompt, output or None, thoughts))
 
 
 def stream(model: str, step: dict[str, Any], call_index: list[int]) -> list[dict[str, Any]]:
@@ -300,6 +345,9 @@ def stream(model: str, step: dict[str, Any], call_index: list[int]) -> list[dict
         chunks.append(
             _envelope(model, [_candidate([{"text": ""}], wire_finish)], _usage(prompt, output, thoughts))
         )
+    if step.get("grounding"):
+        # The search metadata rides on the last chunk, with the finish reason.
+        chunks[-1]["candidates"][0]["groundingMetadata"] = grounding(step)
     return chunks
 
 

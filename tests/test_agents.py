@@ -387,8 +387,93 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "max_tokens over model cap",
-        {"model": {"provider": "vertex-gemini", "name": "gemini-2.0-flash", "max_tokens": 9000}},
+        {"model": {"provider": "vertex-anthropic", "name": "claude-opus-4-1", "max_tokens": 40000}},
         "model.max_tokens",
+    ),
+    ("retired model", {"model": {"provider": "vertex-gemini", "name": "gemini-2.0-flash"}}, "model.name"),
+    (
+        "claude 4.5 with temperature and top_p",
+        {
+            "model": {
+                "provider": "vertex-anthropic",
+                "name": "claude-sonnet-4-5",
+                "temperature": 0.5,
+                "top_p": 0.9,
+            }
+        },
+        "model.top_p",
+    ),
+    (
+        "claude 4.7 takes no temperature",
+        {"model": {"provider": "vertex-anthropic", "name": "claude-opus-4-7", "temperature": 0.5}},
+        "model.temperature",
+    ),
+    (
+        "thinking off on a model that always thinks",
+        {"model": {"provider": "vertex-gemini", "name": "gemini-2.5-pro", "thinking": {"effort": "off"}}},
+        "model.thinking.effort",
+    ),
+    (
+        "thinking effort the model lacks",
+        {"model": {"provider": "vertex-gemini", "name": "gemini-4-argon", "thinking": {"effort": "minimal"}}},
+        "model.thinking.effort",
+    ),
+    (
+        "thinking budget on a thinking-level model",
+        {
+            "model": {
+                "provider": "vertex-gemini",
+                "name": "gemini-3.1-pro-preview",
+                "thinking": {"budget_tokens": 2048},
+            }
+        },
+        "model.thinking.budget_tokens",
+    ),
+    (
+        "thinking budget out of the model's range",
+        {
+            "model": {
+                "provider": "vertex-gemini",
+                "name": "gemini-2.5-flash",
+                "thinking": {"budget_tokens": 30000},
+            }
+        },
+        "model.thinking.budget_tokens",
+    ),
+    (
+        "claude thinking budget not below max_tokens",
+        {
+            "model": {
+                "provider": "vertex-anthropic",
+                "name": "claude-sonnet-4-5",
+                "max_tokens": 2000,
+                "thinking": {"budget_tokens": 4000},
+            }
+        },
+        "model.thinking.budget_tokens",
+    ),
+    (
+        "claude thinking with a temperature",
+        {
+            "model": {
+                "provider": "vertex-anthropic",
+                "name": "claude-haiku-4-5",
+                "temperature": 0.2,
+                "thinking": {"effort": "low"},
+            }
+        },
+        "model.temperature",
+    ),
+    (
+        "thinking with effort and budget",
+        {
+            "model": {
+                "provider": "vertex-gemini",
+                "name": "gemini-2.5-flash",
+                "thinking": {"effort": "low", "budget_tokens": 1000},
+            }
+        },
+        "model.thinking",
     ),
     (
         "temperature over Claude's range",

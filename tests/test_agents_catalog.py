@@ -38,8 +38,12 @@ def test_get_models_returns_the_catalog(agents_api: ApiClient) -> None:
             "available",
         }
         assert "vertex_model_id" not in model and "prices_ref" not in model
-        # The test stack runs MODEL_BACKEND=offline: every model can run.
-        assert model["available"] is True
+        # The test stack runs MODEL_BACKEND=offline: every model but the retired ones can run.
+        assert model["available"] is (not model["retired"])
+        assert model["sampling"] in ([], ["temperature", "top_p"])
+    retired = {m["name"] for m in models if m["retired"]}
+    assert {"gemini-2.0-flash", "claude-3-5-sonnet"} <= retired
+    assert "claude-sonnet-4-5" not in retired
 
 
 def test_vertex_ids_for_claude() -> None:
@@ -61,14 +65,18 @@ def test_availability_with_vertex_backend(
 ) -> None:
     env(MODEL_BACKEND="vertex", GOOGLE_CLOUD_PROJECT=project, VERTEX_LOCATION=location)
     models = agents_api.get("/models").get_json()
-    gemini = {m["available"] for m in models if m["provider"] == "vertex-gemini"}
-    claude = {m["available"] for m in models if m["provider"] == "vertex-anthropic"}
+    current = [m for m in models if not m["retired"]]
+    assert all(not m["available"] for m in models if m["retired"])
+    gemini = {m["available"] for m in current if m["provider"] == "vertex-gemini"}
+    claude = {m["available"] for m in current if m["provider"] == "vertex-anthropic"}
     assert gemini == {expected}
     assert claude == {project != "demo-agents"}
 
 
 def test_prices_match_genai_prices() -> None:
-    """Every price in models.json is genai-prices' base-tier price for the referenced model."""
+    """Every price entry in models.json is genai-prices' base-tier price on the day it starts."""
+    from datetime import UTC, date, datetime
+
     from genai_prices import Usage, calc_price
 
     checked = 0
@@ -76,13 +84,58 @@ def test_prices_match_genai_prices() -> None:
         assert model.prices_ref is not None, model.name
         ref = model.prices_ref
         tokens = 1000  # below every tier threshold
-        inp = calc_price(Usage(input_tokens=tokens), ref.model, provider_id=ref.provider)
-        out = calc_price(Usage(output_tokens=tokens), ref.model, provider_id=ref.provider)
-        assert inp.model.id == ref.model
-        assert Decimal(str(model.input_price_per_mtok)) == inp.total_price * 1000, model.name
-        assert Decimal(str(model.output_price_per_mtok)) == out.total_price * 1000, model.name
+        for entry in model.prices:
+            when = datetime.combine(entry.start or date(2025, 12, 1), datetime.min.time(), UTC)
+            inp = calc_price(
+                Usage(input_tokens=tokens), ref.model, provider_id=ref.provider, genai_request_timestamp=when
+            )
+            out = calc_price(
+                Usage(output_tokens=tokens), ref.model, provider_id=ref.provider, genai_request_timestamp=when
+            )
+            assert inp.model.id == ref.model
+            assert Decimal(str(entry.input_per_mtok)) == inp.total_price * 1000, model.name
+            assert Decimal(str(entry.output_per_mtok)) == out.total_price * 1000, model.name
+        # What GET /models shows is today's genai-prices price.
+        now = calc_price(
+            Usage(input_tokens=tokens, output_tokens=tokens), ref.model, provider_id=ref.provider
+        )
+        shown = Decimal(str(model.input_price_per_mtok)) + Decimal(str(model.output_price_per_mtok))
+        assert shown == now.total_price * 1000, model.name
         checked += 1
-    assert checked == len(list_models()) >= 8
+    assert checked == len(list_models()) >= 30
+
+
+# Vertex-priced Gemini / Claude models that are not chat models an agent can run.
+# Also left out: Gemini 1.x (retired 2025) and the older Claude models below Sonnet 3.7.
+NOT_AGENT_MODELS = (
+    *("tts", "image", "live", "embedding", "robotics", "omni", "nano-banana", "gemini-pro"),
+    *(
+        "gemini-1",
+        "gemini-flash-1",
+        "gemini-pro-1",
+        "gemini-2.5-flash-preview",
+        "claude-3-haiku",
+        "claude-4-opus",
+    ),
+)
+
+
+def test_every_current_vertex_model_genai_prices_prices_is_listed() -> None:
+    from genai_prices import data
+
+    google = next(p for p in data.providers if p.id == "google")
+    priced = {
+        m.id
+        for m in google.models
+        if m.id.startswith(("gemini", "claude")) and not any(word in m.id for word in NOT_AGENT_MODELS)
+    }
+    listed = {m.prices_ref.model for m in list_models() if m.prices_ref and m.prices_ref.provider == "google"}
+    assert priced - listed == set()
+    # genai-prices' deprecated models are listed as retired, never available.
+    deprecated = {m.id for m in google.models if m.deprecated}
+    for model in list_models():
+        if model.prices_ref and model.prices_ref.model in deprecated:
+            assert not model.enabled and not model.available, model.name
 
 
 def test_cost_helper() -> None:

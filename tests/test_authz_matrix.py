@@ -270,6 +270,10 @@ CASES: dict[str, Case] = {
         owner=409,
     ),
     "GET /runs/{run_id}/events": Case(params=lambda w: {"run_id": w.run}),
+    # Replay/fork create a run of the owner's agent from the owner's run: 404 for everyone else.
+    "POST /runs/{run_id}/replay": Case(params=lambda w: {"run_id": w.run}, body=lambda w, c: {}),
+    "POST /runs/{run_id}/fork": Case(params=lambda w: {"run_id": w.run}, body=lambda w, c: {"at": 0}),
+    "GET /runs/{run_id}/messages": Case(params=lambda w: {"run_id": w.run}),
     # The matrix's run writes no files, so even its owner finds no artifact (404); what this
     # row pins is 401 for anonymous/deactivated callers and 404 (not 403) for everyone else.
     "GET /runs/{run_id}/artifacts/{path:path}": Case(

@@ -100,7 +100,7 @@ def test_a_successor_resumes_from_the_checkpoint_without_repeating_work(
     assert calls.count == 2
 
 
-def test_a_run_without_tool_calls_stores_no_checkpoint(
+def test_a_run_without_tool_calls_stores_no_checkpoint_only_its_recording(
     agents_api: ApiClient, runs_api: ApiClient, user: TestUser
 ) -> None:
     from shared import db
@@ -109,4 +109,8 @@ def test_a_run_without_tool_calls_stores_no_checkpoint(
     agent_id = create_agent(agents_api, user)
     body = run(runs_api, user, agent_id, "say plain").get_json()
     assert body["status"] == "succeeded"
-    assert db.query(repository.run_ref(body["id"]).collection("conversation")) == []
+    # No step checkpoint; the whole conversation (prompt + answer) is one document, written
+    # when the run finished (the recording replay and fork use, issue 20).
+    stored = db.query(repository.run_ref(body["id"]).collection("conversation"))
+    assert [s.id for s in stored] == ["000000-0000"]
+    assert (stored[0].to_dict() or {})["messages"] == 2

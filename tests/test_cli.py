@@ -215,6 +215,14 @@ def test_streamed_async_and_batch_runs(make_cli: Any, tmp_path: Path) -> None:
     assert len(deltas) > 1 and "".join(deltas) == "one two three four"
     assert live[-1]["event"] == "run.completed" and live[-1]["data"]["run"]["output"] == "one two three four"
 
+    # An answer the output limit cut succeeds, and the CLI says it was cut.
+    cut = cli("run", "code-reviewer", "finish length\nsay one two three four five six seven")
+    assert cut.out.strip() == "one two three four five"
+    assert "answer cut at the output limit" in cut.err
+    shown = cli("runs", "show", _run_id_from(cut.err)).out
+    assert "length (answer cut at the output limit)" in shown
+    assert "succeeded (cut)" in cli("runs", "list").out
+
     # A streamed run with a tool call shows it on stderr.
     with_tool = cli("run", "code-reviewer", 'call find {"pattern": "*.py"}\nsay Found nothing to review')
     assert "→ find(" in with_tool.err and "← find" in with_tool.err
@@ -243,6 +251,14 @@ def test_streamed_async_and_batch_runs(make_cli: Any, tmp_path: Path) -> None:
     assert len(rows) == 3
     assert {r["status"] for r in rows} == {"succeeded"}
     assert all(r["agent_id"] == reviewer["id"] for r in rows)
+    assert "cut at the output limit" not in batch.err
+
+    # A batch result the output limit cut: the JSONL line says so, and stderr too.
+    cut_inputs = tmp_path / "cut.jsonl"
+    cut_inputs.write_text(json.dumps("finish length\nsay one two three four five six seven") + "\n")
+    cut_batch = cli("batch", "submit", str(cut_inputs), "--agent", "code-reviewer")
+    assert json.loads(cut_batch.out)["finish_reason"] == "length"
+    assert "1 answer cut at the output limit" in cut_batch.err
 
 
 def test_errors_are_one_line_with_nonzero_exit(make_cli: Any, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ at 390 px without horizontal scrolling. Screenshots of each page go to test-arti
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,6 +189,12 @@ def test_reopen_a_conversation_and_stop_cancels_on_the_server(
     page.get_by_role("button", name="Send").click()
     page.locator(".message.assistant .reply strong").get_by_text("first").wait_for()  # Markdown
 
+    # An answer the output limit cut (the offline model's finish directive): the reply says so.
+    message.fill("finish length\nsay one two three four five six seven")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".message.assistant .meta").get_by_text("answer cut at the output limit").wait_for()
+    assert page.locator(".message.assistant .reply").last.inner_text().strip() == "one two three four five"
+
     # Reopen it from the conversations page (a fresh page load) and continue it.
     page.goto(f"{base}/#/sessions")
     page.get_by_role("link", name="say **first** answer").click()
@@ -197,8 +204,13 @@ def test_reopen_a_conversation_and_stop_cancels_on_the_server(
     message.fill("say second answer")
     page.get_by_role("button", name="Send").click()
     page.locator(".message.assistant .reply").get_by_text("second answer").wait_for()
-    [session] = requests.get(f"{base}/sessions", headers=_auth(page), timeout=30).json()["items"]
-    assert session["message_count"] == 4
+    # The reply is on screen before the run's messages are stored: wait for them.
+    for _ in range(60):
+        [session] = requests.get(f"{base}/sessions", headers=_auth(page), timeout=30).json()["items"]
+        if session["message_count"] >= 6:
+            break
+        time.sleep(0.5)
+    assert session["message_count"] == 6
 
     # Stop: the run is cancelled on the server and the bubble says so.
     message.fill("pause 8\nsay too late")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ApiClient, TestUser
 from tests.test_auth import assert_error
@@ -82,3 +83,31 @@ def test_pubsub_unavailable_leaves_no_run_queued(
     else:
         # Not accepted: no record may claim to be queued (nothing would ever run it).
         assert all(r.get("status") != "queued" for r in runs), runs
+
+
+def test_a_transaction_that_loses_to_contention_is_503_and_writes_nothing(
+    agents_api: ApiClient, user: TestUser, monkeypatch: Any
+) -> None:
+    """The Firestore client gives up on a contended document with a bare ValueError; the
+    caller gets a retryable 503 with Retry-After (seen as a 500 under load before)."""
+    from google.cloud import firestore
+
+    created = agents_api.post("/agents", token=user.token, json=definition())
+    assert created.status_code == 201
+    agent = created.get_json()
+
+    def always_contended(_fn: Any) -> Any:
+        def run(_transaction: Any) -> Any:
+            raise ValueError("Failed to commit transaction in 5 attempts.")
+
+        return run
+
+    monkeypatch.setattr(firestore, "transactional", always_contended)
+    response = agents_api.put(
+        f"/agents/{agent['id']}", token=user.token, json=definition(description="changed")
+    )
+    assert_error(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "1"
+    monkeypatch.undo()
+    stored = agents_api.get(f"/agents/{agent['id']}", token=user.token).get_json()
+    assert stored["version"] == 1 and stored["description"] == agent["description"]

@@ -90,8 +90,8 @@ def test_generated_client_registers_logs_in_creates_an_agent_and_runs_it(
         client=client,
         body=models.AgentKindAgent(
             name="generated-client-agent",
-            model=models.ModelRefVertexGemini65536(
-                provider="vertex-gemini", name=models.ModelRefVertexGemini65536Name.GEMINI_2_5_FLASH
+            model=models.ModelRefGemini25Flash(
+                provider="vertex-gemini", name=models.ModelRefGemini25FlashName.GEMINI_2_5_FLASH
             ),
             system_prompt="Answer briefly.",
         ),

@@ -320,3 +320,54 @@ def test_the_fake_rejects_what_gemini_rejects(fake: VertexFake) -> None:
         assert reply.status_code == 400, (model, body)
         assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert fake.steps == type(fake.steps)()  # nothing scripted was consumed
+
+
+# --- the offline model's finish directive (docs/offline-model.md) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("finish", "status", "code", "reason"),
+    [
+        ("length", "succeeded", None, "length"),
+        ("output_limit", "failed", "output_limit_reached", "length"),
+        ("content_filter", "failed", "content_filtered", "content_filter"),
+        ("stop", "succeeded", None, "stop"),
+    ],
+)
+@MODES
+def test_the_offline_model_produces_each_finish_reason(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, finish: str, status: str, code: str | None,
+    reason: str, mode: str,
+) -> None:  # fmt: skip
+    agent_id = agent_with(agents_api, user, GEMINI)
+    run = _run(runs_api, user, agent_id, mode, f"finish {finish}\nsay one two three four five six seven")
+    assert run["status"] == status, run
+    assert run["finish_reason"] == reason
+    assert (run["error"] or {}).get("code") == code
+    if finish == "length":
+        assert run["output"] == "one two three four five"
+    if status == "failed":
+        assert run["output"] is None and run["usage"]["requests"] == 1
+
+
+def test_the_fake_rejects_what_claude_rejects(fake: VertexFake) -> None:
+    url = fake.base_url + "/v1/projects/p/locations/l/publishers/anthropic/models/{}:rawPredict"
+    base = {"anthropic_version": "vertex-2023-10-16", "max_tokens": 64, "messages": []}
+    cases = [
+        ("claude-sonnet-4-5@20250929", {**base, "bogus": 1}, "bogus"),
+        ("claude-sonnet-4-5@20250929", {**base, "model": "claude-sonnet-4-5"}, "model"),
+        ("claude-sonnet-4-5@20250929", {**base, "temperature": 0.5, "top_p": 0.9}, "top_p"),
+        ("claude-opus-4-7", {**base, "temperature": 0.5}, "temperature"),
+        (
+            "claude-sonnet-4-5@20250929",
+            {**base, "thinking": {"type": "enabled", "budget_tokens": 64}},
+            "budget",
+        ),
+    ]
+    for model, body, needle in cases:
+        reply = httpx.post(url.format(model), json=body)
+        assert reply.status_code == 400, (model, body)
+        error = reply.json()
+        assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        assert needle in error["error"]["message"] and error["request_id"]
+    assert fake.steps == type(fake.steps)()

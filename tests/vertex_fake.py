@@ -14,7 +14,8 @@ Each test scripts the replies: ``fake.script([...])`` queues steps, consumed one
 (parallel calls; ``text`` may come first), ``{"thinking": "..."}`` (with text or tools),
 ``{"finish": "length" | "content_filter" | "armor" | "blocked"}`` (abnormal stops; ``armor``
 and ``blocked`` are Gemini's MODEL_ARMOR and promptFeedback.blockReason), ``{"usage": {"input",
-"output", "thoughts"}}``, or ``{"status": 429}`` (an error reply in the API's own format).
+"output", "thoughts"}}``, ``{"grounding": True | "query"}`` (a Gemini Google Search turn's
+``groundingMetadata``), or ``{"status": 429}`` (an error reply in the API's own format).
 Every request is recorded (``fake.requests``) so tests can check what the model was sent.
 """
 

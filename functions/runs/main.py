@@ -32,7 +32,16 @@ from shared.runs import batches, cancel, events_api, runner, service
 from shared.runs.approvals import ApprovalsCreate
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
 from shared.runs.events_api import RunEventPage, RunEventsQuery
-from shared.runs.schemas import RunCreate, RunListQuery, RunPage, RunPublic, RunStreamQuery
+from shared.runs.schemas import (
+    RunCreate,
+    RunForkCreate,
+    RunListQuery,
+    RunMessagePage,
+    RunPage,
+    RunPublic,
+    RunReplayCreate,
+    RunStreamQuery,
+)
 from shared.sessions import service as sessions
 from shared.sessions.schemas import SessionCreate, SessionDetail, SessionListQuery, SessionPage, SessionPublic
 from shared.web import Reply, RequestContext, Router, serve, sse_response
@@ -146,6 +155,67 @@ def cancel_run(ctx: RequestContext) -> RunPublic:
     """Cancel one of my runs: a queued run ends `cancelled` at once; a running one stops at its
     next model/tool step (poll the run or its events); a finished run → 409."""
     return cancel.cancel_run(ctx.principal, ctx.params["run_id"])
+
+
+@router.route(
+    "POST",
+    "/runs/{run_id}/replay",
+    body=RunReplayCreate,
+    query=RunStreamQuery,
+    response=RunPublic,
+    streams=True,
+    errors=(404, 409, 429),
+    extra_responses={202: "Accepted (async replay queued)"},
+    headers=("Idempotency-Key",),
+    scope="runs",
+)
+def replay_run(ctx: RequestContext) -> Reply | flask.Response:
+    """Re-play an ended run's recorded model responses and tool results through the same code
+    path at $0 (no model call, no tool runs): a new run (`source: "replay"`, `replay_of`) whose
+    `replay` report says whether everything matched, else the step where it diverged."""
+    from shared.runs import forks
+
+    started = forks.start_replay(ctx.principal, ctx.params["run_id"], ctx.body, ctx.idempotency_key)
+    return _derived(ctx, started)
+
+
+@router.route(
+    "POST",
+    "/runs/{run_id}/fork",
+    body=RunForkCreate,
+    query=RunStreamQuery,
+    response=RunPublic,
+    streams=True,
+    errors=(404, 409, 429),
+    extra_responses={202: "Accepted (async fork queued)"},
+    headers=("Idempotency-Key",),
+    scope="runs",
+)
+def fork_run(ctx: RequestContext) -> Reply | flask.Response:
+    """Continue an ended run's conversation from message `at` with a new model call (a new run,
+    `source: "fork"`): optionally a different `input` for that request, or another version."""
+    from shared.runs import forks
+
+    started = forks.start_fork(ctx.principal, ctx.params["run_id"], ctx.body, ctx.idempotency_key)
+    return _derived(ctx, started)
+
+
+def _derived(ctx: RequestContext, started: service.StartedRun) -> Reply | flask.Response:
+    """Answer a replay/fork in its mode, as POST /runs does."""
+    headers = {"Location": f"/runs/{started.record.id}", "X-Run-Id": started.record.id}
+    if started.record.mode == "async":
+        return Reply(started.record.public(), status=202, headers=headers)
+    if started.record.mode == "sync" and not ctx.wants_event_stream():
+        return Reply(service.run_sync(started), status=200, headers=headers)
+    return _stream(ctx, started, headers)
+
+
+@router.route("GET", "/runs/{run_id}/messages", response=RunMessagePage, errors=(404,), scope="runs")
+def run_messages(ctx: RequestContext) -> RunMessagePage:
+    """The run's recorded conversation (pydantic-ai message JSON, with the index `fork` takes)."""
+    from shared.runs import forks
+
+    return forks.list_messages(ctx.principal, ctx.params["run_id"])
 
 
 @router.route(
@@ -355,11 +425,19 @@ def delete_dataset(ctx: RequestContext) -> None:
 
 
 @router.route(
-    "POST", "/evals", body=EvalCreate, response=EvalPublic, status=202, errors=(404, 429), scope="runs"
+    "POST",
+    "/evals",
+    body=EvalCreate,
+    response=EvalPublic,
+    status=202,
+    errors=(404, 409, 429),
+    headers=("Idempotency-Key",),
+    scope="runs",
 )
 def create_eval(ctx: RequestContext) -> Reply:
-    """Run every case of a dataset on an agent version (async, as a batch) and score the results."""
-    started = evals.create_eval(ctx.principal, ctx.body)
+    """Run every case of a dataset on an agent version (async, as a batch) and score the results.
+    A retry with the same `Idempotency-Key` returns the first eval (409 if the body differs)."""
+    started = evals.create_eval(ctx.principal, ctx.body, header_key=ctx.idempotency_key)
     return Reply(started, status=202, headers={"Location": f"/evals/{started.id}"})
 
 

@@ -7,7 +7,9 @@ output schema being a JSON Schema, delegates existing, runnable and acyclic) liv
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import json
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,8 +22,92 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+if TYPE_CHECKING:
+    from shared.agents.catalog import ModelEntry, ThinkingSupport
+
 Provider = Literal["vertex-gemini", "vertex-anthropic"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+# The largest output-token limit (and thinking budget) any catalogued model takes.
+MAX_TOKENS_CAP = 128_000
+MAX_THINKING_BUDGET = 128_000
+
+
+class Thinking(BaseModel):
+    """How hard the model thinks before answering: an effort level or a token budget (one of them).
+
+    Provider-neutral; checked against the model's ``thinking`` support in the catalog and
+    mapped to Gemini's thinking budget / level or Claude's extended / adaptive thinking.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    effort: Literal["off", "minimal", "low", "medium", "high"] | None = None
+    budget_tokens: int | None = Field(default=None, ge=1, le=MAX_THINKING_BUDGET)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Thinking:
+        if (self.effort is None) == (self.budget_tokens is None):
+            raise ValueError("set exactly one of effort or budget_tokens")
+        return self
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}], "default": None}
+
+
+def _thinking_schema(support: ThinkingSupport | None) -> dict[str, Any]:
+    """``model.thinking`` as one model group takes it (efforts, budget range), or null only."""
+    if support is None:
+        return {"type": "null", "default": None}
+    efforts = [*(["off"] if support.can_disable else []), *support.efforts]
+    forms: list[dict[str, Any]] = [
+        {
+            "type": "object",
+            "properties": {"effort": {"enum": efforts, "type": "string"}, "budget_tokens": {"type": "null"}},
+            "required": ["effort"],
+            "additionalProperties": False,
+        }
+    ]
+    if support.budget_min is not None and support.budget_max is not None:
+        forms.append(
+            {
+                "type": "object",
+                "properties": {
+                    "effort": {"type": "null"},
+                    "budget_tokens": {
+                        "type": "integer",
+                        "minimum": support.budget_min,
+                        "maximum": min(support.budget_max, MAX_THINKING_BUDGET),
+                    },
+                },
+                "required": ["budget_tokens"],
+                "additionalProperties": False,
+            }
+        )
+    return _nullable({"oneOf": forms} if len(forms) > 1 else forms[0])
+
+
+def _group_key(entry: ModelEntry) -> str:
+    """What makes two models' ``model`` schemas differ (provider, limits, sampling, thinking)."""
+    return json.dumps(
+        [
+            entry.provider,
+            entry.max_temperature,
+            min(entry.max_output_tokens, MAX_TOKENS_CAP),
+            sorted(entry.sampling),
+            entry.sampling_exclusive,
+            None if entry.thinking is None else entry.thinking.model_dump(exclude={"mode", "default_on"}),
+        ],
+        sort_keys=True,
+    )
+
+
+def _group_title(names: list[str]) -> str:
+    """``ModelRef`` + the group's first model (``gemini-2.5-flash`` → ``ModelRefGemini25Flash``)."""
+    first = min(names)
+    return "ModelRef" + "".join(part.capitalize() for part in re.split(r"[^a-z0-9]+", first.lower()) if part)
+
+
 NAME_RULE = (
     "a name is 1 to 63 characters: lowercase letters a-z, digits, '.', '_' or '-', "
     "starting with a letter or a digit (for example 'code-reviewer')"
@@ -43,46 +129,52 @@ AgentName = Annotated[str, Field(pattern=NAME_PATTERN), WrapValidator(_explain_n
 
 
 def model_catalog_schema(schema: dict[str, Any]) -> None:
-    """Document ``model`` as the catalog allows it: one branch per provider and limits, each
-    naming its models and their temperature and output-token caps (what validation checks)."""
+    """Document ``model`` as the catalog allows it: one branch per group of models that take the
+    same settings, naming its models, their temperature and output-token caps, the sampling
+    settings they take and their thinking (what validation checks; the few cross-field rules
+    left, like Claude's temperature while thinking, are 422s documented in docs/API.md)."""
     from shared.agents.catalog import catalog_entries
 
     properties: dict[str, Any] = schema.pop("properties")
     schema.pop("required", None)
     schema.pop("type", None)
     schema.pop("additionalProperties", None)
-    groups: dict[tuple[str, float, int], list[str]] = {}
+    groups: dict[str, tuple[ModelEntry, list[str]]] = {}
     for entry in catalog_entries():
         if entry.enabled:
-            key = (entry.provider, entry.max_temperature, min(entry.max_output_tokens, MAX_TOKENS_CAP))
-            groups.setdefault(key, []).append(entry.name)
+            groups.setdefault(_group_key(entry), (entry, []))[1].append(entry.name)
     branches: list[dict[str, Any]] = []
-    for (provider, max_temperature, max_tokens), names in sorted(groups.items()):
+    for entry, names in groups.values():
         branch = dict(properties)
-        branch["provider"] = {"const": provider, "type": "string", "title": "Provider"}
+        branch["provider"] = {"const": entry.provider, "type": "string", "title": "Provider"}
         branch["name"] = {"enum": sorted(names), "type": "string", "title": "Name"}
-        branch["temperature"] = {
-            "anyOf": [{"type": "number", "minimum": 0.0, "maximum": max_temperature}, {"type": "null"}],
-            "default": None,
+        max_tokens = min(entry.max_output_tokens, MAX_TOKENS_CAP)
+        branch["max_tokens"] = _nullable({"type": "integer", "minimum": 1, "maximum": max_tokens})
+        temperature = {"type": "number", "minimum": 0.0, "maximum": entry.max_temperature}
+        top_p = {"type": "number", "exclusiveMinimum": 0.0, "maximum": 1.0}
+        branch["temperature"] = _nullable(temperature) if "temperature" in entry.sampling else _null()
+        branch["top_p"] = _nullable(top_p) if "top_p" in entry.sampling else _null()
+        branch["thinking"] = _thinking_schema(entry.thinking)
+        item: dict[str, Any] = {
+            "type": "object",
+            "title": _group_title(names),
+            "properties": branch,
+            "required": ["provider", "name"],
+            "additionalProperties": False,
         }
-        branch["max_tokens"] = {
-            "anyOf": [{"type": "integer", "minimum": 1, "maximum": max_tokens}, {"type": "null"}],
-            "default": None,
-        }
-        title = "ModelRef" + "".join(p.capitalize() for p in provider.split("-")) + str(max_tokens)
-        branches.append(
-            {
-                "type": "object",
-                "title": title,
-                "properties": branch,
-                "required": ["provider", "name"],
-                "additionalProperties": False,
+        if entry.sampling_exclusive:
+            # 4.5-generation Claude: temperature or top_p, not both.
+            item["not"] = {
+                "properties": {"temperature": {"type": "number"}, "top_p": {"type": "number"}},
+                "required": ["temperature", "top_p"],
             }
-        )
+        branches.append(item)
+    branches.sort(key=lambda b: b["title"])
     schema["oneOf"] = branches
 
 
-MAX_TOKENS_CAP = 65536
+def _null() -> dict[str, Any]:
+    return {"type": "null", "default": None}
 
 
 class ModelRef(BaseModel):
@@ -93,6 +185,7 @@ class ModelRef(BaseModel):
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS_CAP)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    thinking: Thinking | None = None
 
 
 class ToolRef(BaseModel):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from shared.agents.catalog import find_model
 from shared.agents.definition import AgentDefinition, ToolRef
+from shared.agents.model_checks import model_setting_problems
 from shared.errors import ValidationFailed
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ def _model_errors(definition: AgentDefinition) -> list[FieldError]:
                 "less_than_equal",
             )
         )
+    errors.extend(_error(loc, message, kind) for loc, message, kind in model_setting_problems(model, info))
     if definition.tools and not info.supports_tools:
         errors.append(_error("tools", f"model '{model.name}' does not support tools"))
     for index, ref in enumerate(definition.tools):

@@ -23,6 +23,9 @@ class EvalCreate(BaseModel):
     agent_version: int | None = Field(default=None, ge=1, description="Default: the agent's current version.")
     dataset_id: str = Field(min_length=1, max_length=128)
     repeat: int = Field(default=1, ge=1, le=MAX_REPEAT, description="Runs per case.")
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Or the Idempotency-Key header."
+    )
 
 
 class EvalCounts(BaseModel):
@@ -91,6 +94,8 @@ class EvalRecord(BaseModel):
     listing_id: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
 
     def public(self) -> EvalPublic:
         counts = EvalCounts(

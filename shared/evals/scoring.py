@@ -215,18 +215,26 @@ def finalize(eval_id: str) -> EvalRecord | None:
 
 
 def reconcile(record: EvalRecord) -> EvalRecord:
-    """Score finished runs whose result message never arrived (``GET /evals/{id}``)."""
+    """Score finished runs whose result message never arrived (``GET /evals/{id}``, the sweep).
+
+    Counts the eval's finished runs first (one read per 1000): only when more have finished
+    than are scored does it read them. An eval whose every run is scored but whose summary was
+    never folded (the scorer died in between) is finalized.
+    """
     if (datetime.now(UTC) - record.created_at).total_seconds() < RECONCILE_AFTER_SECONDS:
         return record
+    if record.scored >= record.total:
+        return finalize(record.id) or record
     from google.cloud.firestore import FieldFilter
 
     from shared.runs.repository import RUNS
 
     collection: Any = db.collection(RUNS)
     runs: Any = collection.where(filter=FieldFilter("batch_id", "==", record.id))
-    finished = db.query(runs.where(filter=FieldFilter("status", "in", ["succeeded", "failed", "cancelled"])))
-    if len(finished) <= record.scored:
+    ended: Any = runs.where(filter=FieldFilter("status", "in", ["succeeded", "failed", "cancelled"]))
+    if db.count(ended) <= record.scored:
         return record
+    finished = db.query(ended)
     refs = [results_collection(record.id).document(s.id) for s in finished]
     scored = {s.id for s in db.get_all(refs) if s.exists}
     for snap in finished:
@@ -236,4 +244,17 @@ def reconcile(record: EvalRecord) -> EvalRecord:
     return load(record.id) or record
 
 
-__all__ = ["EVALS", "finalize", "handle_result_message", "reconcile", "score_run"]
+def repair(record: EvalRecord) -> EvalRecord:
+    """The sweep's repair of an eval still running after ``RECONCILE_AFTER_SECONDS``: resume a
+    fan-out its request never finished (the batch is idempotent), then score what finished."""
+    from shared.runs.batches import BATCHES
+
+    batch = db.get(db.collection(BATCHES).document(record.id))
+    if not batch.exists or not (batch.to_dict() or {}).get("fanned_out"):
+        from shared.evals.service import ensure_fanned_out
+
+        ensure_fanned_out(record)
+    return reconcile(record)
+
+
+__all__ = ["EVALS", "finalize", "handle_result_message", "reconcile", "repair", "score_run"]

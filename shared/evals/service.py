@@ -9,6 +9,8 @@ result is scored when it finishes (``shared.evals.scoring``, fed by the run-resu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -52,10 +54,47 @@ def not_found(eval_id: str) -> NotFound:
     return NotFound(f"eval '{eval_id}' not found", details={"eval_id": eval_id})
 
 
-def create_eval(principal: Principal, body: EvalCreate) -> EvalPublic:
+_IDEMPOTENCY_SCOPE = "evals.create"
+
+
+def _request_hash(owner_id: str, body: EvalCreate) -> str:
+    payload = body.model_dump(mode="json", exclude={"idempotency_key"})
+    return hashlib.sha256(f"{owner_id}|{json.dumps(payload, sort_keys=True)}".encode()).hexdigest()
+
+
+def _earlier(owner_id: str, key: str, request_hash: str) -> EvalRecord | None:
+    """The eval a request with this Idempotency-Key created (409 if that request differed)."""
+    from shared import idempotency
+    from shared.errors import Conflict
+
+    snap = db.get(idempotency.key_ref(owner_id, _IDEMPOTENCY_SCOPE, key))
+    data = snap.to_dict() if snap.exists else None
+    if not data:
+        return None
+    if data.get("request_hash") != request_hash:
+        raise Conflict(
+            "this idempotency key was already used with a different request", code="idempotency_key_reused"
+        )
+    return load(str(data["eval_id"]))
+
+
+def create_eval(principal: Principal, body: EvalCreate, *, header_key: str | None = None) -> EvalPublic:
+    """Start an eval; a retry with the same Idempotency-Key returns the first one (and resumes
+    its fan-out if that request died before finishing it)."""
     from shared.agents.repository import get_agent_version, runnable_agent
     from shared.runs.rate_limit import consume_run_quota
 
+    if body.idempotency_key and header_key and body.idempotency_key != header_key:
+        raise ValidationFailed.field("idempotency_key", "differs from the Idempotency-Key header")
+    key = body.idempotency_key or header_key
+    if key is not None and len(key) > 200:
+        raise ValidationFailed.field("idempotency_key", "at most 200 characters")
+    request_hash = _request_hash(principal.user_id, body)
+    if key is not None:
+        earlier = _earlier(principal.user_id, key, request_hash)
+        if earlier is not None:
+            ensure_fanned_out(earlier)
+            return earlier.public()
     dataset = datasets.readable(principal, body.dataset_id)
     agent = runnable_agent(body.agent_id, principal)
     version = body.agent_version or agent.version
@@ -68,7 +107,13 @@ def create_eval(principal: Principal, body: EvalCreate) -> EvalPublic:
         raise ValidationFailed.field("repeat", f"cases x repeat must be at most {MAX_RUNS}")
     consume_run_quota(principal.user_id)
     return start_eval(
-        owner_id=principal.user_id, agent_id=agent.id, version=version, dataset=dataset, repeat=body.repeat
+        owner_id=principal.user_id,
+        agent_id=agent.id,
+        version=version,
+        dataset=dataset,
+        repeat=body.repeat,
+        idempotency_key=key,
+        request_hash=request_hash,
     )
 
 
@@ -81,9 +126,14 @@ def start_eval(
     repeat: int = 1,
     listing_id: str | None = None,
     eval_id: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> EvalPublic:
-    """Store the eval and its dataset snapshot, then fan the cases out as a pinned batch."""
-    from shared.runs.batches import create_pinned_batch
+    """Store the eval and its dataset snapshot, then fan the cases out as a pinned batch.
+
+    With an idempotency key the eval is created with its key reservation in one transaction
+    (after the snapshot, so an eval never lacks one); a concurrent retry gets the first eval.
+    """
 
     record = EvalRecord(
         id=eval_id or uuid.uuid4().hex,
@@ -98,26 +148,58 @@ def start_eval(
         case_names=[c.name for c in dataset.cases],
         listing_id=listing_id,
         created_at=datetime.now(UTC),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
     )
     stored_dataset = dataset.model_dump(mode="json", by_alias=True)
     snapshot = {"cases": stored_dataset["cases"], "evaluators": stored_dataset["evaluators"]}
+    doc = record.model_dump(mode="python", exclude={"id"})
+    if idempotency_key is None:
 
-    def build(batch: db.CountingWrites) -> None:
-        batch.set(snapshot_ref(record.id), snapshot)
-        batch.set(eval_ref(record.id), record.model_dump(mode="python", exclude={"id"}))
+        def build(batch: db.CountingWrites) -> None:
+            batch.set(snapshot_ref(record.id), snapshot)
+            batch.set(eval_ref(record.id), doc)
 
-    db.commit_batch(build)
-    inputs: list[Any] = [case["input"] for case in snapshot["cases"] for _ in range(repeat)]
+        db.commit_batch(build)
+    else:
+        from shared import idempotency
+
+        db.set(snapshot_ref(record.id), snapshot)
+        first = idempotency.create_once(
+            eval_ref(record.id),
+            doc,
+            owner_id=owner_id,
+            scope=_IDEMPOTENCY_SCOPE,
+            key=idempotency_key,
+            request_hash=request_hash,
+            id_field="eval_id",
+            what="eval",
+            created_at=record.created_at,
+        )
+        if first is not None:  # a concurrent request with the same key won
+            record = EvalRecord.model_validate({**first[1], "id": first[0]})
+    ensure_fanned_out(record, snapshot)
+    return record.public()
+
+
+def ensure_fanned_out(record: EvalRecord, snapshot: dict[str, Any] | None = None) -> None:
+    """Fan the eval's cases out as its pinned batch (idempotent: a batch already fanned out is
+    left alone, a partial one is resumed). Retries and the sweep call it too."""
+    from shared.runs.batches import create_pinned_batch
+
+    if snapshot is None:
+        snapshot = db.get(snapshot_ref(record.id)).to_dict() or {}
+    cases: list[dict[str, Any]] = list(snapshot.get("cases") or [])
+    inputs: list[Any] = [case["input"] for case in cases for _ in range(record.repeat)]
     # Eval runs are not usage of a listing: "" keeps them out of its run statistics.
     create_pinned_batch(
         batch_id=record.id,
-        owner_id=owner_id,
-        agent_id=agent_id,
-        agent_version=version,
+        owner_id=record.owner_id,
+        agent_id=record.agent_id,
+        agent_version=record.agent_version,
         inputs=inputs,
         listing_id="",
     )
-    return record.public()
 
 
 def load(eval_id: str) -> EvalRecord | None:

@@ -83,6 +83,8 @@ class ExecutionSpec:
     resume: Resume | None = None
     # Checkpoint each model response with tool calls and each batch of tool results.
     save_step: SaveStep | None = None
+    # A replay (``shared.runs.replay.ReplayTape``): recorded responses and tool results, $0.
+    replay: Any = None
 
 
 @dataclass
@@ -171,9 +173,9 @@ class Execution:
     # -- usage --------------------------------------------------------------------------------
 
     def usage(self) -> UsageTotals:
-        """Usage so far (also after the consumer stopped early)."""
+        """Usage so far (also after the consumer stopped early); a replay uses nothing."""
         run_usage = self._run.usage if self._run is not None else None
-        if run_usage is None:
+        if run_usage is None or self.spec.replay is not None:
             return UsageTotals()
         return UsageTotals(
             requests=run_usage.requests,
@@ -182,6 +184,15 @@ class Execution:
             tool_calls=run_usage.tool_calls,
             thinking_tokens=_thinking_tokens(run_usage),
         )
+
+    def unsaved_messages(self) -> tuple[list[Any], Any]:
+        """The run's messages not checkpointed yet and pydantic-ai's usage (stored at the end)."""
+        if self._run is None:
+            return [], None
+        try:
+            return self.steps.unsaved(self._run), self._run.usage
+        except Exception:  # pragma: no cover - a run that failed before its first step
+            return [], None
 
     def finish_reason(self) -> FinishReason | None:
         """Why the model stopped its last response (None before any response)."""
@@ -196,12 +207,15 @@ class Execution:
         last = next((m for m in reversed(messages) if isinstance(m, ModelResponse)), None)
         if last is None:
             return None
-        return last.finish_reason or ("tool_call" if last.tool_calls else "stop")
+        if last.tool_calls and last.finish_reason in (None, "stop"):
+            # Gemini ends a functionCall turn with STOP; Claude says tool_use: one value for both.
+            return "tool_call"
+        return last.finish_reason or "stop"
 
     def cost_usd(self) -> float | None:
         """pydantic-ai's cost (genai-prices / the offline model), else the catalog list prices."""
         run_usage = self._run.usage if self._run is not None else None
-        if run_usage is None:
+        if run_usage is None or self.spec.replay is not None:
             return 0.0
         if run_usage.cost is not None:
             return round(float(run_usage.cost), 8)
@@ -244,6 +258,7 @@ class Execution:
                 run_id=self.spec.run_id,
                 requested_limits=self.spec.requested_limits,
                 on_file_written=self.spec.on_file_written,
+                replay=self.spec.replay,
             )
         return self._built
 

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.usage import UsageLimits
 
-from shared.agents.definition import AgentDefinition, Limits
-from shared.errors import ValidationFailed
+from shared.agents.definition import AgentDefinition, Limits, ModelRef
+from shared.errors import ServiceError, ValidationFailed
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -178,6 +178,18 @@ def _delegate_tools(
     return tools, names
 
 
+def _refuse_retired(ref: ModelRef) -> None:
+    """An agent created before its model was retired fails clearly, without calling Vertex."""
+    from shared.agents.catalog import find_model
+
+    info = find_model(ref.provider, ref.name)
+    if info is not None and not info.enabled:
+        raise ServiceError(
+            f"model '{ref.name}' is retired: update the agent to a current model (GET /models)",
+            code="model_not_found",
+        )
+
+
 def build_agent(
     definition: AgentDefinition,
     *,
@@ -187,10 +199,13 @@ def build_agent(
     requested_limits: Limits | None = None,
     on_file_written: Callable[[str], None] | None = None,
     usage_limits: UsageLimits | None = None,
+    replay: Any = None,
 ) -> BuiltAgent:
     """A ready-to-run agent for ``definition`` acting for ``owner_id``.
 
     ``usage_limits`` (delegates) reuses the calling run's limits instead of the definition's.
+    ``replay`` (``shared.runs.replay.ReplayTape``): the recorded responses are the model and
+    the recorded results answer every tool call (the same agent otherwise).
     """
     from pydantic_ai import Agent, ModelRetry, StructuredDict
     from pydantic_ai.capabilities import NativeTool
@@ -204,6 +219,7 @@ def build_agent(
         raise ValidationFailed.field(
             "agent_id", "workflow agents are run by the workflow engine, not as a model"
         )
+    _refuse_retired(definition.model)
     limits = effective_limits(definition.limits, requested_limits)
     limits_for_run = usage_limits or usage_limits_for(limits)
     deps = RunDeps(
@@ -221,18 +237,28 @@ def build_agent(
     delegate_tools, delegate_names = _delegate_tools(definition, deps, taken)
     capabilities: list[Any] = [NativeTool(t) for t in built_tools.native_tools]
     capabilities.extend(instrumentation_capabilities())
+    if replay is not None:
+        capabilities.append(replay.capability())
 
     toolsets: list[Any] = []
     if definition.mcp_servers:
         # The MCP client is imported only here: agents without MCP servers never load it.
         from shared.mcp_servers.toolsets import build_toolsets
 
-        toolsets = build_toolsets(definition, owner_id)
+        toolsets = build_toolsets(definition, owner_id, approvals=replay is None)
     structured = definition.output_schema is not None
     output_type: Any = (
         StructuredDict(definition.output_schema, name="final_result") if definition.output_schema else str
     )
-    mcp_approval = any(ref.requires_approval is not False for ref in definition.mcp_servers)
+    if replay is not None:
+        # The recorded decisions are in the conversation: an approved call's result, or the
+        # denial the model was sent, is played back like any other tool result.
+        for tool in built_tools.tools:
+            if getattr(tool, "requires_approval", False):
+                tool.requires_approval = False
+    mcp_approval = replay is None and any(
+        ref.requires_approval is not False for ref in definition.mcp_servers
+    )
     if mcp_approval or any(getattr(t, "requires_approval", False) for t in built_tools.tools):
         if depth > 0:
             # A delegate runs inside its caller's tool call, which cannot pause (agents that
@@ -247,7 +273,7 @@ def build_agent(
         # Lets a run end paused with the calls that wait for a decision (requires_action).
         output_type = [output_type, DeferredToolRequests]
     agent: Agent[RunDeps, Any] = Agent(
-        model_for(definition.model),
+        replay.model() if replay is not None else model_for(definition.model),
         output_type=output_type,
         instructions=definition.system_prompt or None,
         deps_type=RunDeps,

@@ -23,13 +23,11 @@ if TYPE_CHECKING:
 
     from shared.agents.definition import ModelRef
 
-DEFAULT_MAX_TOKENS = 8192
+DEFAULT_MAX_TOKENS = 8192  # for models outside the catalog
 # The Vertex API version of Claude's Messages API the service is built against. The anthropic
 # SDK otherwise fills in its own default (2026-10-21), which removed temperature/top_p/top_k:
 # pinning keeps the agent's sampling settings valid (docs/api-decisions/models.md).
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
-# Claude on Vertex streams by itself above this many output tokens; stay below it.
-ANTHROPIC_MAX_NON_STREAMING_TOKENS = 21_333
 
 
 @dataclass(frozen=True)
@@ -43,22 +41,22 @@ class ModelPricing:
 def pricing_for(ref: ModelRef) -> ModelPricing:
     """Catalog facts for a model reference (prices, max tokens, Vertex id); defaults if unknown."""
     from shared.agents.catalog import find_model
+    from shared.agents.model_checks import max_tokens_for
 
-    info: Any = find_model(ref.provider, ref.name)
+    info = find_model(ref.provider, ref.name)
     if info is None:
         return ModelPricing(None, None, DEFAULT_MAX_TOKENS, ref.name)
-    # Without a max_tokens in the definition, send a moderate default, never above the model's maximum.
-    max_tokens = min(int(getattr(info, "max_output_tokens", None) or DEFAULT_MAX_TOKENS), DEFAULT_MAX_TOKENS)
     return ModelPricing(
-        input_per_mtok=getattr(info, "input_price_per_mtok", None),
-        output_per_mtok=getattr(info, "output_price_per_mtok", None),
-        default_max_tokens=int(max_tokens),
-        vertex_model_id=getattr(info, "vertex_model_id", None) or ref.name,
+        input_per_mtok=info.input_price_per_mtok,
+        output_per_mtok=info.output_price_per_mtok,
+        default_max_tokens=max_tokens_for(ref.model_copy(update={"max_tokens": None}), info),
+        vertex_model_id=info.vertex_model_id,
     )
 
 
 def model_settings_for(ref: ModelRef) -> ModelSettings:
-    """Per-request settings: ``max_tokens`` is always sent; retries and timeouts from settings."""
+    """Per-request settings: ``max_tokens`` is always sent (room for thinking included);
+    sampling and thinking as the agent sets them; retries and timeouts from settings."""
     settings = get_settings()
     pricing = pricing_for(ref)
     max_tokens = ref.max_tokens or pricing.default_max_tokens
@@ -68,13 +66,31 @@ def model_settings_for(ref: ModelRef) -> ModelSettings:
         "max_retries": settings.model_max_retries,
     }
     if ref.provider == "vertex-anthropic":
-        result["max_tokens"] = min(max_tokens, ANTHROPIC_MAX_NON_STREAMING_TOKENS)
+        # An agent's own max_tokens is sent as set: the per-attempt timeout given here keeps the
+        # anthropic SDK from refusing a large one unstreamed (docs/api-decisions/models.md).
         result["extra_body"] = {"anthropic_version": VERTEX_ANTHROPIC_VERSION}
     if ref.temperature is not None:
         result["temperature"] = ref.temperature
     if ref.top_p is not None:
         result["top_p"] = ref.top_p
+    result.update(thinking_settings(ref))
     return result  # type: ignore[return-value]  # ModelSettings is a TypedDict
+
+
+def thinking_settings(ref: ModelRef) -> dict[str, Any]:
+    """``model.thinking`` as pydantic-ai settings: an effort through its unified ``thinking``
+    setting (Gemini budget or level, Claude budget or adaptive effort, per model), a budget as
+    Gemini's ``thinkingBudget`` or Claude's extended-thinking ``budget_tokens``."""
+    thinking = ref.thinking
+    if thinking is None:
+        return {}
+    if thinking.budget_tokens is not None:
+        if ref.provider == "vertex-anthropic":
+            return {"anthropic_thinking": {"type": "enabled", "budget_tokens": thinking.budget_tokens}}
+        return {
+            "google_thinking_config": {"thinking_budget": thinking.budget_tokens, "include_thoughts": True}
+        }
+    return {"thinking": False if thinking.effort == "off" else thinking.effort}
 
 
 def model_for(ref: ModelRef) -> Model:

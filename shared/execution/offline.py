@@ -13,7 +13,11 @@ Directives are lines of the latest user prompt:
 - ``say <text>`` — the exact text to answer with;
 - ``pause <seconds>`` — wait before each response (at most 60 s; cancellable);
 - ``gate <name>`` — after the first streamed word, wait until :func:`open_gate` (tests);
-- ``fail <status>`` — fail the model request with that HTTP status, or ``timeout``.
+- ``fail <status>`` — fail the model request with that HTTP status, or ``timeout``;
+- ``finish <reason>`` — end the response as Vertex would: ``length`` (the answer is cut at
+  the output limit: the run succeeds with ``finish_reason: "length"``), ``output_limit`` (the
+  limit is used up before any answer: ``output_limit_reached``), ``content_filter`` (a
+  safety block: ``content_filtered``) or ``stop``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic_ai.messages import (
     BinaryContent,
+    FinishReason,
     ModelMessage,
     ModelRequest,
     ModelResponse,
@@ -45,13 +50,18 @@ from pydantic_ai.models import ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
+from shared.execution.offline_schema import minimal_instance
+
 if TYPE_CHECKING:
     from pydantic_ai.settings import ModelSettings
     from pydantic_ai.tools import RunContext
 
 MAX_PAUSE_SECONDS = 60.0
 GATE_TIMEOUT_SECONDS = 60.0
-_DIRECTIVE = re.compile(r"^\s*(call|output|say|pause|gate|fail)\b[ \t]*(.*)$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"^\s*(call|output|say|pause|gate|fail|finish)\b[ \t]*(.*)$", re.IGNORECASE)
+FINISHES = ("stop", "length", "output_limit", "content_filter")
+# Words the answer keeps when ``finish length`` cuts it.
+CUT_WORDS = 5
 
 _gates: dict[str, threading.Event] = {}
 _gates_lock = threading.Lock()
@@ -76,6 +86,7 @@ class Directives:
     pause: float = 0.0
     gate: str | None = None
     fail: str | None = None
+    finish: str = "stop"
 
 
 def parse_directives(text: str) -> Directives:
@@ -110,71 +121,9 @@ def parse_directives(text: str) -> Directives:
             found.gate = rest
         elif verb == "fail":
             found.fail = rest or "500"
+        elif verb == "finish" and rest.lower() in FINISHES:
+            found.finish = rest.lower()
     return found
-
-
-def minimal_instance(schema: Any, root: Any = None) -> Any:
-    """A small value valid against ``schema`` (the common JSON Schema keywords)."""
-    root = schema if root is None else root
-    if not isinstance(schema, dict):
-        return None
-    s = cast(dict[str, Any], schema)
-    if "$ref" in s and isinstance(s["$ref"], str) and s["$ref"].startswith("#/"):
-        target: Any = root
-        for part in s["$ref"][2:].split("/"):
-            target = cast(dict[str, Any], target).get(part, {}) if isinstance(target, dict) else {}
-        return minimal_instance(target, root)
-    if "const" in s:
-        return s["const"]
-    if isinstance(s.get("enum"), list) and s["enum"]:
-        return cast(list[Any], s["enum"])[0]
-    if "default" in s:
-        return s["default"]
-    for key in ("anyOf", "oneOf", "allOf"):
-        options = s.get(key)
-        if isinstance(options, list) and options:
-            if key == "allOf":
-                merged: dict[str, Any] = {}
-                for option in cast(list[Any], options):
-                    value = minimal_instance(option, root)
-                    if isinstance(value, dict):
-                        merged.update(cast(dict[str, Any], value))
-                return merged
-            return minimal_instance(cast(list[Any], options)[0], root)
-    kind = s.get("type")
-    if isinstance(kind, list):
-        kinds = [k for k in cast(list[Any], kind) if k != "null"] or ["null"]
-        kind = kinds[0]
-    if kind == "object" or (kind is None and "properties" in s):
-        props = cast(dict[str, Any], s.get("properties") or {})
-        required = cast(list[str], s.get("required") or [])
-        return {name: minimal_instance(props.get(name, {}), root) for name in required}
-    if kind == "array":
-        count = int(s.get("minItems", 0) or 0)
-        return [minimal_instance(s.get("items", {}), root) for _ in range(count)]
-    if kind == "string":
-        fmt = s.get("format")
-        if fmt == "date-time":
-            return "2024-01-01T00:00:00Z"
-        if fmt == "date":
-            return "2024-01-01"
-        if fmt == "email":
-            return "user@example.com"
-        if fmt in ("uri", "url"):
-            return "https://example.com"
-        length = int(s.get("minLength", 0) or 0)
-        return "offline" if length <= 7 else "x" * length
-    if kind == "integer":
-        return (
-            int(s.get("minimum", 0) or 0) if "exclusiveMinimum" not in s else int(s["exclusiveMinimum"]) + 1
-        )
-    if kind == "number":
-        if "exclusiveMinimum" in s:
-            return float(s["exclusiveMinimum"]) + 1
-        return float(s.get("minimum", 0) or 0)
-    if kind == "boolean":
-        return True
-    return None
 
 
 def _words(text: str) -> int:
@@ -264,6 +213,21 @@ def _answer_text(turn: _Turn, directives: Directives) -> str:
     return " ".join(words)
 
 
+def _finished(parts: list[ModelResponsePart], finish: str) -> tuple[list[ModelResponsePart], FinishReason]:
+    """The response parts and finish reason a ``finish`` directive asks for."""
+    if finish == "length":
+        cut = [
+            TextPart(" ".join(p.content.split(" ")[:CUT_WORDS])) if isinstance(p, TextPart) else p
+            for p in parts
+        ]
+        return cut, "length"
+    if finish == "output_limit":
+        return [], "length"
+    if finish == "content_filter":
+        return [], "content_filter"
+    return parts, "stop"
+
+
 def _respond(messages: list[ModelMessage], info: AgentInfo) -> list[ModelResponsePart]:
     turn = _turn(messages)
     directives = parse_directives(turn.prompt)
@@ -330,9 +294,9 @@ class OfflineModel(FunctionModel):
         return directives
 
     async def _request_fn(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        await self._before_response(messages)
-        parts = _respond(messages, info)
-        return ModelResponse(parts=parts, usage=self._usage(messages, parts))
+        directives = await self._before_response(messages)
+        parts, finish = _finished(_respond(messages, info), directives.finish)
+        return ModelResponse(parts=parts, usage=self._usage(messages, parts), finish_reason=finish)
 
     async def _stream_fn(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Any]:
         # Unused: request_stream below streams through _OfflineStream (it sets the usage).
@@ -359,9 +323,10 @@ class OfflineModel(FunctionModel):
             instructions=None,
         )
         directives = await self._before_response(messages)
-        parts = _respond(messages, info)
+        parts, finish = _finished(_respond(messages, info), directives.finish)
         yield _OfflineStream(
             model_request_parameters=model_request_parameters,
+            offline_finish=finish,
             offline_parts=parts,
             offline_usage=self._usage(messages, parts),
             gate=directives.gate,
@@ -375,6 +340,7 @@ class _OfflineStream(StreamedResponse):
     offline_usage: RequestUsage = field(default_factory=RequestUsage)
     gate: str | None = None
     offline_model_name: str = "offline"
+    offline_finish: FinishReason = "stop"
     _created: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     async def _get_event_iterator(self) -> AsyncIterator[ModelResponseStreamEvent]:
@@ -398,6 +364,7 @@ class _OfflineStream(StreamedResponse):
                 ):
                     yield event
         self._usage = self.offline_usage
+        self.finish_reason = self.offline_finish
 
     async def close_stream(self) -> None:
         return None

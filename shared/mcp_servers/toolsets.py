@@ -138,8 +138,11 @@ def load_for_run(definition: AgentDefinition, runner_id: str) -> dict[str, McpSe
     return servers
 
 
-def build_toolsets(definition: AgentDefinition, runner_id: str) -> list[AbstractToolset[Any]]:
-    """One guarded, reviewed, approval-aware toolset per MCP server of ``definition``."""
+def build_toolsets(
+    definition: AgentDefinition, runner_id: str, *, approvals: bool = True
+) -> list[AbstractToolset[Any]]:
+    """One guarded, reviewed, approval-aware toolset per MCP server of ``definition``
+    (``approvals`` False: a replay, whose recorded decisions are played back)."""
     servers = load_for_run(definition, runner_id)
     toolsets: list[AbstractToolset[Any]] = []
     for ref in definition.mcp_servers:
@@ -152,7 +155,7 @@ def build_toolsets(definition: AgentDefinition, runner_id: str) -> list[Abstract
         )
         if ref.tool_prefix:
             toolset = toolset.prefixed(ref.tool_prefix)
-        if ref.requires_approval is not False:
+        if approvals and ref.requires_approval is not False:
             toolset = toolset.approval_required(_needs_approval(ref))
         toolsets.append(toolset)
     return toolsets

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from shared.execution.durable import Resume
     from shared.execution.executor import Execution, ExecutionSpec
     from shared.runs.artifacts import ArtifactRecorder
+    from shared.runs.replay import ReplayTape
 
 _log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ async def execute_run(
     from shared.runs import pausing
     from shared.runs.artifacts import ArtifactRecorder
 
+    continuing = event_start is None
     if event_start is None:
         event_start = await asyncio.to_thread(last_event_seq, record.id)
     writer = RunEventWriter(record.id, start_after=event_start)
@@ -154,6 +156,7 @@ async def execute_run(
     history_revision = session_revision
     base_cancel = should_cancel or cancel_requested_check(record.id)
     steps = _Steps(record, 0)
+    tape: ReplayTape | None = None
 
     async def cancel_check() -> bool:
         return steps.lost or (keeper is not None and keeper.lost) or await base_cancel()
@@ -177,10 +180,15 @@ async def execute_run(
                 history_revision = session.revision if session is not None else 0
             history = await asyncio.to_thread(load_history, record.session_id)
         resume_state: Resume | None = None
-        if resume:
+        if resume or record.prefix_messages:
+            # A fork (and a replay of one) starts from the conversation prefix it was given.
             resume_state, steps.segments = await _resume_state(record)
         elif record.session_id is None and history:
             steps.client_history = list(history)
+        if record.source == "replay" and record.replay_of:
+            from shared.runs.forks import load_tape
+
+            tape = await asyncio.to_thread(load_tape, record)
         spec = ExecutionSpec(
             run_id=record.id,
             owner_id=record.owner_id,
@@ -191,9 +199,11 @@ async def execute_run(
             on_file_written=artifacts.file_written,
             resume=resume_state,
             save_step=steps.save if record.lease_token else None,
+            replay=tape,
         )
         execution = execution_for(spec, cancel_check, stream=stream)
-        first = "run.resumed" if resume_state is not None and resume_state.messages else "run.started"
+        resumed = continuing and resume_state is not None and bool(resume_state.messages)
+        first = "run.resumed" if resumed else "run.started"
         started = {"run": record.public().model_dump(mode="json")}
         yield StreamItem(writer.add(first, started), first, started)
         async for event in execution.events():
@@ -223,7 +233,9 @@ async def execute_run(
             data = {"run": final.model_dump(mode="json")}
             terminal.append(StreamItem(writer.add(event_type, data), event_type, data))
 
-        await finish(record, execution, history_revision, artifacts, on_stored=store_terminal)
+        await finish(
+            record, execution, history_revision, artifacts, on_stored=store_terminal, steps=steps, tape=tape
+        )
         finished = True
         if terminal:
             yield terminal[0]
@@ -235,7 +247,7 @@ async def execute_run(
             try:
                 if execution is not None and execution.result is None:
                     execution.finish("cancelled", CLIENT_DISCONNECTED)
-                final = await finish(record, execution, history_revision, artifacts)
+                final = await finish(record, execution, history_revision, artifacts, steps=steps, tape=tape)
                 if final is not None:
                     event_type = "run.completed" if final.status == "succeeded" else "run.failed"
                     writer.add(event_type, {"run": final.model_dump(mode="json")})
@@ -250,6 +262,24 @@ async def execute_run(
             await writer.close()
 
 
+def _final_segment(
+    record: RunRecord, execution: Execution | None, steps: _Steps | None, fields: dict[str, Any]
+) -> checkpoints.Segment | None:
+    """The run's last messages (its answer) as one more conversation segment, so the stored
+    conversation is the whole run (replay and fork need every response). Sets
+    ``recorded_messages``; written in the finishing transaction."""
+    if execution is None or steps is None or steps.lost:
+        return None
+    unsaved, native_usage = execution.unsaved_messages()
+    # The client's history (OpenAI/AG-UI) is stored with the first segment, as checkpoints do.
+    fields["recorded_messages"] = len(steps.client_history) + execution.steps.stored + len(unsaved)
+    if steps.client_history:
+        fields["history_messages"] = len(steps.client_history)
+    if not unsaved or native_usage is None:
+        return None
+    return checkpoints.segment(record.id, steps.segments, steps.first(unsaved), native_usage)
+
+
 async def finish(
     record: RunRecord,
     execution: Execution | None,
@@ -257,6 +287,8 @@ async def finish(
     artifacts: ArtifactRecorder | None = None,
     *,
     on_stored: Callable[[RunPublic], None] | None = None,
+    steps: _Steps | None = None,
+    tape: ReplayTape | None = None,
 ) -> RunPublic | None:
     """End the run with its outcome (``succeed``/``fail``/``cancel``) and the session history.
 
@@ -298,11 +330,20 @@ async def finish(
         # Snapshot what the tools wrote, as it is now (the run's artifacts).
         fields["artifacts"] = await asyncio.to_thread(artifacts.snapshot)
     status = fields.pop("status")
+    if tape is not None:
+        error: Any = fields.get("error")
+        fields["replay"] = tape.finish(status, fields.get("output"), error.get("code") if error else None)
+    final_step = _final_segment(record, execution, steps, fields)
     event = {"succeeded": Event.SUCCEED, "cancelled": Event.CANCEL}.get(status, Event.FAIL)
     fields["finished_at"] = datetime.now(UTC)
-    outcome = await asyncio.to_thread(
-        lifecycle.apply, record.id, event, fields, guard=lifecycle.held_by(record.lease_token)
-    )
+    guard = lifecycle.held_by(record.lease_token)
+
+    def choose(current: RunRecord, now: datetime) -> Move | None:
+        if not lifecycle.allows(current.status, event) or not guard(current, now):
+            return None
+        return Move(event, fields, also=final_step.write if final_step is not None else None)
+
+    outcome = await asyncio.to_thread(lifecycle.transition, record.id, choose)
     if not outcome.applied or outcome.record is None:
         _log.warning("a run was ended elsewhere before it finished here", extra={"run_id": record.id})
         return None

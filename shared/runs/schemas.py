@@ -15,7 +15,7 @@ from shared.pagination import Cursor
 RunMode = Literal["sync", "stream", "async"]
 # Which front door started a run: the REST API (and its clients), an MCP client (`/mcp`) or an
 # A2A client (`/a2a`).
-RunSource = Literal["api", "mcp", "a2a"]
+RunSource = Literal["api", "mcp", "a2a", "replay", "fork"]
 RunStatus = Literal["queued", "running", "requires_action", "succeeded", "failed", "cancelled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 # One set for Gemini and Claude: pydantic-ai's normalised finish reasons.
@@ -137,6 +137,84 @@ class ApprovalDecisionRecord(BaseModel):
     decided_at: datetime
 
 
+class ReplayDivergence(BaseModel):
+    """Where a replay first differed from its recording."""
+
+    step: int = Field(description="The model request (0-based) at which it happened.")
+    message_index: int = Field(description="The index in the recorded run's messages.")
+    reason: Literal[
+        "request_changed",
+        "instructions_changed",
+        "tool_missing",
+        "tool_result_missing",
+        "extra_model_request",
+        "ended_early",
+        "outcome_changed",
+        "output_changed",
+    ]
+    detail: str
+    expected: Any = None
+    actual: Any = None
+
+
+class ReplayReport(BaseModel):
+    """What a replay found: whether everything matched, else the first divergence."""
+
+    source_run_id: str
+    matched: bool
+    steps_replayed: int = Field(description="Model responses played back.")
+    steps_recorded: int
+    tool_results_replayed: int
+    divergence: ReplayDivergence | None = None
+
+
+class RunReplayCreate(BaseModel):
+    """``POST /runs/{id}/replay``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: RunMode = "sync"
+    agent_version: int | None = Field(
+        default=None, ge=1, description="Replay on another version of the agent (default: the run's own)."
+    )
+
+
+class RunForkCreate(BaseModel):
+    """``POST /runs/{id}/fork``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: int = Field(
+        ge=0,
+        le=100_000,
+        description="Index of a model request in the run's messages (GET /runs/{id}/messages): the fork "
+        "keeps the messages before it and sends that request again (with `input` as its prompt).",
+    )
+    input: RunInput | None = Field(default=None, description="A new prompt for the request at `at`.")
+    agent_version: int | None = Field(default=None, ge=1, description="Default: the run's own version.")
+    mode: RunMode = "sync"
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: str | list[Any] | None) -> str | list[Any] | None:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("input must not be empty")
+        return value
+
+
+class RunMessage(BaseModel):
+    """One message of a run's recorded conversation (pydantic-ai's message JSON)."""
+
+    index: int
+    kind: Literal["request", "response"]
+    message: dict[str, Any]
+
+
+class RunMessagePage(BaseModel):
+    items: list[RunMessage]
+    recorded: bool = Field(description="False: the run kept no complete recording (replay/fork → 409).")
+
+
 class RunPublic(BaseModel):
     """A run as the API shows it (image data is summarised, not echoed)."""
 
@@ -166,7 +244,14 @@ class RunPublic(BaseModel):
     approvals: list[ApprovalDecisionRecord] = Field(default_factory=list[ApprovalDecisionRecord])
     # The schedule that started this run (docs/schedules.md), None for other runs.
     schedule_id: str | None = None
-    source: RunSource = Field(default="api", description="how the run was started: api, mcp or a2a")
+    source: RunSource = Field(
+        default="api", description="how the run was started: api, mcp, a2a, replay or fork"
+    )
+    # Replay and fork (docs/replay.md): what this run re-plays or continues, None for other runs.
+    replay_of: str | None = None
+    fork_of: str | None = None
+    fork_at: int | None = None
+    replay: ReplayReport | None = Field(default=None, description="Set when a replay has ended.")
 
 
 class RunRecord(RunPublic):
@@ -196,6 +281,14 @@ class RunRecord(RunPublic):
     # The hashed Idempotency-Key each decision came with (by tool_call_id): a retried request
     # is recognised and answered without deciding again.
     approval_keys: dict[str, str] = Field(default_factory=dict[str, str])
+    # How many messages of the run's stored conversation (``shared.runs.checkpoints``) exist
+    # once it ended: None = not recorded (runs from before recording was complete).
+    recorded_messages: int | None = None
+    # Forks (and replays of forks): the leading messages copied from another run.
+    prefix_messages: int = 0
+    # Runs given the conversation so far by the client (OpenAI-compatible API, AG-UI): how many
+    # leading messages of the recording are that history (a replay starts after them).
+    history_messages: int = 0
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}

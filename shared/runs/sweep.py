@@ -12,7 +12,10 @@ back would leave it queued forever. The sweep closes that gap without anyone ask
   published and the inputs their request never stored counted (``shared.runs.batches``);
 - runs nobody will continue (``shared.runs.abandoned``): paused longer than
   ``RUN_APPROVAL_TTL_SECONDS`` (``approval_expired``), and sync/stream runs whose request's
-  instance died (lease expired: ``instance_lost``).
+  instance died (lease expired: ``instance_lost``);
+- evals still running after ``RECONCILE_AFTER_SECONDS`` (``shared.evals.scoring.repair``):
+  a fan-out their request never finished is resumed, finished runs whose result message was
+  lost (or whose scorer died) are scored, and a fully scored eval gets its summary.
 
 Cloud Scheduler publishes a sweep message (attribute ``kind=sweep``) to the run-requests
 topic every few minutes and the worker runs ``sweep()``; ``make dev`` publishes it itself.
@@ -52,6 +55,8 @@ class SweepReport:
     batch_inputs_lost: int = 0
     approvals_expired: int = 0
     runs_lost: int = 0
+    evals_checked: int = 0
+    evals_completed: int = 0
     # Pub/Sub refused a publish: the rest waits for the next sweep.
     interrupted: bool = False
 
@@ -75,11 +80,15 @@ def sweep() -> SweepReport:
         now - timedelta(seconds=settings.run_approval_ttl_seconds), deadline
     )
     report.runs_lost = abandoned.end_lost_runs(now, deadline)
+    if not report.interrupted:
+        _sweep_evals(now, report, deadline)
     _log.info("sweep finished", extra={"sweep": report.__dict__})
     return report
 
 
-def _overdue(collection: str, flag: str, value: bool, cutoff: datetime, deadline: float) -> Iterator[Any]:
+def _overdue(
+    collection: str, flag: str, value: bool | str, cutoff: datetime, deadline: float
+) -> Iterator[Any]:
     """Documents with ``flag == value`` created by ``cutoff``, each once, page by page.
 
     Handled documents leave the query; one whose update failed would come back first in
@@ -133,3 +142,21 @@ def _sweep_batches(cutoff: datetime, report: SweepReport, deadline: float) -> No
             return
         report.batches_recovered += 1
         report.batch_inputs_lost += lost
+
+
+def _sweep_evals(now: datetime, report: SweepReport, deadline: float) -> None:
+    from shared.evals.schemas import EvalRecord
+    from shared.evals.scoring import RECONCILE_AFTER_SECONDS, repair
+    from shared.evals.service import EVALS
+
+    cutoff = now - timedelta(seconds=RECONCILE_AFTER_SECONDS)
+    for snap in _overdue(EVALS, "status", "running", cutoff, deadline):
+        record = EvalRecord.model_validate({**(snap.to_dict() or {}), "id": snap.id})
+        try:
+            repaired = repair(record)
+        except ServiceUnavailable:
+            report.interrupted = True
+            return
+        report.evals_checked += 1
+        if repaired.status == "completed":
+            report.evals_completed += 1

@@ -57,6 +57,15 @@ def read_password(args: argparse.Namespace, confirm: bool = False) -> str:
     return password
 
 
+# Shown next to a run whose answer the output-token limit cut (finish_reason "length").
+CUT_NOTE = "answer cut at the output limit"
+
+
+def is_cut(run: dict[str, Any]) -> bool:
+    """A run that succeeded with the answer the output-token limit cut."""
+    return run.get("finish_reason") == "length" and run.get("status") == "succeeded"
+
+
 def run_summary(run: dict[str, Any]) -> str:
     usage = run.get("usage") or {}
     parts = [f"run {run.get('id')} {run.get('status')}"]
@@ -64,6 +73,8 @@ def run_summary(run: dict[str, Any]) -> str:
         parts.append(render.usage_line(usage))
     if run.get("cost_usd") is not None:
         parts.append(render.money(run["cost_usd"]))
+    if is_cut(run):
+        parts.append(CUT_NOTE)
     return " · ".join(parts)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from agentctl import render
 from agentctl.api import ApiError, Client, CliError
 from agentctl.commands import Commands
-from agentctl.commands._shared import POLL_SECONDS, resolve_agent
+from agentctl.commands._shared import POLL_SECONDS, is_cut, resolve_agent
 
 ORDER = 50
 
@@ -121,6 +121,10 @@ def _write_results(client: Client, batch_id: str, output: str) -> int:
         sys.stdout.write(lines)
     else:
         Path(output).write_text(lines, encoding="utf-8")
+    cut = sum(1 for run in runs if is_cut(run))
+    if cut:
+        # Each result line carries finish_reason "length"; say it once for humans.
+        render.info(f"{render.count(cut, 'answer')} cut at the output limit")
     return len(runs)
 
 

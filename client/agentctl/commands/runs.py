@@ -14,10 +14,12 @@ from agentctl import render
 from agentctl.api import ApiError, Client, CliError
 from agentctl.commands import Commands
 from agentctl.commands._shared import (
+    CUT_NOTE,
     POLL_SECONDS,
     TERMINAL_RUN_EVENTS,
     TERMINAL_RUN_STATUSES,
     finish_run,
+    is_cut,
     output_text,
     read_prompt,
     resolve_agent,
@@ -175,6 +177,7 @@ def cmd_runs_list(args: argparse.Namespace, client: Client) -> int:
                 **run,
                 "agent": names.get(run.get("agent_id")) or run.get("agent_id"),
                 "cost": render.money(run.get("cost_usd")),
+                "status": f"{run.get('status')} (cut)" if is_cut(run) else run.get("status"),
             }
             for run in runs
         ]
@@ -212,11 +215,19 @@ def cmd_runs_show(args: argparse.Namespace, client: Client) -> int:
             ("finished", run.get("finished_at")),
             ("usage", render.usage_line(usage)),
             ("cost", render.money(run.get("cost_usd"))),
+            ("finish", _finish_text(run)),
             ("error", f"{error.get('message')} ({error.get('code')})" if error else None),
             ("output", output_text(run.get("output")) or None),
         ]
     )
     return 0
+
+
+def _finish_text(run: dict[str, Any]) -> str | None:
+    reason = run.get("finish_reason")
+    if is_cut(run):
+        return f"length ({CUT_NOTE})"
+    return reason
 
 
 def cmd_runs_cancel(args: argparse.Namespace, client: Client) -> int:
@@ -236,7 +247,8 @@ def _print_event(event_id: str | None, name: str, data: Any, as_json: bool) -> N
         detail = repr(data.get("delta", ""))
     elif name in TERMINAL_RUN_EVENTS and isinstance(data, dict):
         run = data.get("run") or data
-        detail = f"{run.get('status')} {render.cell(run.get('output'), limit=80)}"
+        note = f" ({CUT_NOTE})" if is_cut(run) else ""
+        detail = f"{run.get('status')}{note} {render.cell(run.get('output'), limit=80)}"
     else:
         detail = render.cell(data, limit=120)
     sys.stdout.write(f"{event_id or '-':>6}  {name:<16} {detail}\n")

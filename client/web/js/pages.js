@@ -6,6 +6,7 @@ import "./pages/catalog.js";
 import "./pages/chat.js";
 import "./pages/sessions.js";
 import "./pages/runs.js";
+import "./pages/evals.js";
 import "./pages/files.js";
 import "./pages/market.js";
 import "./pages/schedules.js";

@@ -3,6 +3,12 @@
 import * as api from "./api.js";
 
 export const TERMINAL_EVENTS = new Set(["run.completed", "run.failed", "run.cancelled"]);
+
+// A run whose answer the output-token limit cut (finish_reason "length") still succeeds: say so.
+export const CUT_NOTE = "answer cut at the output limit";
+export function finishNote(run) {
+  return run && run.status === "succeeded" && run.finish_reason === "length" ? ` · ${CUT_NOTE}` : "";
+}
 export const TERMINAL_STATUSES = new Set(["succeeded", "failed", "cancelled"]);
 
 export function h(tag, attrs = {}, ...children) {

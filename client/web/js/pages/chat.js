@@ -5,7 +5,7 @@ import * as api from "../api.js";
 import { approvalPanel, decide } from "../approvals.js";
 import { renderMarkdown } from "../markdown.js";
 import { registerPage } from "../router.js";
-import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, announce, h, items, label, listAll, money, plural, showError, text, when } from "../ui.js";
+import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, announce, finishNote, h, items, label, listAll, money, plural, showError, text, when } from "../ui.js";
 
 // After Stop the server ends the run at its next step (after the current model call); the
 // stream then ends with run.cancelled. Past this, the console polls the run instead.
@@ -205,7 +205,7 @@ async function viewChat({ page, params, query }) {
       bubble.reply.replaceChildren(typeof output === "object" && output !== null && !streamed
         ? h("pre", {}, replyText) : renderMarkdown(replyText));
       const usage = final.usage || {};
-      bubble.meta.textContent = `${final.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · ${plural(usage.requests || 0, "request")} · ${money(final.cost_usd || 0)}`;
+      bubble.meta.textContent = `${final.status} · ${usage.input_tokens || 0}+${usage.output_tokens || 0} tokens · ${plural(usage.requests || 0, "request")} · ${money(final.cost_usd || 0)}${finishNote(final)}`;
       if (final.status === "cancelled") {
         bubble.item.classList.add("cancelled");
         bubble.meta.textContent = `Stopped: run ${final.id} was cancelled on the server · ${money(final.cost_usd || 0)}`;

@@ -2,8 +2,9 @@
 // (status and failure reason, output, artifacts, live events) and a batch's results.
 import * as api from "../api.js";
 import { approvalPanel, decide } from "../approvals.js";
+import { lineage, replayControls } from "../replay.js";
 import { registerPage } from "../router.js";
-import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, busy, h, items, label, listAll, money, showError, text, when } from "../ui.js";
+import { TERMINAL_EVENTS, TERMINAL_STATUSES, agentLabel, busy, finishNote, h, items, label, listAll, money, showError, text, when } from "../ui.js";
 import { encodePath, saveAs } from "./files.js";
 
 const STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -24,6 +25,8 @@ export function duration(run) {
 function statusCell(run) {
   const cell = [h("span", { class: `status status-${run.status}` }, run.status)];
   if (run.error) cell.push(h("span", { class: "error-reason" }, ` ${run.error.code}: ${run.error.message}`));
+  const note = finishNote(run);
+  if (note) cell.push(h("span", { class: "finish-note" }, note));
   return cell;
 }
 
@@ -167,6 +170,7 @@ function runDetails(run, names) {
     h("dt", {}, "Agent"), h("dd", {}, h("a", { href: `#/agents/${run.agent_id}` }, names.get(run.agent_id) || run.agent_id), ` (version ${run.agent_version})`),
     h("dt", {}, "Status"), h("dd", { id: "run-status" }, h("span", { role: "status" }, statusCell(run))),
     error ? [h("dt", {}, "Failure reason"), h("dd", {}, h("code", {}, error.code), ` ${error.message}`)] : null,
+    run.finish_reason ? [h("dt", {}, "Finish reason"), h("dd", { id: "run-finish" }, run.finish_reason)] : null,
     h("dt", {}, "Mode"), h("dd", {}, run.mode),
     h("dt", {}, "Input"), h("dd", {}, h("pre", {}, inputText(run.input))),
     h("dt", {}, "Duration"), h("dd", {}, duration(run)),
@@ -207,7 +211,7 @@ async function viewRun({ page, params, signal }) {
         }
       },
     }, "Cancel run");
-    page(`Run ${run.id.slice(0, 8)}`, errors, runDetails(run, names), cancel,
+    page(`Run ${run.id.slice(0, 8)}`, errors, runDetails(run, names), lineage(run), cancel, replayControls(run, errors),
       h("h2", {}, "Output"), run.output == null ? h("p", { class: "muted" }, TERMINAL_STATUSES.has(run.status) ? "No output." : "Not finished yet.") : h("pre", { id: "run-output" }, text(run.output)),
       artifactsList(run, errors), h("h2", {}, "Events"), log);
   };
@@ -237,7 +241,7 @@ async function viewBatch({ page, params, signal }) {
         h("tbody", {}, runs.map((run) => h("tr", {},
           h("td", { "data-label": "Input", class: "clip" }, inputText(run.input)),
           h("td", { "data-label": "Output" }, run.error ? h("span", { class: "error-reason" }, `${run.error.code}: ${run.error.message}`) : text(run.output).slice(0, 500)),
-          h("td", { "data-label": "Status" }, h("a", { href: `#/runs/${run.id}` }, run.status)),
+          h("td", { "data-label": "Status" }, h("a", { href: `#/runs/${run.id}` }, run.status), finishNote(run)),
           h("td", { "data-label": "Cost" }, money(run.cost_usd))))))));
     if (done >= batch.total && !counts.queued && !counts.running) return;
     await new Promise((resolve) => setTimeout(resolve, 1500));
