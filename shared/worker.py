@@ -257,6 +257,8 @@ def _fail(record: RunRecord, token: str, code: str, message: str) -> None:
 
 
 def _definition(record: RunRecord) -> AgentDefinition | None:
+    if record.draft_definition:
+        return record.pinned_definition()
     try:
         return _version_definition(record.agent_id, record.agent_version)
     except NotFound:

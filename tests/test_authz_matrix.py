@@ -236,6 +236,14 @@ CASES: dict[str, Case] = {
         }
     ),
     "POST /auth/login": Case(body=lambda w, c: {"username": w.password_account(), "password": PASSWORD}),
+    # The OAuth2 token endpoint (form only): credentials nobody has are 401 for every caller.
+    "POST /auth/oauth/token": Case(
+        data=b"grant_type=password&username=no_such_oauth_user&password=not-the-password",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        owner=401,
+        others=401,
+        expect=dict.fromkeys(CALLERS, 401),
+    ),
     "POST /auth/refresh": Case(body=lambda w, c: {"refresh_token": w.refresh_token()}),
     "POST /auth/logout": Case(body=lambda w, c: {"refresh_token": w.refresh_token()}),
     # The owner is the target user; only admins may change users (roles={"admin"}).

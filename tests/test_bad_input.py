@@ -46,7 +46,7 @@ def _json_routes() -> list[RouteRef]:
         (f.name, r.method, r.path)
         for f in HTTP_FUNCTIONS
         for r in load_router(f).routes
-        if r.body is not None and r.body_kind == "json"
+        if r.body is not None and r.body_kind == "json" and not r.form_only
     }
     return [r for r in ROUTES if (r.function, r.method, r.path) in json_bodies]
 

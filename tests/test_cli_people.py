@@ -53,6 +53,8 @@ def test_files_templates_sessions_and_run_artifacts(make_cli: Any, tmp_path: Pat
             }
         )
     )
+    tried = cli("run", "writer", "hello", "--draft", str(spec), "--json").json()  # unsaved: a draft run
+    assert tried["draft"] is True and tried["agent_version"] == 1
     cli("agents", "update", "writer", "-f", str(spec))
 
     # A session by title: started with --session new --title, continued by its title.

@@ -123,6 +123,17 @@ def test_agent_from_template_field_errors_versions_and_publish(
     page.get_by_role("status").get_by_text("Saved version 2.").wait_for()
     page.get_by_text("Version 1 ·").wait_for()
 
+    # The playground tries the unsaved form (a draft run), and saves nothing.
+    page.get_by_label("System prompt", exact=True).fill("Summarize in three lines.")
+    page.get_by_label("Input", exact=True).fill("Cloud Functions scale to zero.")
+    page.get_by_role("button", name="Try it").click()
+    page.get_by_text("(unsaved draft)").wait_for()
+    runs = requests.get(f"{base}/runs", params={"agent_id": agent["id"]}, headers=_auth(page), timeout=30)
+    assert runs.json()["items"][0]["draft"] is True
+    versions = requests.get(f"{base}/agents/{agent['id']}/versions", headers=_auth(page), timeout=30)
+    assert [v["version"] for v in versions.json()["items"]] == [2, 1]
+    page.get_by_label("System prompt", exact=True).fill("Summarize in one line.")  # back to saved
+
     # Publish with a category; the listing exists and the page links to it.
     page.get_by_label("Category").select_option("writing")
     page.get_by_label("Summary").fill("One-line digests")

@@ -62,6 +62,26 @@ def test_login_form_is_the_oauth2_password_grant(auth_api: ApiClient, env: Any) 
     assert (
         auth_api.post("/auth/login", json={"username": "formuser", "password": "x" * 12}).status_code == 200
     )
+    # The OAuth2 token endpoint takes only the form, and grant_type is required there (RFC 6749).
+    token = auth_api.post("/auth/oauth/token", data=form)
+    assert token.status_code == 200 and token.get_json()["token_type"] == "bearer"
+    no_grant = auth_api.post("/auth/oauth/token", data={k: v for k, v in form.items() if k != "grant_type"})
+    assert no_grant.status_code == 422
+    as_json = auth_api.post("/auth/oauth/token", json=form)
+    assert as_json.status_code == 415
+
+
+def test_every_request_body_has_one_media_type() -> None:
+    """Client generators cannot type an operation with two request media types
+    (openapi-python-client 0.29 emits code that fails at import)."""
+    from shared.web.openapi import build_openapi
+    from tools.functions import routers
+
+    document = build_openapi(routers())
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if "requestBody" in operation:
+                assert len(operation["requestBody"]["content"]) == 1, (method, path)
 
 
 @pytest.fixture

@@ -65,17 +65,74 @@ def cursor_operations(document: dict[str, Any]) -> list[str]:
     )
 
 
-def schemathesis_config(document: dict[str, Any], path: Path) -> Path:
+# schemathesis' defaults for the two data checks, plus 413: a body over the request-size
+# limit (MAX_BODY_BYTES) is refused whatever its schema says, and JSON Schema cannot bound
+# the encoded size of a body.
+ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "413", "429", "5xx"]
+REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
+
+# Schema-valid requests these operations may still refuse, by design: each rule depends on
+# stored state or on a grammar JSON Schema cannot state (docs/api-decisions/contract.md,
+# "Checks relaxed by design"). Only positive_data_acceptance is relaxed, only here.
+SEMANTIC_REFUSALS: dict[str, tuple[str, ...]] = {
+    # registry tools and their per-tool config, delegates that must exist and be yours,
+    # output_schema a JSON Schema (meta-validated) of an object
+    "POST /agents": ("422",),
+    "PUT /agents/{agent_id}": ("422",),
+    # agent_ids must name agents of yours
+    "POST /auth/tokens": ("422",),
+    # a body idempotency_key must equal the Idempotency-Key header (cross-field)
+    "POST /runs": ("422",),
+    "POST /batches": ("422",),
+    # each tool_call_id decided once per request (uniqueness by a property)
+    "POST /runs/{run_id}/approvals": ("422",),
+    # the destination policy (https, no private/loopback/metadata address) is checked after DNS
+    "POST /webhooks": ("422",),
+    "PATCH /webhooks/{webhook_id}": ("422",),
+    "POST /mcp-servers": ("422",),
+    "PATCH /mcp-servers/{server_id}": ("422",),
+    # the OAuth state must be one we issued and have not used (like a cursor)
+    "GET /mcp-servers/oauth/callback": ("400",),
+    # cron field ranges and IANA time-zone names
+    "POST /schedules": ("422",),
+    "PATCH /schedules/{schedule_id}": ("422",),
+    # case names unique within a dataset; import parses a dataset file's text
+    "POST /eval-datasets": ("422",),
+    "PATCH /eval-datasets/{dataset_id}": ("422",),
+    "POST /eval-datasets/import": ("422",),
+    # bodies defined by other protocols and validated by their SDK / OpenAI's rules
+    "POST /ag-ui/{agent_id}": ("400", "422"),
+    "POST /v1/chat/completions": ("400",),
+    "POST /v1/responses": ("400",),
+}
+
+
+def schemathesis_config(document: dict[str, Any], path: Path, *, anonymous: bool = False) -> Path:
+    operations = {f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item}
+    relaxed: dict[str, set[str]] = {name: {"400"} for name in cursor_operations(document)}
+    for name, statuses in SEMANTIC_REFUSALS.items():
+        if name in operations:
+            relaxed.setdefault(name, set()).update(statuses)
     lines = []
-    for name in cursor_operations(document):
+    if anonymous:
+        # schemathesis would otherwise register and log in by itself (auto-signup).
+        lines += ["[auth]", "auto-signup = false", ""]
+    lines += [
+        "[checks.positive_data_acceptance]",
+        f"expected-statuses = {ACCEPTED}",
+        "[checks.negative_data_rejection]",
+        f"expected-statuses = {REJECTED}",
+        "",
+    ]
+    for name, statuses in sorted(relaxed.items()):
         lines += [
             "[[operations]]",
             f'include-name = "{name}"',
             "[operations.checks.positive_data_acceptance]",
-            'expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]',
+            f"expected-statuses = {sorted(set(ACCEPTED) | statuses)}",
             "",
         ]
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines).replace("'", '"'))
     return path
 
 
@@ -99,6 +156,11 @@ def st_run(
         "--no-shrink",
         "--request-timeout",
         "60",
+        # The response-time check stays on with a generous limit: a loaded 2-core machine
+        # running every function and the emulators is no place for latency figures
+        # (bench/ measures those).
+        "--max-response-time",
+        "60",
         "--suppress-health-check",
         "all",
         "--warnings",
@@ -109,9 +171,8 @@ def st_run(
     return subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
 
 
-# Known findings not fixed yet (docs/api-decisions/contract.md, "Open findings"): semantic
-# agent validation (registry tools and their config, delegates, output_schema) and a few
-# cross-field rules are not in the schema. Not strict: it passes once they are closed.
+# Still open (docs/api-decisions/contract.md, "Open findings"): a few findings of the last run
+# were not re-verified before landing. Not strict: it passes once they are closed.
 @pytest.mark.xfail(reason="open schemathesis findings listed in docs/api-decisions/contract.md", strict=False)
 @pytest.mark.parametrize("caller", ["anonymous", "user"])
 def test_schemathesis_all_checks(
@@ -124,7 +185,7 @@ def test_schemathesis_all_checks(
     document = _document(live_stack)
     assert cursor_operations(document), "no list operation declares the cursor pattern"
     headers = {"Authorization": f"Bearer {make_user().token}"} if caller == "user" else {}
-    config = schemathesis_config(document, tmp_path / "schemathesis.toml")
+    config = schemathesis_config(document, tmp_path / "schemathesis.toml", anonymous=caller == "anonymous")
     result = st_run(live_stack.base_url, config, fuzz_examples, headers)
     output = result.stdout + result.stderr
     # The run really exercised every operation (a schema nothing can be generated for would hide).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -554,3 +555,42 @@ def test_sync_and_stream_through_the_gateway(live_stack: Any, make_user: Any) ->
     assert frames[0].event == "run.started" and frames[-1].event == "run.completed"
     text = "".join(f.data["delta"] for f in frames if f.event == "text.delta")
     assert text == frames[-1].data["run"]["output"] and text.startswith('Offline reply to "stream please"')
+
+
+def test_a_draft_run_tries_the_unsaved_definition(
+    agents_api: ApiClient, runs_api: ApiClient, user: TestUser, workspace_root: Path
+) -> None:
+    """The builder's playground (#22): ``draft`` runs an unsaved definition of the agent."""
+    agent_id = create_agent(agents_api, user, "drafty")  # saved: no tools
+    folder = workspace_root / user.id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("TODO: try the draft\n")
+    draft = definition("drafty", tools=[{"name": "grep", "enabled": True, "config": {}}])
+    prompt = 'Find\ncall grep {"pattern": "TODO"}'
+    tried = ok_run(runs_api, user, agent_id, prompt, draft=draft)
+    assert tried["status"] == "succeeded" and tried["draft"] is True, tried
+    assert tried["usage"]["tool_calls"] == 1 and "try the draft" in tried["output"]
+    saved = ok_run(runs_api, user, agent_id, prompt)  # the saved version has no grep
+    assert saved["draft"] is False and saved["usage"]["tool_calls"] == 0
+    # Streamed too; nothing about the agent changed.
+    streamed = run(runs_api, user, agent_id, prompt, draft=draft, mode="stream")
+    assert streamed.status_code == 200
+    assert re.search(r'"tool_calls": ?1\b', streamed.get_data(as_text=True))
+    assert (
+        agents_api.get(f"/agents/{agent_id}/versions", token=user.token).get_json()["items"][0]["version"]
+        == 1
+    )
+    # A bad draft: every error under ``draft``; async and sessions are refused; nothing runs.
+    bad = run(
+        runs_api,
+        user,
+        agent_id,
+        "hi",
+        draft=definition("drafty", model={"provider": "vertex-gemini", "name": "nope"}),
+    )
+    assert bad.status_code == 422
+    assert [f["loc"] for f in bad.get_json()["error"]["details"]["fields"]] == ["draft.model.name"]
+    queued = run(runs_api, user, agent_id, "hi", draft=draft, mode="async")
+    assert queued.status_code == 422 and queued.get_json()["error"]["details"]["fields"][0]["loc"] == "mode"
+    runs = runs_api.get(f"/runs?agent_id={agent_id}", token=user.token).get_json()["items"]
+    assert len(runs) == 3

@@ -205,7 +205,7 @@ def put_workspace_file(ctx: RequestContext) -> Reply:
     "GET",
     "/workspace/files/{path:path}",
     tags=("workspace",),
-    errors=(400, 404, 422),
+    errors=(400, 404, 409, 422),
     response_media_type="application/octet-stream",
     scope="agents:read",
 )
@@ -241,7 +241,7 @@ def list_workspace_files(ctx: RequestContext) -> WorkspaceFilePage:
     "/workspace/files/{path:path}",
     status=204,
     tags=("workspace",),
-    errors=(400, 404, 422),
+    errors=(400, 404, 409, 422),
     scope="agents:write",
 )
 def delete_workspace_file(ctx: RequestContext) -> None:

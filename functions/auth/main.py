@@ -9,6 +9,7 @@ from shared.auth.schemas import (
     LoginForm,
     LoginRequest,
     LogoutRequest,
+    PasswordGrant,
     RefreshRequest,
     TokenPair,
     UserCreate,
@@ -56,12 +57,32 @@ def register(ctx: RequestContext) -> UserPublic:
 def login(ctx: RequestContext) -> TokenPair:
     """Exchange a username (or email) and password for an access and a refresh token.
 
-    Accepts JSON or OAuth2 password-grant form fields. Wrong username and wrong password
-    give the same 401; repeated failures for an account or a client give 429.
+    Wrong username and wrong password give the same 401; repeated failures for an account
+    or a client give 429. The OAuth2 password-grant form belongs to `POST /auth/oauth/token`
+    (this operation still accepts it from older clients, deprecated).
     """
     from shared.auth import service
 
     return service.login(ctx.body, ctx.client_ip)
+
+
+@router.route(
+    "POST",
+    "/auth/oauth/token",
+    body=PasswordGrant,
+    form_only=True,
+    response=TokenPair,
+    auth="public",
+    errors=(401, 429),
+)
+def oauth_token(ctx: RequestContext) -> TokenPair:
+    """The OAuth2 token endpoint: the password grant, form-encoded (RFC 6749 §4.3.2).
+
+    Same tokens, errors and throttling as `POST /auth/login`.
+    """
+    from shared.auth import service
+
+    return service.login(ctx.body.as_login(), ctx.client_ip)
 
 
 @router.route("POST", "/auth/refresh", body=RefreshRequest, response=TokenPair, auth="public", errors=(401,))

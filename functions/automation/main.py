@@ -175,6 +175,7 @@ def delete_schedule(ctx: RequestContext) -> None:
     status=202,
     errors=(404, 409, 422, 429),
     scope="schedules",
+    headers=("Idempotency-Key",),
 )
 def run_schedule_now(ctx: RequestContext) -> Reply:
     """Queue the schedule's run now, outside its cron (async; counts against the run quota)."""

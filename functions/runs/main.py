@@ -228,6 +228,7 @@ def run_messages(ctx: RequestContext) -> RunMessagePage:
     errors=(404, 409, 422),
     extra_responses={202: "Accepted (the continuation is queued: `mode: async`)"},
     scope="runs",
+    headers=("Idempotency-Key",),
 )
 def decide_approvals(ctx: RequestContext) -> Reply | flask.Response:
     """Approve or deny the tool calls a `requires_action` run waits for (each with the
@@ -394,15 +395,20 @@ def export_dataset(ctx: RequestContext) -> dict[str, Any]:
     "/eval-datasets/{dataset_id}/export.yaml",
     auth="optional",
     errors=(404,),
-    response_media_type="application/yaml",
+    response_media_type="application/yaml, text/plain",
     scope="runs",
 )
 def export_dataset_yaml(ctx: RequestContext) -> flask.Response:
-    """The dataset as a pydantic-evals dataset file in YAML."""
+    """The dataset as a pydantic-evals dataset file in YAML.
+
+    `application/yaml` (RFC 9512), or `text/plain` when `Accept` prefers it (to view it as
+    text; also what generated clients that do not know YAML read).
+    """
     from shared.evals.interchange import render
 
     text = render(datasets.export_dataset(ctx.principal_or_none, ctx.params["dataset_id"]), "yaml")
-    return flask.Response(text, status=200, content_type="application/yaml; charset=utf-8")
+    media = ctx.request.accept_mimetypes.best_match(["application/yaml", "text/plain"]) or "application/yaml"
+    return flask.Response(text, status=200, content_type=f"{media}; charset=utf-8")
 
 
 @router.route(
@@ -552,6 +558,7 @@ def openai_responses(ctx: RequestContext) -> Reply | flask.Response:
     "POST",
     "/ag-ui/{agent_id}",
     body_kind="raw",
+    raw_media_type="application/json",
     streams=True,
     tags=("ag-ui",),
     errors=(400, 403, 404, 409, 413, 415, 422, 429),

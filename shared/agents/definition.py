@@ -247,14 +247,16 @@ def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 def kind_union_schema(schema: dict[str, Any]) -> None:
     """Document a definition as the union on ``kind`` the validator enforces: an ``agent``
-    (``kind`` may be omitted) needs ``model`` and has no ``workflow``; a ``workflow`` needs
+    (``kind`` may be omitted) needs ``model`` and has no ``workflow`` (null at most); a ``workflow`` needs
     ``workflow``. The two forms are ``oneOf`` branches, so generated clients and fuzzers see
     exactly what is accepted."""
     properties: dict[str, Any] = schema.pop("properties")
     required: list[str] = schema.pop("required", [])
     schema.pop("type", None)
     schema.pop("additionalProperties", None)
-    agent = {k: v for k, v in properties.items() if k != "workflow"}
+    agent = dict(properties)
+    # null is what the validator accepts for an agent's workflow (and what stored definitions echo).
+    agent["workflow"] = {"type": "null", "default": None}
     agent["kind"] = {"const": "agent", "default": "agent", "type": "string", "title": "Kind"}
     agent["model"] = _non_null(properties["model"])
     workflow = dict(properties)

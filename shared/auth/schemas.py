@@ -90,13 +90,12 @@ class LoginRequest(BaseModel):
     client_secret: str | None = Field(default=None, max_length=256)
 
 
-class LoginForm(BaseModel):
-    """POST /auth/login as ``application/x-www-form-urlencoded``: the OAuth2 password grant
-    (RFC 6749 §4.3.2). A form cannot send null, so its fields are plain strings."""
+class _PasswordGrantFields(BaseModel):
+    """The OAuth2 password grant's form fields (RFC 6749 §4.3.2). A form cannot send null, so
+    the optional ones are plain strings."""
 
     model_config = ConfigDict(extra="forbid")
 
-    grant_type: Literal["password"] = "password"
     username: str = Field(
         min_length=1, max_length=MAX_LOGIN_IDENTIFIER_LENGTH, description="username (or email)"
     )
@@ -104,6 +103,23 @@ class LoginForm(BaseModel):
     scope: str = Field(default="", max_length=1024, description="accepted and ignored")
     client_id: str = Field(default="", max_length=256, description="accepted and ignored")
     client_secret: str = Field(default="", max_length=256, description="accepted and ignored")
+
+
+class LoginForm(_PasswordGrantFields):
+    """The form ``POST /auth/login`` still accepts from older clients (``grant_type`` may be
+    left out); deprecated in favour of ``POST /auth/oauth/token``."""
+
+    grant_type: Literal["password"] = "password"
+
+
+class PasswordGrant(_PasswordGrantFields):
+    """POST /auth/oauth/token, the OAuth2 token endpoint: the password grant as
+    ``application/x-www-form-urlencoded`` (RFC 6749 §4.3.2; ``grant_type`` is required)."""
+
+    grant_type: Literal["password"]
+
+    def as_login(self) -> LoginRequest:
+        return LoginRequest(username=self.username, password=self.password)
 
 
 class TokenPair(BaseModel):

@@ -18,7 +18,7 @@ from shared import db
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.evals.evaluators import MAX_EVALUATORS, Evaluator
 from shared.pagination import Page, PageQuery, newest_first
-from shared.runs.schemas import MAX_TEXT_CHARS, InputPart
+from shared.runs.schemas import MAX_TEXT_CHARS, RunInput
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
@@ -32,7 +32,8 @@ class EvalCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    input: str | list[InputPart]
+    # Declared like a run's input (a non-blank prompt, or 1 to 32 parts).
+    input: RunInput
     expected_output: Any = None
     metadata: dict[str, Any] | None = None
     evaluators: list[Evaluator] = Field(default_factory=list[Evaluator], max_length=MAX_EVALUATORS)

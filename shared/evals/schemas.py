@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.evals.evaluators import EvaluatorResult
-from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 
 EvalStatus = Literal["running", "completed"]
 MAX_REPEAT = 10
@@ -145,7 +145,7 @@ class EvalListQuery(BaseModel):
     agent_id: str | None = Field(default=None, min_length=1, max_length=128)
     dataset_id: str | None = Field(default=None, min_length=1, max_length=128)
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = Field(default=None, max_length=2048)
+    cursor: Cursor | None = None
 
 
 class EvalResultsQuery(BaseModel):

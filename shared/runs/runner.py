@@ -165,6 +165,8 @@ async def execute_run(
         if keeper is not None:
             keeper.start()
         if definition is None:
+            definition = record.pinned_definition()  # a draft run's unsaved definition
+        if definition is None:
             from shared.agents.repository import get_agent_version
 
             definition = (

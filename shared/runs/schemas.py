@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.agents.definition import Limits
+from shared.agents.definition import AgentDefinition, Limits
 from shared.pagination import Cursor
 
 RunMode = Literal["sync", "stream", "async"]
@@ -76,6 +76,14 @@ class RunCreate(BaseModel):
     mode: RunMode = "sync"
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     limits: Limits | None = Field(default=None, description="May only tighten the agent's own limits.")
+    draft: AgentDefinition | None = Field(
+        default=None,
+        description=(
+            "Try an unsaved definition of `agent_id` (the builder's playground): validated as "
+            "`PUT /agents/{id}` would, run as it is, never stored as a version. Sync and stream "
+            "runs without a session only."
+        ),
+    )
 
     @field_validator("input")
     @classmethod
@@ -252,6 +260,8 @@ class RunPublic(BaseModel):
     fork_of: str | None = None
     fork_at: int | None = None
     replay: ReplayReport | None = Field(default=None, description="Set when a replay has ended.")
+    # True when the run tried an unsaved draft of its agent (``POST /runs`` with ``draft``).
+    draft: bool = False
 
 
 class RunRecord(RunPublic):
@@ -289,6 +299,12 @@ class RunRecord(RunPublic):
     # Runs given the conversation so far by the client (OpenAI-compatible API, AG-UI): how many
     # leading messages of the recording are that history (a replay starts after them).
     history_messages: int = 0
+    # The unsaved definition a draft run executes (JSON), instead of ``agent_version``'s.
+    draft_definition: dict[str, Any] | None = None
+
+    def pinned_definition(self) -> AgentDefinition | None:
+        """The definition a draft run executes (None: ``agent_version``'s, read from the agent)."""
+        return AgentDefinition.model_validate(self.draft_definition) if self.draft_definition else None
 
     def public(self) -> RunPublic:
         data = {name: getattr(self, name) for name in RunPublic.model_fields}

@@ -100,6 +100,25 @@ def listing_of(agent: AgentRecord) -> str:
     return agent.source.listing_id if agent.source is not None else ""
 
 
+def _checked_draft(body: RunCreate, agent: AgentRecord, principal: Principal) -> AgentDefinition:
+    """The unsaved definition a draft run tries: judged as ``PUT /agents/{id}`` would judge it
+    (every error at once, located under ``draft``); sync/stream runs without a session only
+    (docs/api-decisions/playground-drafts.md)."""
+    from shared.agents.validation import definition_errors
+
+    assert body.draft is not None
+    errors = [
+        {**e, "loc": f"draft.{e['loc']}"} for e in definition_errors(body.draft, principal, agent_id=agent.id)
+    ]
+    if body.session_id is not None:
+        errors.append({"loc": "session_id", "message": "a draft run has no session", "type": "value_error"})
+    if errors:
+        raise ValidationFailed(
+            "invalid draft: " + ", ".join(e["loc"] for e in errors[:5]), details={"fields": errors}
+        )
+    return body.draft
+
+
 def enqueue_async(
     principal: Principal,
     body: RunCreate,
@@ -131,6 +150,8 @@ def start_run(
     from shared.agents.repository import runnable_agent
     from shared.sessions.repository import acquire_lease, release_lease
 
+    if body.draft is not None and body.mode == "async":
+        raise ValidationFailed.field("mode", "a draft runs sync or stream (it is not stored for a worker)")
     key = _idempotency_key(body, header_key)
     if key is not None:
         existing = repository.find_idempotent_run(
@@ -147,6 +168,7 @@ def start_run(
     if body.mode == "async":
         return enqueue_async(principal, body, key, schedule_id=schedule_id, source=source)
     agent = runnable_agent(body.agent_id, principal)
+    definition = agent.definition if body.draft is None else _checked_draft(body, agent, principal)
     record = new_run_record(
         owner_id=principal.user_id,
         agent_id=agent.id,
@@ -157,6 +179,9 @@ def start_run(
         listing_id=listing_of(agent),
         source=source,
     )
+    if body.draft is not None:
+        record.draft = True
+        record.draft_definition = definition.model_dump(mode="json")
     revision: int | None = None
     if body.session_id is not None:
         lease_seconds = max(
@@ -172,7 +197,7 @@ def start_run(
         raise
     if not created and body.session_id is not None:
         release_lease(body.session_id, record.id)
-    return StartedRun(stored, created, agent.definition if created else None, revision)
+    return StartedRun(stored, created, definition if created else None, revision)
 
 
 # -- sync / read -----------------------------------------------------------------------------

@@ -106,6 +106,12 @@ def _handle(ctx: RequestContext) -> flask.Response:
             check_route_scope(principal.scopes, route.scope)
         if route.roles and principal.role not in route.roles:
             raise Forbidden("this action needs one of the roles: " + ", ".join(sorted(route.roles)))
+    for name in route.headers:
+        value = ctx.request.headers.get(name)
+        if value is not None:
+            from shared.web.openapi import check_request_header
+
+            check_request_header(name, value)
     limit = get_settings().max_body_bytes
     if route.query is not None:
         ctx.query = parse_query(ctx.request, route.query)
@@ -117,6 +123,7 @@ def _handle(ctx: RequestContext) -> flask.Response:
             limit,
             form_ok=route.form_ok,
             form_model=route.form_body,
+            form_only=route.form_only,
             more_errors=(lambda value: body_errors(value, ctx)) if body_errors is not None else None,
         )
     return _render(route.handler(ctx), route.status)

@@ -51,6 +51,24 @@ REQUEST_HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+def check_request_header(name: str, value: str) -> None:
+    """A declared request header that is present must match its documented schema (400)."""
+    from shared.errors import BadRequest
+
+    schema = REQUEST_HEADERS[name]["schema"]
+    if (
+        len(value) < schema.get("minLength", 1)
+        or len(value) > schema.get("maxLength", 8192)
+        or re.fullmatch(schema["pattern"], value) is None
+    ):
+        raise BadRequest(
+            f"the {name} header is malformed (pattern {schema['pattern']})",
+            code="invalid_header",
+            details={"header": name},
+        )
+
+
 # Path parameters: ids are at most 1500 bytes and never ``.``/``..``/``__x__`` (Firestore's
 # rules); a workspace path is relative components without control characters or backslashes.
 _ID_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
@@ -83,9 +101,14 @@ def _models_of(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in args for m in _models_of(arg)]
 
 
-def _schema_for(annotation: Any, components: dict[str, Any]) -> dict[str, Any]:
+# The component reference of each route model, as pydantic names it (``Page[X]`` is
+# ``Page_X_``), filled by ``build_openapi``.
+_Refs = dict[type[BaseModel], dict[str, str]]
+
+
+def _schema_for(annotation: Any, components: dict[str, Any], refs: _Refs) -> dict[str, Any]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return {"$ref": _REF.format(model=annotation.__name__)}
+        return dict(refs[annotation])
     adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, annotation))
     schema = adapter.json_schema(ref_template=_REF)
     for name, definition in schema.pop("$defs", {}).items():
@@ -104,6 +127,8 @@ def _error_statuses(route: Route) -> list[int]:
         statuses |= {400, 413, 415, 422}
     if route.body_kind == "raw":
         statuses |= {400, 413}
+    if route.headers:
+        statuses |= {400}  # a declared header that does not match its schema (invalid_header)
     if route.query is not None:
         # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
         statuses |= {400, 422}
@@ -111,7 +136,7 @@ def _error_statuses(route: Route) -> list[int]:
     return sorted(statuses)
 
 
-def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+def _operation(route: Route, components: dict[str, Any], refs: _Refs) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary or route.name.replace("_", " "),
@@ -150,19 +175,24 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     if params:
         op["parameters"] = params
     if route.body is not None:
-        content: dict[str, Any] = {
-            "application/json": {"schema": {"$ref": _REF.format(model=route.body.__name__)}}
+        # One media type per operation: client generators (openapi-python-client) cannot
+        # type a body that has two. A JSON route's legacy form (``form_ok``) is described in
+        # prose only; the form-only OAuth2 token endpoint declares just the form.
+        media = "application/x-www-form-urlencoded" if route.form_only else "application/json"
+        op["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": dict(refs[route.body])}},
         }
-        if route.form_ok:
-            form = route.form_body or route.body
-            content["application/x-www-form-urlencoded"] = {
-                "schema": {"$ref": _REF.format(model=form.__name__)}
-            }
-        op["requestBody"] = {"required": True, "content": content}
     elif route.body_kind == "raw":
         op["requestBody"] = {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                route.raw_media_type: {
+                    "schema": {"type": "object"}
+                    if route.raw_media_type == "application/json"
+                    else {"type": "string", "format": "binary"}
+                }
+            },
         }
     responses: dict[str, Any] = {}
     if route.status == 204 or (route.response is None and route.status == 204):
@@ -171,29 +201,34 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
         # JSON first: generated clients type the response by the first media type.
         content = {}
         if route.response is not None:
-            content["application/json"] = {"schema": _schema_for(route.response, components)}
+            content["application/json"] = {"schema": _schema_for(route.response, components, refs)}
         content["text/event-stream"] = {"schema": {"type": "string"}}
         responses[str(route.status)] = {"description": "JSON, or an event stream", "content": content}
     elif route.response_media_type != "application/json":
-        responses[str(route.status)] = {
-            "description": "Content",
-            "content": {route.response_media_type: {"schema": {"type": "string", "format": "binary"}}},
-        }
+        # Alternatives (``"application/yaml, text/plain"``) are negotiated by ``Accept``;
+        # textual ones are strings, the rest bytes.
+        content = {}
+        for media in (m.strip() for m in route.response_media_type.split(",")):
+            textual = media.startswith("text/") or media.endswith(("/yaml", "+yaml"))
+            content[media] = {
+                "schema": {"type": "string"} if textual else {"type": "string", "format": "binary"}
+            }
+        responses[str(route.status)] = {"description": "Content", "content": content}
     else:
         body: dict[str, Any] = {"description": "Success"}
         if route.response is not None:
-            body["content"] = {"application/json": {"schema": _schema_for(route.response, components)}}
+            body["content"] = {"application/json": {"schema": _schema_for(route.response, components, refs)}}
         responses[str(route.status)] = body
     for status, text in route.extra_responses.items():
         extra: dict[str, Any] = {"description": text}
         if 200 <= status < 300 and status != 204 and route.response is not None:
             # Another success status of the same resource (202 queued, 200 replaced): same body.
-            extra["content"] = {"application/json": {"schema": _schema_for(route.response, components)}}
+            extra["content"] = {"application/json": {"schema": _schema_for(route.response, components, refs)}}
         responses.setdefault(str(status), extra)
     for status in _error_statuses(route):
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
-            "content": {"application/json": {"schema": {"$ref": _REF.format(model="ErrorBody")}}},
+            "content": {"application/json": {"schema": dict(refs[ErrorBody])}},
         }
     op["responses"] = responses
     if route.auth == "user":
@@ -227,23 +262,24 @@ def _hoist_variants(components: dict[str, Any]) -> None:
 
 def build_openapi(routers: Iterable[Router], *, version: str = "0.1.0") -> dict[str, Any]:
     routers = list(routers)
-    models: dict[str, type[BaseModel]] = {"ErrorBody": ErrorBody}
+    models: dict[type[BaseModel], None] = {ErrorBody: None}
     for router in routers:
         for route in router.routes:
-            for m in [
-                route.body,
-                route.form_body,
-                *(_models_of(route.response) if route.response is not None else []),
-            ]:
+            for m in [route.body, *(_models_of(route.response) if route.response is not None else [])]:
                 if m is not None:
-                    models[m.__name__] = m
-    _, top = models_json_schema([(m, "validation") for m in models.values()], ref_template=_REF)
+                    models[m] = None
+    ref_map, top = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
+    refs: _Refs = {
+        model: {"$ref": ref["$ref"]} for (model, _), ref in ref_map.items() if issubclass(model, BaseModel)
+    }
     components: dict[str, Any] = dict(top.get("$defs", {}))
     _hoist_variants(components)
     paths: dict[str, dict[str, Any]] = {}
     for router in routers:
         for route in router.routes:
-            paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(route, components)
+            paths.setdefault(route.openapi_path, {})[route.method.lower()] = _operation(
+                route, components, refs
+            )
     return {
         "openapi": "3.1.0",
         "info": {

@@ -136,10 +136,16 @@ def parse_json_body(
     *,
     form_ok: bool,
     form_model: type[BaseModel] | None = None,
+    form_only: bool = False,
     more_errors: Callable[[Any], list[dict[str, Any]]] | None = None,
 ) -> BaseModel:
     mimetype = (request.mimetype or "").lower()
-    if form_ok and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if form_only and mimetype != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType(
+            f"content type {mimetype or 'none'!r} is not supported; send application/x-www-form-urlencoded",
+            details={"supported": ["application/x-www-form-urlencoded"]},
+        )
+    if (form_ok or form_only) and mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # Werkzeug enforces the limit while it parses the form (reading the stream here
         # first would leave request.form empty).
         if request.content_length is not None and request.content_length > limit:

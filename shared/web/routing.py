@@ -37,6 +37,10 @@ class Route:
     body_kind: BodyKind = "json"
     form_ok: bool = False
     form_body: type[BaseModel] | None = None
+    # The body is only the OAuth2 form (``application/x-www-form-urlencoded``), never JSON.
+    form_only: bool = False
+    # The media type of a raw body (``body_kind="raw"``) the handler parses itself.
+    raw_media_type: str = "application/octet-stream"
     query: type[BaseModel] | None = None
     response: Any = None
     status: int = 200
@@ -107,6 +111,8 @@ class Router:
         body_kind: BodyKind = "json",
         form_ok: bool = False,
         form_body: type[BaseModel] | None = None,
+        form_only: bool = False,
+        raw_media_type: str = "application/octet-stream",
         query: type[BaseModel] | None = None,
         response: Any = None,
         status: int = 200,
@@ -122,8 +128,9 @@ class Router:
         body_errors: BodyErrors | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a route. ``form_body`` (with ``form_ok``) is the model of the form-encoded
-        body when it differs from the JSON one; ``headers`` names the request headers the
-        handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``);
+        body a JSON route also accepts (kept for older clients, not in the document: one media
+        type per operation); ``form_only`` makes ``body`` a form-only body; ``headers`` names
+        the request headers the handler reads (documented from ``shared.web.openapi.REQUEST_HEADERS``);
         ``body_errors`` adds the semantic errors of a body that failed its model."""
         if scope is not None and scope not in ROUTE_SCOPES:
             raise ValueError(f"unknown scope {scope!r} on {method} {path}")
@@ -141,6 +148,8 @@ class Router:
                     body_kind=body_kind if (body is not None or body_kind == "raw") else "none",
                     form_ok=form_ok or form_body is not None,
                     form_body=form_body,
+                    form_only=form_only,
+                    raw_media_type=raw_media_type,
                     query=query,
                     response=response,
                     status=status,

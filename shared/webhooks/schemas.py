@@ -24,8 +24,8 @@ WebhookStatus = Literal["active", "disabled"]
 DeliveryStatus = Literal["pending", "retrying", "succeeded", "failed"]
 
 
-def _unique_events(value: list[EventType]) -> list[EventType]:
-    if len(set(value)) != len(value):
+def _unique_events(value: list[EventType] | None) -> list[EventType] | None:
+    if value is not None and len(set(value)) != len(value):
         raise ValueError("events must not repeat")
     return value
 
@@ -36,7 +36,9 @@ class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=2048, description="https URL receiving the deliveries")
-    events: list[EventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+    events: list[EventType] = Field(
+        min_length=1, max_length=len(EVENT_TYPES), json_schema_extra={"uniqueItems": True}
+    )
     description: str = Field(default="", max_length=500)
 
     _events = field_validator("events")(_unique_events)
@@ -48,7 +50,9 @@ class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EVENT_TYPES))
+    events: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=len(EVENT_TYPES), json_schema_extra={"uniqueItems": True}
+    )
     description: str | None = Field(default=None, max_length=500)
     enabled: bool | None = None
 

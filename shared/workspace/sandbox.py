@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from shared.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, ValidationFailed
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from shared.settings import get_settings
 
 MAX_PATH_CHARS = 1024
@@ -66,7 +73,10 @@ class QuotaExceeded(PayloadTooLarge):
         )
 
 
-class NotAFile(BadRequest):
+class NotAFile(Conflict):
+    """409: the path is well formed but names a folder now (a state of the workspace, which
+    the request cannot know from the contract)."""
+
     def __init__(self, path: str) -> None:
         super().__init__(f"'{path}' is not a regular file", code="not_a_file")
 

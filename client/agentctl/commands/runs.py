@@ -45,6 +45,12 @@ def cmd_run(args: argparse.Namespace, client: Client) -> int:
     body: dict[str, Any] = {"agent_id": agent_id, "input": read_prompt(args.prompt)}
     if session_id:
         body["session_id"] = session_id
+    if args.draft:  # try an unsaved definition of the agent (sync/stream only)
+        from agentctl.definitions import load_definition, resolve_placeholders
+
+        body["draft"] = resolve_placeholders(
+            load_definition(args.draft), lambda name: resolve_agent(client, name)
+        )
     if args.async_:
         body.update(mode="async", idempotency_key=uuid.uuid4().hex)
         run = client.post("/runs", json=body)
@@ -318,6 +324,11 @@ def register(cli: Commands) -> None:
     sub.add_argument("--session", help="continue a session: its id or title (`new` starts one)")
     sub.add_argument("--title", help="with --session new: the new session's title")
     sub.add_argument("--events", action="store_true", help="print each streamed event as a JSON line")
+    sub.add_argument(
+        "--draft",
+        metavar="FILE",
+        help="try this definition file as the agent, unsaved (not with --async)",
+    )
 
     runs = cli.group("runs", "inspect runs")
     sub = runs.command("list", cmd_runs_list, "list your runs")

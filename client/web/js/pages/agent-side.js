@@ -72,8 +72,10 @@ export async function publishPanel(agent) {
   return form;
 }
 
-/** Try the saved agent: a streamed run, not stored in a conversation. */
-export function playground(agent, isDirty) {
+/** Try the agent as the form has it: a streamed run of the saved version, or of the unsaved
+ * draft (POST /runs with `draft`; docs/api-decisions/playground-drafts.md). Not stored in a
+ * conversation; the draft is never saved as a version. */
+export function playground(agent, isDirty, readDraft, showFieldErrors) {
   const input = h("textarea", { id: "playground-input", name: "input", rows: 3, required: true });
   const run = h("button", { type: "submit" }, "Try it");
   const note = h("p", { class: "muted", role: "status" });
@@ -82,17 +84,26 @@ export function playground(agent, isDirty) {
   const errors = h("div", { class: "errors", role: "alert", hidden: true });
   const form = h("form", { class: "stack", "aria-labelledby": "playground-heading" },
     h("h2", { id: "playground-heading" }, "Playground"),
-    h("p", { class: "muted" }, "Runs the saved version; save the form first to try your changes."),
+    h("p", { class: "muted" }, "Runs what the form shows: unsaved changes are tried without saving them."),
     label("Input", input), errors, run, note, output, meta);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(errors, null);
-    note.textContent = isDirty() ? "You have unsaved changes: this runs the saved version." : "Working…";
+    const body = { agent_id: agent.id, input: input.value };
+    if (isDirty()) {
+      try {
+        body.draft = readDraft();
+      } catch (error) {
+        showError(errors, { message: `The form is not a valid definition: ${error.message}` });
+        return;
+      }
+    }
+    note.textContent = body.draft ? "Working… (trying your unsaved changes)" : "Working…";
     output.replaceChildren();
     meta.textContent = "";
     let streamed = "";
     try {
-      await busy(run, () => api.streamRun({ agent_id: agent.id, input: input.value }, ({ event, data }) => {
+      await busy(run, () => api.streamRun(body, ({ event, data }) => {
         if (event === "text.delta") {
           streamed += data.delta;
           output.textContent = streamed;
@@ -101,12 +112,15 @@ export function playground(agent, isDirty) {
         } else if (TERMINAL_EVENTS.has(event)) {
           const r = data.run || data;
           output.replaceChildren(typeof r.output === "string" || streamed ? renderMarkdown(streamed || r.output) : h("pre", {}, text(r.output)));
-          meta.textContent = `${r.status} · ${plural((r.usage || {}).requests || 0, "request")} · ${money(r.cost_usd || 0)}`;
+          meta.textContent = `${r.status}${r.draft ? " (unsaved draft)" : ""} · ${plural((r.usage || {}).requests || 0, "request")} · ${money(r.cost_usd || 0)}`;
           if (r.error) showError(errors, { message: `${r.error.code}: ${r.error.message}` });
           note.textContent = "";
         }
       }));
     } catch (error) {
+      // A draft's field errors come located under "draft."; show them next to the form's fields.
+      const fields = (error.fields || []).filter((f) => String(f.loc).startsWith("draft."));
+      if (fields.length && showFieldErrors) showFieldErrors(fields.map((f) => ({ ...f, loc: String(f.loc).slice(6) })));
       showError(errors, error);
       note.textContent = "";
     }

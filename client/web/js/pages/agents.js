@@ -161,7 +161,7 @@ async function viewAgentEditor({ page, params }) {
         h("p", {}, "Once created, a playground here lets you try the agent."));
       return;
     }
-    side.replaceChildren(detailsPanel(agent), playground(agent, dirty));
+    side.replaceChildren(detailsPanel(agent), playground(agent, dirty, currentDefinition, form.showErrors));
     const [versions, publish] = await Promise.all([
       versionsPanel(agent, (version) => {
         form.fill(Object.fromEntries(DEFINITION_FIELDS.filter((k) => k in version).map((k) => [k, version[k]])));
