@@ -30,6 +30,16 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
     )
     assert created.status_code == 201, created.text
     agent_id = created.json()["id"]
+    careful = requests.post(
+        live_stack.base_url + "/agents",
+        json=definition(
+            "npm-careful", tools=[{"name": "grep", "enabled": True, "config": {"requires_approval": True}}]
+        ),
+        headers=headers,
+        timeout=30,
+    )
+    assert careful.status_code == 201, careful.text
+    careful_id = careful.json()["id"]
     secret = requests.post(
         live_stack.base_url + "/auth/tokens",
         json={"name": "npm", "scopes": ["runs"]},
@@ -37,7 +47,7 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
         timeout=30,
     ).json()["secret"]
     done = subprocess.run(
-        ["node", "check.mjs", live_stack.base_url, secret, "npm-helper", agent_id],
+        ["node", "check.mjs", live_stack.base_url, secret, "npm-helper", agent_id, careful_id],
         cwd=CLIENTS,
         capture_output=True,
         text=True,
@@ -46,7 +56,7 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
-    assert report["models"] == ["npm-helper"]
+    assert sorted(report["models"]) == ["npm-careful", "npm-helper"]
     assert report["chat"] == {
         "content": 'Offline reply to "hello from npm". (message 1 of this conversation)',
         "finish": "stop",
@@ -66,5 +76,24 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
             "content": 'Offline reply to "hello from ag-ui". (message 1 of this conversation)',
         }
     ]
+    approval = report["ag_ui_approval"]
+    assert approval["paused_events"][-1] == "RUN_FINISHED", approval
+    assert "TOOL_CALL_START" in approval["paused_events"]
+    assert approval["finished"] == {"outcome": "interrupt", "count": 1}
+    [pending] = approval["pending"]
     runs = requests.get(live_stack.base_url + "/runs?limit=100", headers=headers, timeout=30).json()["items"]
-    assert len(runs) == 3 and all(r["status"] == "succeeded" for r in runs)  # chat, responses, ag-ui
+    paused_run = next(r for r in runs if r["agent_id"] == careful_id)  # since resumed
+    [item] = paused_run["approvals"]
+    assert pending["id"] == f"int-{paused_run['id']}.{item['tool_call_id']}"
+    assert pending["reason"] == "tool_call" and pending["toolCallId"] == item["tool_call_id"]
+    assert pending["expiresAt"] is not None and pending["schemaFields"] == ["approved", "reason"]
+    assert "pending interrupt" in approval["refused"]  # the client insists on answering it
+    assert approval["resumed_events"][0] == "RUN_STARTED" and approval["resumed_events"][-1] == "RUN_FINISHED"
+    assert "TOOL_CALL_RESULT" in approval["resumed_events"]
+    assert approval["pending_after"] == 0
+    # The continued run saw the history of the first request (two user messages).
+    assert approval["resumed_messages"][-1]["content"].endswith("(message 2 of this conversation)")
+    runs = requests.get(live_stack.base_url + "/runs?limit=100", headers=headers, timeout=30).json()["items"]
+    assert len(runs) == 4 and all(r["status"] == "succeeded" for r in runs)  # chat, responses, 2 ag-ui
+    resumed = next(r for r in runs if r["agent_id"] == careful_id)
+    assert [(d["tool_call_id"], d["approve"]) for d in resumed["approvals"]] == [(item["tool_call_id"], True)]

@@ -580,7 +580,7 @@ def ag_ui_run(ctx: RequestContext) -> flask.Response:
 
     run_input = ag_ui.parse_input(read_body(ctx.request, get_settings().max_body_bytes))
     prepared = ag_ui.start(ctx.principal, ctx.params["agent_id"], run_input)
-    frames = ag_ui.frames(run_input, ctx.header("Accept"), runner.items(prepared, stream=True))
+    frames = ag_ui.frames(run_input, ctx.header("Accept"), prepared, runner.items(prepared, stream=True))
     headers = {"X-Run-Id": prepared.started.record.id}
     return sse_response(streaming.closing(streaming.drive(frames)), headers)
 

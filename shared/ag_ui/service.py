@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+from shared.ag_ui import interrupts
 from shared.errors import BadRequest, ValidationFailed
 from shared.openai_compat import runner
 from shared.openai_compat.mapping import Conversation
@@ -41,12 +42,6 @@ def _conversation(run_input: Any) -> Conversation:
             code="unsupported_parameter",
             details={"param": "tools"},
         )
-    if getattr(run_input, "resume", None):
-        raise BadRequest(
-            "resuming an interrupt needs tool approvals, which this service does not offer yet",
-            code="unsupported_parameter",
-            details={"param": "resume"},
-        )
     messages = AGUIAdapter.load_messages(run_input.messages)
     last = messages[-1] if messages else None
     if not isinstance(last, ModelRequest) or not isinstance(last.parts[-1], UserPromptPart):
@@ -65,16 +60,27 @@ def _conversation(run_input: Any) -> Conversation:
 
 
 def start(principal: Principal, agent_id: str, run_input: Any) -> runner.PreparedRun:
+    """A new run for the input's messages, or (``resume``) the paused run it answers."""
     from shared.agents.repository import runnable_agent
 
     agent = runnable_agent(agent_id, principal)
+    if getattr(run_input, "resume", None):
+        if run_input.tools:
+            _conversation(run_input)  # the same refusal as for a new run
+        return interrupts.resume(principal, agent, run_input.resume)
     return runner.start(principal, agent, _conversation(run_input), stream=True)
 
 
-async def frames(run_input: Any, accept: str | None, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+async def frames(
+    run_input: Any, accept: str | None, prepared: runner.PreparedRun, items: AsyncIterator[StreamItem]
+) -> AsyncIterator[str]:
+    """The run's AG-UI events; a paused run ends with ``RUN_FINISHED`` carrying one interrupt
+    per waiting tool call (``shared.ag_ui.interrupts``)."""
     from pydantic_ai.ui.ag_ui import AGUIEventStream
 
     from shared.runs.streaming import adapter_frames
 
-    async for frame in adapter_frames(AGUIEventStream(run_input, accept=accept), items):
+    paused = interrupts.PausedRun(prepared.started.record.id)
+    stream = AGUIEventStream(run_input, accept=accept)
+    async for frame in adapter_frames(stream, paused.watch(items), adjust=paused.adjust):
         yield frame

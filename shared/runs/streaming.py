@@ -6,7 +6,7 @@ pydantic-ai events the execution core passes through, so ``useChat`` works uncha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
 from shared.runs.events import StoredEvent
@@ -57,9 +57,12 @@ class RunFailedError(Exception):
     """Ends a UI adapter's stream with its error event (the text is ours: code and safe message)."""
 
 
-async def adapter_frames(stream: Any, items: AsyncIterator[StreamItem]) -> AsyncIterator[str]:
+async def adapter_frames(
+    stream: Any, items: AsyncIterator[StreamItem], *, adjust: Callable[[Any], Any] | None = None
+) -> AsyncIterator[str]:
     """Encode a run's native pydantic-ai events with a UI adapter's event stream (Vercel AI,
-    AG-UI); a failed run becomes the adapter's error event, and the run's stream is closed."""
+    AG-UI); a failed run becomes the adapter's error event, and the run's stream is closed.
+    ``adjust`` may change each adapter event before it is encoded."""
 
     async def natives() -> AsyncIterator[Any]:
         async for item in items:
@@ -73,7 +76,7 @@ async def adapter_frames(stream: Any, items: AsyncIterator[StreamItem]) -> Async
 
     try:
         async for event in stream.transform_stream(natives()):
-            yield str(stream.encode_event(event))
+            yield str(stream.encode_event(adjust(event) if adjust is not None else event))
     finally:
         aclose: Any = getattr(items, "aclose", None)
         if aclose is not None:

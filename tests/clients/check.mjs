@@ -1,9 +1,10 @@
 // Drives the service with official npm clients; prints one JSON report on stdout.
-// Usage: node check.mjs <base url> <personal access token> <agent name> <agent id>
+// Usage: node check.mjs <base url> <personal access token> <agent name> <agent id> <careful agent id>
+// (the careful agent's grep tool needs approval)
 import OpenAI from "openai";
-import { HttpAgent } from "@ag-ui/client";
+import { HttpAgent, buildResumeArray } from "@ag-ui/client";
 
-const [base, token, agentName, agentId] = process.argv.slice(2);
+const [base, token, agentName, agentId, carefulId] = process.argv.slice(2);
 const report = {};
 
 const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: token, maxRetries: 0 });
@@ -40,5 +41,49 @@ const result = await agent.runAgent({ runId: "run-1" }, { onEvent: ({ event }) =
 report.ag_ui = {
   events,
   messages: result.newMessages.map((m) => ({ role: m.role, content: m.content })),
+};
+
+// The approval interrupt: the run pauses (RUN_FINISHED with an interrupt outcome), the
+// client answers every pending interrupt in `resume`, and the run continues.
+const careful = new HttpAgent({
+  url: `${base}/ag-ui/${carefulId}`,
+  headers: { Authorization: `Bearer ${token}` },
+  threadId: "thread-2",
+  initialMessages: [
+    { id: "h1", role: "user", content: "earlier question" },
+    { id: "h2", role: "assistant", content: "earlier answer" },
+    { id: "h3", role: "user", content: 'call grep {"pattern": "needs-approval"}' },
+  ],
+});
+const pausedEvents = [];
+let finished;
+await careful.runAgent({}, {
+  onEvent: ({ event }) => { pausedEvents.push(event.type); },
+  onRunFinishedEvent: (params) => { finished = { outcome: params.outcome, interrupts: params.interrupts }; },
+});
+const pending = careful.pendingInterrupts.map((i) => ({
+  id: i.id, reason: i.reason, toolCallId: i.toolCallId, expiresAt: i.expiresAt,
+  schemaFields: Object.keys(i.responseSchema?.properties ?? {}).sort(),
+}));
+let refused;
+try {
+  await careful.runAgent({});  // a run that leaves the interrupt unanswered
+  refused = "accepted";
+} catch (error) {
+  refused = String(error.message).slice(0, 80);
+}
+const resume = buildResumeArray(careful.pendingInterrupts, Object.fromEntries(
+  careful.pendingInterrupts.map((i) => [i.id, { status: "resolved", payload: { approved: true } }]),
+));
+const resumedEvents = [];
+const resumed = await careful.runAgent({ resume }, { onEvent: ({ event }) => { resumedEvents.push(event.type); } });
+report.ag_ui_approval = {
+  paused_events: pausedEvents,
+  finished: { outcome: finished?.outcome, count: finished?.interrupts?.length },
+  pending,
+  refused,
+  resumed_events: resumedEvents,
+  resumed_messages: resumed.newMessages.map((m) => ({ role: m.role, content: m.content })),
+  pending_after: careful.pendingInterrupts.length,
 };
 process.stdout.write(JSON.stringify(report));
