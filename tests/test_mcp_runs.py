@@ -220,6 +220,14 @@ def test_a_marketplace_install_asks_its_installer_to_connect_each_server(
         "token-of-ada" not in json.dumps(bundle) and f"mcp:{server.url}" in bundle["manifest"]["permissions"]
     )
 
+    # A name the installer already uses refuses the install before anything is registered.
+    clash = create_agent(agents_api, other_user, name="mcp-user")
+    refused_install = marketplace_api.post(
+        f"/marketplace/listings/{listing.get_json()['id']}/install", token=other_user.token
+    )
+    assert refused_install.status_code == 409 and refused_install.get_json()["error"]["code"] == "name_taken"
+    assert agents_api.get("/mcp-servers", token=other_user.token).get_json()["items"] == []
+    assert agents_api.delete(f"/agents/{clash}", token=other_user.token).status_code == 204
     installed = marketplace_api.post(
         f"/marketplace/listings/{listing.get_json()['id']}/install", token=other_user.token
     )

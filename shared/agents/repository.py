@@ -130,6 +130,19 @@ def _clear_stale_name(owner_id: str, name: str) -> None:
     db.run_transaction(clear)
 
 
+def check_name_free(owner_id: str, name: str) -> None:
+    """409 ``name_taken`` if a live agent of ``owner_id`` holds ``name``: a pre-check for
+    callers that write something else before the agent (the create still decides races)."""
+    snap = db.get(_name_ref(owner_id, name))
+    data = snap.to_dict() if snap.exists else None
+    holder_id = str((data or {}).get("agent_id") or "")
+    if not holder_id:
+        return
+    holder = db.get(_agent_ref(holder_id))
+    if _live_holder(data, holder.to_dict() if holder.exists else None, owner_id, name):
+        raise name_taken(name, holder_id)
+
+
 def _claiming(owner_id: str, name: str, write: Callable[[], T]) -> T:
     """Run ``write``, which *creates* the reservation of ``name`` with the agent's own writes,
     without reading it first: the create is a precondition checked atomically at commit, so

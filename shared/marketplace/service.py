@@ -159,7 +159,7 @@ def install(
     whose name I already use is 409 ``name_taken`` (install under another ``name``).
     """
     from shared.agents import service as agents
-    from shared.agents.repository import AgentSource, load_current
+    from shared.agents.repository import AgentSource, check_name_free, load_current
     from shared.agents.validation import approval_tools, mcp_approval_markers
 
     record = repository.get_listing(listing_id)
@@ -175,6 +175,10 @@ def install(
         if current is not None and current.owner_id == principal.user_id:
             return current, False
     definition = record.definition if name is None else record.definition.model_copy(update={"name": name})
+    if record.mcp_servers:
+        # The server registrations are written before the agent: a clashing name must
+        # refuse the install before them, so a refused install leaves nothing behind.
+        check_name_free(principal.user_id, definition.name)
     definition, mcp_servers = _install_mcp_servers(record, definition, principal)
     agent = agents.create(
         principal,
