@@ -278,6 +278,10 @@ def test_marketplace_signed_out_and_every_page_at_phone_width(
         f"#/market/{listing['id']}",
         "#/catalog",
         "#/mcp-servers",
+        "#/evals",
+        "#/webhooks",
+        "#/schedules",
+        "#/tokens",
     ]
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})
