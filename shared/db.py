@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
-from shared.errors import ServiceUnavailable
+from shared.errors import Contended, ServiceUnavailable
 
 if TYPE_CHECKING:
     from google.cloud.firestore import (
@@ -326,7 +326,7 @@ def run_transaction(fn: Callable[[Tx], T], *, max_attempts: int = 5) -> T:
         # transient condition for the caller to retry, not a server fault.
         if str(exc).startswith(_CONTENDED):
             message = "too many concurrent changes to the same data; retry"
-            raise ServiceUnavailable(message, retry_after=1) from exc
+            raise Contended(message, retry_after=1) from exc
         raise
     _add(writes=holder["tx"].pending if "tx" in holder else 0)
     return result

@@ -127,6 +127,10 @@ class ServiceUnavailable(ServiceError):
         super().__init__(message, **kwargs)
 
 
+class Contended(ServiceUnavailable):
+    """A transaction kept losing to concurrent writers of the same documents: retry."""
+
+
 class ConfigurationError(ServiceError):
     """A required setting is missing or invalid; names the setting, never its value."""
 

@@ -195,7 +195,7 @@ class Case:
     prepare: Callable[[World, str], None] | None = None
     headers: Mapping[str, str] = field(default_factory=dict[str, str])
     # A raw (non-JSON) request body.
-    data: bytes | None = None
+    data: bytes | Callable[[], bytes] | None = None
 
 
 def _agent(w: World) -> Mapping[str, str]:
@@ -238,7 +238,8 @@ CASES: dict[str, Case] = {
     "POST /auth/login": Case(body=lambda w, c: {"username": w.password_account(), "password": PASSWORD}),
     # The OAuth2 token endpoint (form only): credentials nobody has are 401 for every caller.
     "POST /auth/oauth/token": Case(
-        data=b"grant_type=password&username=no_such_oauth_user&password=not-the-password",
+        # A new unknown name per call: repeated failures for one name would be throttled (429).
+        data=lambda: f"grant_type=password&username=nobody_{uuid.uuid4().hex[:10]}&password=wrong".encode(),
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         owner=401,
         others=401,
@@ -537,7 +538,8 @@ def test_authorization_matrix(apps: dict[str, ApiClient], principals: Principals
         if case.prepare is not None:
             case.prepare(world, caller)
         body = case.body(world, caller) if case.body is not None else None
-        extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+        data = case.data() if callable(case.data) else case.data
+        extra: dict[str, Any] = {"data": data} if data is not None else {}
         response = apps[route.function].request(
             route.method, path, token=principals.token(caller), json=body, headers=dict(case.headers), **extra
         )
@@ -599,7 +601,8 @@ def test_token_scope_matrix(apps: dict[str, ApiClient], principals: Principals, 
         if case.prepare is not None:
             case.prepare(world, caller)
         body = case.body(world, caller) if case.body is not None else None
-        extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+        data = case.data() if callable(case.data) else case.data
+        extra: dict[str, Any] = {"data": data} if data is not None else {}
         return apps[route.function].request(
             route.method, path, token=token, json=body, headers=dict(case.headers), **extra
         )
@@ -686,7 +689,8 @@ def test_agent_restricted_token_matrix(
     if case.prepare is not None:
         case.prepare(world, "owner")
     body = case.body(world, "owner") if case.body is not None else None
-    extra: dict[str, Any] = {"data": case.data} if case.data is not None else {}
+    data = case.data() if callable(case.data) else case.data
+    extra: dict[str, Any] = {"data": data} if data is not None else {}
     elsewhere = apps["agents"].post("/agents", token=principals.owner.token, json=definition("elsewhere"))
     secret = _restricted_pat(principals.owner, [elsewhere.get_json()["id"]])
     response = apps[route.function].request(

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from shared import db
 from shared.auth.principal import Role
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, Contended, NotFound
 
 USERS = "users"
 USERNAMES = "usernames"
@@ -165,6 +165,19 @@ def create_user(
     try:
         db.run_transaction(register)
     except Conflict:
+        raise
+    except Contended:
+        # Racing registrations kept aborting each other: whichever won holds the name or
+        # the email now, and that is this request's answer (409); if none did, retry (503).
+        name_snap, email_snap = db.get_all([name_ref, email_ref])
+        if name_snap.exists:
+            raise Conflict(
+                "username is already taken", code="username_taken", details={"field": "username"}
+            ) from None
+        if email_snap.exists:
+            raise Conflict(
+                "email is already registered", code="email_taken", details={"field": "email"}
+            ) from None
         raise
     except Exception as exc:
         from google.api_core import exceptions as gexc

@@ -57,7 +57,7 @@ def not_recorded(run_id: str) -> Conflict:
 
 
 def _ended(principal: Principal, run_id: str) -> RunRecord:
-    record = repository.get_run(run_id, principal.user_id)
+    record = repository.get_run_for(principal, run_id)
     if not record.finished:
         raise Conflict(
             f"the run is {record.status}; only ended runs can be replayed or forked",
@@ -278,7 +278,7 @@ def list_messages(principal: Principal, run_id: str) -> RunMessagePage:
     """The run's stored conversation with indexes (what ``fork``'s ``at`` refers to)."""
     from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelRequest
 
-    record = repository.get_run(run_id, principal.user_id)
+    record = repository.get_run_for(principal, run_id)
     messages = checkpoints.load(record.id).messages
     dumped: list[dict[str, Any]] = ModelMessagesTypeAdapter.dump_python(messages, mode="json")
     items = [
