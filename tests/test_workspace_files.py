@@ -216,8 +216,9 @@ def test_failed_overwrite_keeps_the_old_file(
 
 def test_directories_and_bad_queries(agents_api: ApiClient, user: TestUser) -> None:
     assert put(agents_api, user, "dir/file.txt", b"x").status_code == 201
-    assert agents_api.get("/workspace/files/dir", token=user.token).status_code == 400
-    assert put(agents_api, user, "dir", b"x").status_code in (400, 422)
+    folder = agents_api.get("/workspace/files/dir", token=user.token)  # names a folder now: 409
+    assert folder.status_code == 409 and folder.get_json()["error"]["code"] == "not_a_file"
+    assert put(agents_api, user, "dir", b"x").status_code in (409, 422)
     assert put(agents_api, user, "dir/file.txt/child", b"x").status_code == 422
     assert agents_api.get("/workspace/files?limit=0", token=user.token).status_code == 422
     assert agents_api.get("/workspace/files?cursor=zzz", token=user.token).status_code == 400
