@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
+from shared.db_values import decode, encode
 from shared.errors import Contended, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -43,6 +44,32 @@ class Snapshot(Protocol):
     def reference(self) -> DocumentReference: ...
 
     def to_dict(self) -> dict[str, Any] | None: ...
+
+
+class _Read:
+    """A snapshot whose data is decoded (``shared.db_values``): values stored as text come back
+    as the JSON they were."""
+
+    __slots__ = ("_snap",)
+
+    def __init__(self, snap: Any) -> None:
+        self._snap = snap
+
+    @property
+    def exists(self) -> bool:
+        return bool(self._snap.exists)
+
+    @property
+    def id(self) -> str:
+        return str(self._snap.id)
+
+    @property
+    def reference(self) -> DocumentReference:
+        return self._snap.reference
+
+    def to_dict(self) -> dict[str, Any] | None:
+        data = self._snap.to_dict()
+        return None if data is None else decode(data)
 
 
 P = ParamSpec("P")
@@ -154,7 +181,7 @@ def _retry() -> Any:
 def get(ref: DocumentReference, *, transaction: Transaction | None = None) -> Snapshot:
     snap = _dyn(ref).get(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(reads=1)
-    return cast(Snapshot, snap)
+    return _Read(snap)
 
 
 def is_valid_doc_id(doc_id: str) -> bool:
@@ -180,11 +207,12 @@ def load(collection_name: str, doc_id: str, model: type[ModelT]) -> ModelT | Non
 def get_all(refs: Sequence[DocumentReference], *, transaction: Transaction | None = None) -> list[Snapshot]:
     if not refs:
         return []
-    snaps: list[Snapshot] = list(
-        _dyn(client()).get_all(
+    snaps: list[Snapshot] = [
+        _Read(s)
+        for s in _dyn(client()).get_all(
             list(refs), transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS
         )
-    )
+    ]
     _add(reads=len(refs))
     by_path = {s.reference.path: s for s in snaps}
     return [by_path[r.path] for r in refs]
@@ -193,9 +221,9 @@ def get_all(refs: Sequence[DocumentReference], *, transaction: Transaction | Non
 @guard
 def query(q: Query | CollectionReference, *, transaction: Transaction | None = None) -> list[Snapshot]:
     _observe(q)
-    snaps = cast(
-        list[Snapshot], list(q.stream(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS))
-    )
+    snaps: list[Snapshot] = [
+        _Read(s) for s in _dyn(q).stream(transaction=transaction, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    ]
     # Firestore bills at least one read for a query, even an empty one.
     _add(reads=max(1, len(snaps)))
     return snaps
@@ -220,13 +248,13 @@ def sum_of(q: Query | CollectionReference, field: str) -> float:
 
 @guard
 def create(ref: DocumentReference, data: dict[str, Any]) -> None:
-    _dyn(ref).create(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _dyn(ref).create(encode(data), retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)
 
 
 @guard
 def set(ref: DocumentReference, data: dict[str, Any], *, merge: bool = False) -> None:
-    _dyn(ref).set(data, merge=merge, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    _dyn(ref).set(encode(data), merge=merge, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)
 
 
@@ -241,7 +269,7 @@ def increment_and_get(
     """
     from google.cloud import firestore
 
-    data: dict[str, Any] = {**(extra or {}), field: firestore.Increment(amount)}
+    data: dict[str, Any] = {**encode(extra or {}), field: firestore.Increment(amount)}
     result = _dyn(ref).set(data, merge=True, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)
     return int(result.transform_results[0].integer_value)
@@ -249,7 +277,7 @@ def increment_and_get(
 
 @guard
 def update(ref: DocumentReference, data: dict[str, Any]) -> None:
-    ref.update(data, retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
+    ref.update(encode(data), retry=_retry(), timeout=RPC_TIMEOUT_SECONDS)
     _add(writes=1)
 
 
@@ -267,15 +295,15 @@ class CountingWrites:
         self.pending = 0
 
     def create(self, ref: DocumentReference, data: dict[str, Any]) -> None:
-        self.inner.create(ref, data)
+        self.inner.create(ref, encode(data))
         self.pending += 1
 
     def set(self, ref: DocumentReference, data: dict[str, Any], *, merge: bool = False) -> None:
-        _dyn(self.inner).set(ref, data, merge=merge)
+        _dyn(self.inner).set(ref, encode(data), merge=merge)
         self.pending += 1
 
     def update(self, ref: DocumentReference, data: dict[str, Any]) -> None:
-        self.inner.update(ref, data)
+        self.inner.update(ref, encode(data))
         self.pending += 1
 
     def delete(self, ref: DocumentReference) -> None:

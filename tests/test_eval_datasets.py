@@ -109,8 +109,54 @@ def test_bad_datasets_are_rejected_and_store_nothing(
 def test_patch_rejects_nothing_or_null(runs_api: ApiClient, user: TestUser) -> None:
     path = f"/eval-datasets/{create_dataset(runs_api, user)['id']}"
     assert runs_api.patch(path, token=user.token, json={}).status_code == 422
-    assert runs_api.patch(path, token=user.token, json={"cases": None}).status_code == 422
+    for field in ("name", "cases", "evaluators"):
+        assert runs_api.patch(path, token=user.token, json={field: None}).status_code == 422
     assert runs_api.get(path, token=user.token).get_json()["revision"] == 1
+    # A null description clears it (it was a 500 that left the dataset unreadable).
+    runs_api.patch(path, token=user.token, json={"description": "d"})
+    cleared = runs_api.patch(path, token=user.token, json={"description": None})
+    assert cleared.status_code == 200 and cleared.get_json()["description"] == ""
+    assert runs_api.get(path, token=user.token).get_json()["description"] == ""
+    # ... and the schema says which nulls are refused (issue 21: exactly what the server enforces).
+    from shared.evals.datasets import EvalDatasetUpdate
+
+    schema = EvalDatasetUpdate.model_json_schema()
+    assert schema["minProperties"] == 1
+    nullable = {
+        name for name, prop in schema["properties"].items() if {"type": "null"} in prop.get("anyOf", [])
+    }
+    assert nullable == {"description"}
+
+
+# Values a Firestore document cannot hold natively (reserved ``__x__`` and empty keys, an array
+# in an array, integers beyond 64 bits, deep nesting): valid JSON, so stored and given back as
+# sent (they were 500s; shared/db_values.py).
+_AWKWARD: list[Any] = [
+    {"__main__": {"": 1, "~json": "x"}},
+    [[1, 2], [], [[3]]],
+    10**30,
+    {"k" * 300: True},
+    json.loads("[" * 30 + "1" + "]" * 30),
+]
+
+
+def test_any_json_value_is_stored_as_sent(runs_api: ApiClient, user: TestUser) -> None:
+    cases = [
+        {"name": f"c{i}", "input": "x", "expected_output": value, "metadata": {"__x__": value}}
+        for i, value in enumerate(_AWKWARD)
+    ]
+    evaluators = [{"type": "equals", "value": value} for value in _AWKWARD]
+    created = create_dataset(runs_api, user, dataset_body(cases=cases, evaluators=evaluators))
+    path = f"/eval-datasets/{created['id']}"
+    for read in (created, runs_api.get(path, token=user.token).get_json()):
+        assert [c["expected_output"] for c in read["cases"]] == _AWKWARD
+        assert [c["metadata"] for c in read["cases"]] == [{"__x__": v} for v in _AWKWARD]
+        assert [e["value"] for e in read["evaluators"]] == _AWKWARD
+    patched = runs_api.patch(path, token=user.token, json={"cases": cases[::-1]})
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    assert [c["expected_output"] for c in runs_api.get(path, token=user.token).get_json()["cases"]] == (
+        _AWKWARD[::-1]
+    )
 
 
 def _compat(script: str, workdir: Path) -> str:
@@ -231,6 +277,18 @@ def test_import_a_dataset_written_by_pydantic_evals(
         ("cases:\n- inputs: hi\n  evaluators: [HasMatchingSpan]", "HasMatchingSpan"),
         ("cases:\n- inputs: hi\n  surprise: 1", "surprise"),
         ("cases:\n- inputs: hi\nevaluators:\n- Regex: '('", "regular expression"),
+        # YAML that has no JSON form (these were 500s)
+        ("?", "keys must be strings"),
+        ("cases:\n- inputs: hi\n  metadata: {1: a}", "keys must be strings"),
+        ("cases:\n- inputs: hi\n  expected_output: .nan", "finite"),
+        ("cases:\n- inputs: hi\n  expected_output: !!binary aGk=", "JSON form"),
+        ("cases: &a\n- inputs: *a", "too deeply"),
+        (
+            "x: &a [1, 1]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+            "z: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nw: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+            "v: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nu: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]",
+            "too large",
+        ),
     ],
 )
 def test_bad_imports_are_rejected(runs_api: ApiClient, user: TestUser, content: str, where: str) -> None:

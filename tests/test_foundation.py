@@ -235,3 +235,30 @@ def test_cost_headers_are_off_in_the_cloud_unless_asked_for() -> None:
     assert Settings(environment="test").cost_headers_enabled
     assert not Settings(environment="cloud").cost_headers_enabled
     assert Settings(environment="cloud", expose_cost_headers=True).cost_headers_enabled
+
+
+def test_any_json_survives_a_firestore_round_trip() -> None:
+    """Values a Firestore document cannot hold natively are stored as text and read back as
+    they were (shared/db_values.py); plain values and our own fields stay native."""
+    from google.cloud import firestore
+
+    from shared import db
+
+    awkward = {
+        "reserved": {"__main__": 1, "": 2, "~json": "3"},
+        "nested_arrays": [[1, [2]], [], "x"],
+        "huge": -(10**40),
+        "long_key": {"k" * 2000: None},
+        "deep": json.loads('{"a":' * 40 + "1" + "}" * 40),
+    }
+    plain = {"owner_id": "u1", "n": 3, "tags": ["a", "b"], "meta": {"x": [1, {"y": 2}]}}
+    ref = db.collection("round_trip").document("d")
+    db.set(ref, {**plain, **awkward})
+    assert db.get(ref).to_dict() == {**plain, **awkward}
+    (snap,) = db.query(db.collection("round_trip").where(filter=firestore.FieldFilter("owner_id", "==", "u1")))
+    assert snap.to_dict() == {**plain, **awkward}
+    db.update(ref, {"meta.x": [[0]], "huge": 2**64})
+    assert db.get_all([ref])[0].to_dict() == {**plain, **awkward, "meta": {"x": [[0]]}, "huge": 2**64}
+    raw = firestore.Client(project=PROJECT).collection("round_trip").document("d").get().to_dict() or {}
+    assert {k: raw[k] for k in plain if k != "meta"} == {k: v for k, v in plain.items() if k != "meta"}
+    assert raw["reserved"] == {"~json": '{"__main__":1,"":2,"~json":"3"}'}

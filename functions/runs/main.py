@@ -394,6 +394,7 @@ def export_dataset(ctx: RequestContext) -> dict[str, Any]:
     "GET",
     "/eval-datasets/{dataset_id}/export.yaml",
     auth="optional",
+    response=dict[str, Any],
     errors=(404,),
     response_media_type="application/yaml, text/plain",
     scope="runs",

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from shared.auth.principal import Role
+from shared.json_schema import not_null, some_field
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,50}$"
 MAX_EMAIL_LENGTH = 254
@@ -148,10 +149,10 @@ class LogoutRequest(BaseModel):
 class UserUpdate(BaseModel):
     """PATCH /auth/users/{user_id} (admin only); at least one field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=some_field)
 
-    role: Role | None = None
-    is_active: bool | None = None
+    role: Role | None = Field(default=None, json_schema_extra=not_null)
+    is_active: bool | None = Field(default=None, json_schema_extra=not_null)
 
     @field_validator("role", "is_active", mode="before")
     @classmethod

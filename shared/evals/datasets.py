@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared import db
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.evals.evaluators import MAX_EVALUATORS, Evaluator
+from shared.json_schema import not_null, some_field
 from shared.pagination import Page, PageQuery, newest_first
 from shared.runs.schemas import MAX_TEXT_CHARS, RunInput
 
@@ -75,14 +76,19 @@ class EvalDatasetCreate(BaseModel):
 
 
 class EvalDatasetUpdate(BaseModel):
-    """``PATCH /eval-datasets/{id}``: the fields given replace the stored ones."""
+    """``PATCH /eval-datasets/{id}``: the fields given replace the stored ones (a null
+    ``description`` clears it; the other fields cannot be null)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=some_field)
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200, json_schema_extra=not_null)
     description: str | None = Field(default=None, max_length=2000)
-    cases: list[EvalCase] | None = Field(default=None, min_length=1, max_length=MAX_CASES)
-    evaluators: list[Evaluator] | None = Field(default=None, max_length=MAX_EVALUATORS)
+    cases: list[EvalCase] | None = Field(
+        default=None, min_length=1, max_length=MAX_CASES, json_schema_extra=not_null
+    )
+    evaluators: list[Evaluator] | None = Field(
+        default=None, max_length=MAX_EVALUATORS, json_schema_extra=not_null
+    )
 
     @field_validator("cases")
     @classmethod
@@ -210,6 +216,8 @@ def update(principal: Principal, dataset_id: str, body: EvalDatasetUpdate) -> Ev
             raise not_found(dataset_id)
         record = EvalDatasetRecord.model_validate({**data, "id": dataset_id})
         updates = {name: getattr(body, name) for name in body.model_fields_set}
+        if "description" in updates and updates["description"] is None:
+            updates["description"] = ""
         record = record.model_copy(
             update={**updates, "revision": record.revision + 1, "updated_at": datetime.now(UTC)}
         )

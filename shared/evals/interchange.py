@@ -9,6 +9,8 @@ evaluators?, report_evaluators?}``; an evaluator is ``'Name'``, ``{'Name': first
 from __future__ import annotations
 
 import json
+import math
+from datetime import date, datetime
 from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
@@ -197,14 +199,44 @@ def dataset_to_document(
     }
 
 
+# What a parsed file may hold, like a JSON body: nesting and (with YAML aliases, which share
+# nodes) the number of nodes visited are bounded, so an alias bomb or a recursive alias is a 422.
+_MAX_DEPTH = 64
+_MAX_NODES = 200_000
+
+
+def _as_json(value: Any, depth: int, budget: list[int]) -> Any:
+    """A YAML value as the JSON it must be: string keys, finite numbers, dates as ISO text."""
+    budget[0] -= 1
+    if depth > _MAX_DEPTH or budget[0] < 0:
+        raise ValidationFailed.field("content", "the file is nested too deeply or too large")
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ValidationFailed.field("content", "numbers must be finite (no .nan or .inf)")
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_as_json(item, depth + 1, budget) for item in cast(list[Any], value)]
+    if isinstance(value, dict):
+        mapping = cast(dict[Any, Any], value)
+        if not all(isinstance(key, str) for key in mapping):
+            raise ValidationFailed.field("content", "mapping keys must be strings")
+        return {key: _as_json(item, depth + 1, budget) for key, item in mapping.items()}
+    raise ValidationFailed.field("content", f"a YAML {type(value).__name__} has no JSON form")
+
+
 def parse_content(content: str) -> Any:
-    """YAML (a superset of JSON) → Python, or 422."""
+    """YAML (a superset of JSON) → JSON-compatible Python, or 422."""
     import yaml
 
     try:
-        return yaml.safe_load(content)
-    except yaml.YAMLError:
+        document = yaml.safe_load(content)
+    except (yaml.YAMLError, RecursionError):
         raise ValidationFailed.field("content", "not valid YAML or JSON") from None
+    return _as_json(document, 1, [_MAX_NODES])
 
 
 def render(document: dict[str, Any], fmt: str) -> str:

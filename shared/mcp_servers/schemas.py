@@ -54,6 +54,7 @@ class McpServerCreate(BaseModel):
     allowed_tools: list[str] | None = Field(
         default=None,
         max_length=200,
+        json_schema_extra={"uniqueItems": True},
         description="only these server tools can ever be offered to agents (all when omitted)",
     )
     description: str = Field(default="", max_length=500)
@@ -70,7 +71,9 @@ class McpServerUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     url: str | None = Field(default=None, min_length=1, max_length=2048)
     auth: McpAuth | None = None
-    allowed_tools: list[str] | None = Field(default=None, max_length=200)
+    allowed_tools: list[str] | None = Field(
+        default=None, max_length=200, json_schema_extra={"uniqueItems": True}
+    )
     description: str | None = Field(default=None, max_length=500)
 
     _unique_tools = field_validator("allowed_tools")(_unique)
@@ -157,7 +160,7 @@ class McpToolsAccept(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tools: list[str] = Field(min_length=1, max_length=200)
+    tools: list[str] = Field(min_length=1, max_length=200, json_schema_extra={"uniqueItems": True})
 
     _unique_tools = field_validator("tools")(_unique)
 

@@ -206,13 +206,16 @@ def _operation(route: Route, components: dict[str, Any], refs: _Refs) -> dict[st
         responses[str(route.status)] = {"description": "JSON, or an event stream", "content": content}
     elif route.response_media_type != "application/json":
         # Alternatives (``"application/yaml, text/plain"``) are negotiated by ``Accept``;
-        # textual ones are strings, the rest bytes.
+        # text is a string, YAML is described as the document it parses to (the route's
+        # ``response``), the rest bytes.
         content = {}
         for media in (m.strip() for m in route.response_media_type.split(",")):
-            textual = media.startswith("text/") or media.endswith(("/yaml", "+yaml"))
-            content[media] = {
-                "schema": {"type": "string"} if textual else {"type": "string", "format": "binary"}
-            }
+            if media.endswith(("/yaml", "+yaml")) and route.response is not None:
+                content[media] = {"schema": _schema_for(route.response, components, refs)}
+            elif media.startswith("text/") or media.endswith(("/yaml", "+yaml")):
+                content[media] = {"schema": {"type": "string"}}
+            else:
+                content[media] = {"schema": {"type": "string", "format": "binary"}}
         responses[str(route.status)] = {"description": "Content", "content": content}
     else:
         body: dict[str, Any] = {"description": "Success"}
