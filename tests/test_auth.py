@@ -98,6 +98,15 @@ def test_register_returns_the_user_and_stores_an_argon2id_hash(auth_api: ApiClie
     assert doc("emails", "alice@example.com") == {"user_id": user["id"]}
 
 
+def test_an_address_with_a_slash_registers_and_logs_in(auth_api: ApiClient) -> None:
+    # '/' is valid in an address's local part but not in a document id (it was a 500): the
+    # reservation is kept under a digest, and still makes the address unique.
+    assert register(auth_api, "slasher", "a/b@example.com").status_code == 201
+    assert login(auth_api, "a/b@example.com").status_code == 200
+    assert_error(register(auth_api, "slasher2", "A/b@EXAMPLE.com"), 409, "email_taken")
+    assert count_docs("users") == 1 and count_docs("emails") == 1
+
+
 @pytest.mark.parametrize(
     ("second_username", "second_email", "code"),
     [

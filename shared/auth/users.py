@@ -4,6 +4,7 @@ reserved-key documents created in the same transaction as the user."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from typing import Any
 
@@ -65,8 +66,8 @@ def get_user(user_id: str) -> UserRecord | None:
 
 
 def _addressable(key: str) -> bool:
-    """Whether ``key`` can be a document id; a login with any other identifier simply
-    matches no user (Firestore would raise on '/', '.', '..', '__x__' or > 1500 bytes)."""
+    """Whether ``key`` can be a document id (Firestore refuses '/', '.', '..', '__x__' and
+    more than 1500 bytes)."""
     return (
         bool(key)
         and "/" not in key
@@ -76,14 +77,21 @@ def _addressable(key: str) -> bool:
     )
 
 
+def reservation_id(key: str) -> str:
+    """The id of the document reserving ``key``: the key itself where Firestore takes it as an
+    id (every username, nearly every address), else a digest of it (an address with '/' in
+    its local part, a valid one). A digest has no '@', so it never meets an address."""
+    if _addressable(key):
+        return key
+    return "sha256~" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def find_user_id_by_username(username: str) -> str | None:
     return _reserved_user_id(USERNAMES, username_key(username))
 
 
 def _reserved_user_id(collection_name: str, key: str) -> str | None:
-    if not _addressable(key):
-        return None
-    snap = db.get(db.collection(collection_name).document(key))
+    snap = db.get(db.collection(collection_name).document(reservation_id(key)))
     data = snap.to_dict() if snap.exists else None
     return str(data["user_id"]) if data else None
 
@@ -142,9 +150,9 @@ def create_user(
         updated_at=now,
     )
     users = db.collection(USERS)
-    name_ref = db.collection(USERNAMES).document(username_key(username))
-    email_ref = db.collection(EMAILS).document(email_key(email))
-    uid_ref = db.collection(FIREBASE_UIDS).document(firebase_uid) if firebase_uid else None
+    name_ref = db.collection(USERNAMES).document(reservation_id(username_key(username)))
+    email_ref = db.collection(EMAILS).document(reservation_id(email_key(email)))
+    uid_ref = db.collection(FIREBASE_UIDS).document(reservation_id(firebase_uid)) if firebase_uid else None
 
     def register(tx: db.Tx) -> None:
         refs = [name_ref, email_ref] + ([uid_ref] if uid_ref else [])
