@@ -187,10 +187,15 @@ def get(ref: DocumentReference, *, transaction: Transaction | None = None) -> Sn
 def is_valid_doc_id(doc_id: str) -> bool:
     """Whether ``doc_id`` can be one of our document ids (ours are uuid hex).
 
-    Refusing anything else early keeps it out of Firestore, which rejects '/', '.', '..' and
-    empty ids with an error (a 500), and makes an unknown id a plain 404.
+    Refusing anything else early keeps it out of Firestore, which rejects '/', '.', '..',
+    ``__x__`` and empty ids with an error (a 500), and makes an unknown id a plain 404.
     """
-    return 0 < len(doc_id) <= 128 and "/" not in doc_id and doc_id not in (".", "..")
+    return (
+        0 < len(doc_id) <= 128
+        and "/" not in doc_id
+        and doc_id not in (".", "..")
+        and not (len(doc_id) >= 4 and doc_id.startswith("__") and doc_id.endswith("__"))
+    )
 
 
 def load(collection_name: str, doc_id: str, model: type[ModelT]) -> ModelT | None:

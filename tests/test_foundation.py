@@ -262,3 +262,12 @@ def test_any_json_survives_a_firestore_round_trip() -> None:
     raw = firestore.Client(project=PROJECT).collection("round_trip").document("d").get().to_dict() or {}
     assert {k: raw[k] for k in plain if k != "meta"} == {k: v for k, v in plain.items() if k != "meta"}
     assert raw["reserved"] == {"~json": '{"__main__":1,"":2,"~json":"3"}'}
+
+
+@pytest.mark.parametrize("doc_id", ["__main__", "____", ".", "..", "a/b", "", "x" * 129])
+def test_ids_firestore_refuses_are_unknown_not_errors(doc_id: str) -> None:
+    # A body id such as POST /marketplace/listings' agent_id "__main__" was a 500.
+    from shared import db
+    from shared.agents.repository import AgentRecord
+
+    assert db.load("agents", doc_id, AgentRecord) is None
