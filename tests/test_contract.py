@@ -135,3 +135,31 @@ def test_a_literal_path_is_not_shadowed_by_a_parameter(agents_api: ApiClient) ->
     assert response.status_code == 204 and response.headers["Allow"] == "GET, HEAD, OPTIONS"
     put = agents_api.put("/agents/health", json={})
     assert put.status_code == 405 and put.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def _unique_arrays() -> list[tuple[Any, str, dict[str, Any], Any]]:
+    from shared.auth.token_schemas import TokenCreate
+    from shared.mcp_servers.schemas import McpServerCreate, McpServerUpdate, McpToolsAccept
+
+    server = {"name": "s", "url": "https://mcp.example.com/mcp"}
+    token = {"name": "t", "scopes": ["runs"]}
+    return [
+        (McpServerCreate, "allowed_tools", server, "search"),
+        (McpServerUpdate, "allowed_tools", {}, "search"),
+        (McpToolsAccept, "tools", {}, "search"),
+        (TokenCreate, "scopes", token, "runs"),
+        (TokenCreate, "agent_ids", token, "a1"),
+    ]
+
+
+@pytest.mark.parametrize(("model", "field", "base", "item"), _unique_arrays())
+def test_arrays_that_refuse_repeats_say_unique_items(
+    model: Any, field: str, base: dict[str, Any], item: Any
+) -> None:
+    """schemathesis sent repeated tool names the server refuses (422) to a schema that allowed them."""
+    from pydantic import ValidationError
+
+    assert model.model_json_schema()["properties"][field].get("uniqueItems") is True
+    model.model_validate({**base, field: [item]})
+    with pytest.raises(ValidationError):
+        model.model_validate({**base, field: [item, item]})

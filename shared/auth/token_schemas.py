@@ -19,7 +19,12 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
-    scopes: list[Scope] = Field(min_length=1, max_length=16, description="what the token may do")
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=16,
+        description="what the token may do",
+        json_schema_extra={"uniqueItems": True},
+    )
     expires_in_days: int | None = Field(
         default=None, ge=1, le=366, description="lifetime in days; omitted: the token never expires"
     )
@@ -28,6 +33,7 @@ class TokenCreate(BaseModel):
         min_length=1,
         max_length=50,
         description="restrict the token to these of your agents (omitted: all of them)",
+        json_schema_extra={"uniqueItems": True},
     )
 
     @field_validator("name")
