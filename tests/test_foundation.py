@@ -255,7 +255,8 @@ def test_any_json_survives_a_firestore_round_trip() -> None:
     ref = db.collection("round_trip").document("d")
     db.set(ref, {**plain, **awkward})
     assert db.get(ref).to_dict() == {**plain, **awkward}
-    (snap,) = db.query(db.collection("round_trip").where(filter=firestore.FieldFilter("owner_id", "==", "u1")))
+    mine = db.collection("round_trip").where(filter=firestore.FieldFilter("owner_id", "==", "u1"))
+    (snap,) = db.query(mine)
     assert snap.to_dict() == {**plain, **awkward}
     db.update(ref, {"meta.x": [[0]], "huge": 2**64})
     assert db.get_all([ref])[0].to_dict() == {**plain, **awkward, "meta": {"x": [[0]]}, "huge": 2**64}
