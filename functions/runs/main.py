@@ -589,16 +589,20 @@ def ag_ui_run(ctx: RequestContext) -> flask.Response:
 # -- MCP server (shared/mcp_server): my agents as MCP tools over Streamable HTTP -------------------
 
 _MCP_ERRORS = (400, 403, 404, 406, 413, 415, 429)
+# A JSON-RPC notification or response needs no answer: 202 without a body (MCP Streamable HTTP).
+_MCP_ACCEPTED = {202: "Accepted (a notification or a response): no body"}
 
 
 @router.route(
     "POST",
     "/mcp",
     body_kind="raw",
+    raw_media_type="application/json",
+    response=dict[str, Any],
     streams=True,
     tags=("mcp",),
     errors=_MCP_ERRORS,
-    response_media_type="text/event-stream",
+    extra_responses=_MCP_ACCEPTED,
     scope="runs",
 )
 def mcp_all_agents(ctx: RequestContext) -> flask.Response:
@@ -614,10 +618,12 @@ def mcp_all_agents(ctx: RequestContext) -> flask.Response:
     "POST",
     "/mcp/agents/{agent_id}",
     body_kind="raw",
+    raw_media_type="application/json",
+    response=dict[str, Any],
     streams=True,
     tags=("mcp",),
     errors=_MCP_ERRORS,
-    response_media_type="text/event-stream",
+    extra_responses=_MCP_ACCEPTED,
     scope="runs",
 )
 def mcp_one_agent(ctx: RequestContext) -> flask.Response:
@@ -670,6 +676,7 @@ def a2a_card(ctx: RequestContext) -> dict[str, Any]:
     "POST",
     "/a2a/{agent_id}",
     body_kind="raw",
+    raw_media_type="application/json",
     response=dict[str, Any],
     streams=True,
     tags=("a2a",),

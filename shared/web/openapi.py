@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from shared.auth.scopes import ANY_TOKEN, INTERACTIVE, SCOPES
-from shared.web.routing import Route, Router
+from shared.web.routing import ID_PATTERN, Route, Router
 
 _FILE_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*):path\}")
 
@@ -71,7 +71,7 @@ def check_request_header(name: str, value: str) -> None:
 
 # Path parameters: ids are at most 1500 bytes and never ``.``/``..``/``__x__`` (Firestore's
 # rules); a workspace path is relative components without control characters or backslashes.
-_ID_PARAM: dict[str, Any] = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"}
+_ID_PARAM: dict[str, Any] = {"type": "string", "pattern": ID_PATTERN}
 _TYPED_PARAMS: dict[str, dict[str, Any]] = {
     "version": {"type": "integer", "minimum": 1, "maximum": 999999999}
 }
@@ -118,6 +118,8 @@ def _schema_for(annotation: Any, components: dict[str, Any], refs: _Refs) -> dic
 
 def _error_statuses(route: Route) -> list[int]:
     statuses = set(route.errors)
+    if route.path_params:
+        statuses |= {404}  # a parameter that is not what the document declares names nothing
     if route.auth == "user":
         statuses |= {401}
     if route.roles or (route.auth == "user" and route.scope != ANY_TOKEN):
@@ -224,8 +226,14 @@ def _operation(route: Route, components: dict[str, Any], refs: _Refs) -> dict[st
         responses[str(route.status)] = body
     for status, text in route.extra_responses.items():
         extra: dict[str, Any] = {"description": text}
-        if 200 <= status < 300 and status != 204 and route.response is not None:
-            # Another success status of the same resource (202 queued, 200 replaced): same body.
+        if (
+            200 <= status < 300
+            and status != 204
+            and route.response is not None
+            and not text.endswith("no body")
+        ):
+            # Another success status of the same resource (202 queued, 200 replaced): same body
+            # (unless its description ends with "no body", like MCP's 202 for a notification).
             extra["content"] = {"application/json": {"schema": _schema_for(route.response, components, refs)}}
         responses.setdefault(str(status), extra)
     for status in _error_statuses(route):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -44,15 +45,22 @@ def _has_lone_surrogate(text: str) -> bool:
     return False
 
 
+def _not_a_json_number(literal: str) -> Any:
+    raise BadRequest(f"{literal} is not a JSON number", code="malformed_json")
+
+
 def _depth_ok(value: Any) -> bool:
     """Also False for a string (or key) with a lone surrogate (``"\\ud800"`` is valid JSON but
-    not Unicode text: it cannot be stored or encoded, so it would fail later as a 500)."""
+    not Unicode text: it cannot be stored or encoded, so it would fail later as a 500), and for
+    a number too large for a double (``1e400``)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             return False
         if isinstance(item, str) and _has_lone_surrogate(item):
+            return False
+        if isinstance(item, float) and not math.isfinite(item):
             return False
         if isinstance(item, dict):
             if any(_has_lone_surrogate(k) for k in item):  # pyright: ignore[reportUnknownVariableType,reportUnknownArgumentType]
@@ -68,7 +76,7 @@ def parse_json(data: bytes) -> Any:
         raise BadRequest("request body is empty; a JSON document is required", code="malformed_json")
     try:
         text = data.decode("utf-8")
-        value = json.loads(text, object_pairs_hook=_reject_duplicates)
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_not_a_json_number)
     except UnicodeDecodeError:
         raise BadRequest("request body is not valid UTF-8", code="malformed_json") from None
     except RecursionError:
@@ -81,8 +89,8 @@ def parse_json(data: bytes) -> Any:
         ) from None
     if not _depth_ok(value):
         raise BadRequest(
-            f"JSON is nested deeper than {MAX_JSON_DEPTH} levels or has a string that is not valid "
-            "Unicode (a lone surrogate escape)",
+            f"JSON is nested deeper than {MAX_JSON_DEPTH} levels, has a string that is not valid "
+            "Unicode (a lone surrogate escape) or a number too large for a double",
             code="malformed_json",
         )
     return value
@@ -120,8 +128,15 @@ def validation_details(exc: ValidationError, prefix: str = "") -> list[dict[str,
     return fields
 
 
-def validate_model(model: type[BaseModel], value: Any, *, prefix: str = "") -> BaseModel:
+def validate_model(
+    model: type[BaseModel], value: Any, *, prefix: str = "", strict_json: bool = False
+) -> BaseModel:
+    """``value`` as ``model``, or 422 naming the fields. ``strict_json``: a parsed JSON body is
+    held to its JSON types exactly as the document states them (no ``"5"`` or ``false`` for an
+    integer, no ``"yes"`` for a boolean); query strings and forms are text and stay lax."""
     try:
+        if strict_json:
+            return model.model_validate_json(json.dumps(value, ensure_ascii=False), strict=True)
         return model.model_validate(value)
     except ValidationError as exc:
         fields = validation_details(exc, prefix)
@@ -172,7 +187,7 @@ def parse_json_body(
         )
     value = parse_json(read_body(request, limit))
     try:
-        return validate_model(model, value)
+        return validate_model(model, value, strict_json=True)
     except ValidationFailed as exc:
         if more_errors is not None:
             fields: list[dict[str, Any]] = exc.details["fields"]

@@ -80,15 +80,22 @@ def _compile(path: str) -> re.Pattern[str]:
 
 _FILE_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*):path\}")
 _RESERVED_ID = re.compile(r"^(\.|\.\.|__.*__)$")
+# Every id we issue matches this (uuid hex, and the ``<batch>-0003``-style ids derived from
+# them); the OpenAPI document declares it for id path parameters.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_ID = re.compile(ID_PATTERN)
+# Path parameters that are not ids (the OpenAPI document types them; their handlers parse them).
+TYPED_PARAMS = frozenset({"version"})
 
 
 def _addressable(route: Route, params: dict[str, str]) -> bool:
-    """False when an id parameter could never name a document (Firestore refuses ``.``,
-    ``..``, ``__x__`` and ids over 1500 bytes with an error that would otherwise be a 500)."""
+    """False when a parameter is not what the document declares: an id that does not match
+    :data:`ID_PATTERN` names nothing (404, and never a Firestore error: ``.``, ``..``, ``__x__``)."""
     file_paths = set(_FILE_PATH_PARAM.findall(route.path))
     return all(
         name in file_paths
-        or (not _RESERVED_ID.match(value) and len(value.encode("utf-8", "replace")) <= 1500)
+        or (name in TYPED_PARAMS and not _RESERVED_ID.match(value) and len(value) <= 100)
+        or _ID.fullmatch(value) is not None
         for name, value in params.items()
     )
 
