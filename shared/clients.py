@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -32,32 +31,12 @@ def firestore_client() -> firestore.Client:
 
 
 _publisher_lock = threading.Lock()
-_log = logging.getLogger(__name__)
 
 
 def publisher() -> PublisherClient:
-    # Locked: the warm-up thread and a request must not each create one.
+    # Locked: a warm-up thread (shared.runs.runner) and a request must not each create one.
     with _publisher_lock:
         return _new_publisher()
-
-
-def warm_publisher() -> None:
-    """Create the publisher on a helper thread unless it exists.
-
-    Its import and construction take ~0.1-0.2 s of a cold instance's first run, which publishes
-    its result when it ends; started once the run is under way (its own imports done), this
-    overlaps that work with the run's Firestore round trips instead of adding to them.
-    """
-    if _new_publisher.cache_info().currsize:
-        return
-
-    def warm() -> None:
-        try:
-            publisher()
-        except Exception:  # the publish that needs it reports the error
-            _log.debug("could not create the Pub/Sub publisher ahead of time", exc_info=True)
-
-    threading.Thread(target=warm, name="warm-publisher", daemon=True).start()
 
 
 @functools.cache
@@ -84,6 +63,10 @@ def topic_path(topic: str) -> str:
     from shared.settings import get_settings
 
     return f"projects/{get_settings().gcp_project}/topics/{topic}"
+
+
+def has_publisher() -> bool:
+    return _new_publisher.cache_info().currsize > 0
 
 
 def reset_clients() -> None:
