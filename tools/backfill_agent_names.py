@@ -5,7 +5,8 @@ deploying that change; safe to run again):
 
 Runs with your own Application Default Credentials (Firestore access, e.g.
 roles/datastore.user). Names two live agents of one owner already share are listed, not
-changed: the older agent keeps the name; ask the owner to rename the other.
+changed: the agent holding the reservation keeps the name (if neither did, the older);
+ask the owner to rename the other.
 """
 
 from __future__ import annotations
