@@ -370,9 +370,7 @@ class LiveStack:
         function = spec(name)
         port = int(self.function_urls[name].rsplit(":", 1)[1])
         self.processes[name].stop()
-        self.processes[name] = localstack.start_function(
-            function, port, self.env, _LOGS / "function-logs"
-        )
+        self.processes[name] = localstack.start_function(function, port, self.env, _LOGS / "function-logs")
 
     @contextlib.contextmanager
     def override_env(self, name: str, **values: str) -> Iterator[None]:
