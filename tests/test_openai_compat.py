@@ -9,11 +9,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import openai
 import pytest
 import requests
+from openai.types.responses.mcp_tool_call_error import McpToolExecutionError
 
 from tests.conftest import LiveStack, TestUser
+from tests.openai_shapes import CheckedTransport, check
 from tests.test_runs import definition
 
 SCHEMA = {
@@ -46,8 +49,17 @@ def world(live_stack: LiveStack, make_user: Callable[..., TestUser]) -> dict[str
     created = _api(
         live_stack, user.token, "POST", "/auth/tokens", {"name": "openai", "scopes": ["runs"]}
     ).json()
-    client = openai.OpenAI(base_url=live_stack.base_url + "/v1", api_key=created["secret"], max_retries=0)
-    return {"user": user, "agents": agents, "client": client, "pat": created["secret"], "live": live_stack}
+    client = _client(live_stack, created["secret"])
+    return {"user": user, "agents": agents, "client": client, "live": live_stack}
+
+
+def _client(live: LiveStack, api_key: str) -> openai.OpenAI:
+    # Every reply the client gets is first checked strictly against the SDK's own types.
+    transport = CheckedTransport()
+    http_client = httpx.Client(transport=transport, timeout=60)
+    return openai.OpenAI(
+        base_url=live.base_url + "/v1", api_key=api_key, max_retries=0, http_client=http_client
+    )
 
 
 def _runs(world: dict[str, Any]) -> list[dict[str, Any]]:
@@ -151,7 +163,7 @@ def test_responses_not_streamed_with_tool_calls_and_previous_response(world: dic
     assert third.output_text.endswith("(message 3 of this conversation)")
     # store: false keeps nothing to continue from.
     loose = client.responses.create(model="helper", input="loose", store=False)
-    assert loose.store is False and loose.conversation is None
+    assert loose.conversation is None
     with pytest.raises(openai.BadRequestError):
         client.responses.create(model="helper", input="again", previous_response_id=loose.id)
     assert len(_runs(world)) == 4
@@ -179,6 +191,16 @@ def test_responses_streamed_event_shapes(world: dict[str, Any]) -> None:
     with client.responses.stream(model="helper", input="helper stream") as stream:
         final = stream.get_final_response()
     assert final.output_text == 'Offline reply to "helper stream". (message 1 of this conversation)'
+    # A tool call streams as an mcp_call item: added, in progress, completed, done.
+    events = list(client.responses.create(model="grepper", input='call grep {"pattern": "zz"}', stream=True))
+    call_events = [(e.type, getattr(e, "output_index", None)) for e in events]
+    call_events = [e for e in call_events if e[1] == 0]
+    assert call_events[:4] == [
+        ("response.output_item.added", 0),
+        ("response.mcp_call.in_progress", 0),
+        ("response.mcp_call.completed", 0),
+        ("response.output_item.done", 0),
+    ], call_events
 
 
 def test_errors_in_openai_shape(world: dict[str, Any]) -> None:
@@ -210,7 +232,7 @@ def test_errors_in_openai_shape(world: dict[str, Any]) -> None:
             ],
         )
     assert bad.value.param == "messages[1]"
-    bad_key = openai.OpenAI(base_url=client.base_url, api_key="agpat_nope", max_retries=0)
+    bad_key = _client(world["live"], "agpat_nope")
     with pytest.raises(openai.AuthenticationError) as unauthorized:
         bad_key.models.list()
     assert unauthorized.value.code == "invalid_api_key"
@@ -222,7 +244,7 @@ def test_a_token_without_the_runs_scope_is_refused(world: dict[str, Any]) -> Non
     created = _api(
         live, world["user"].token, "POST", "/auth/tokens", {"name": "read", "scopes": ["agents:read"]}
     ).json()
-    client = openai.OpenAI(base_url=live.base_url + "/v1", api_key=created["secret"], max_retries=0)
+    client = _client(live, created["secret"])
     with pytest.raises(openai.PermissionDeniedError) as denied:
         client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "x"}])
     assert denied.value.code == "insufficient_scope"
@@ -235,7 +257,8 @@ def test_a_paused_run_surfaces_as_approval_requests(world: dict[str, Any]) -> No
     prompt = 'call grep {"pattern": "needs-approval"}'
     paused = client.responses.create(model="careful", input=prompt)
     assert paused.status == "incomplete"
-    assert paused.incomplete_details is not None and paused.incomplete_details.reason == "requires_action"
+    # OpenAI's incomplete reasons have no "waiting for approval": the request items say why.
+    assert paused.incomplete_details is not None and paused.incomplete_details.reason is None
     requests_ = [item for item in paused.output if item.type == "mcp_approval_request"]
     assert len(requests_) == 1
     request: Any = requests_[0]
@@ -252,6 +275,13 @@ def test_a_paused_run_surfaces_as_approval_requests(world: dict[str, Any]) -> No
     with pytest.raises(openai.ConflictError) as conflict:
         client.chat.completions.create(model="careful", messages=[{"role": "user", "content": prompt}])
     assert conflict.value.code == "requires_action"
+    # Streamed, the chunks end with an error event the SDK raises.
+    chunks = client.chat.completions.create(
+        model="careful", messages=[{"role": "user", "content": prompt}], stream=True
+    )
+    with pytest.raises(openai.APIError) as streamed_conflict:
+        list(chunks)
+    assert "POST /runs/" in streamed_conflict.value.message
 
 
 def test_approval_responses_continue_a_paused_response_with_its_history(world: dict[str, Any]) -> None:
@@ -300,7 +330,11 @@ def test_approval_responses_continue_a_paused_response_with_its_history(world: d
     final: Any = events[-1]
     denied: Any = final.response.output[0]
     assert denied.type == "mcp_call" and denied.approval_request_id == asked.id
-    assert denied.status == "failed" and denied.output is None and "denied" in str(denied.error)
+    assert denied.status == "failed" and denied.output is None
+    # The SDK's typed error (a tool execution error whose content is what the model was told).
+    assert isinstance(denied.error, McpToolExecutionError), denied.error
+    [block] = denied.error.content  # type: ignore[misc]
+    assert block["type"] == "text" and "denied" in block["text"], block
     assert "Tool grep could not be used." in final.response.output_text
     assert [e.sequence_number for e in events] == list(range(len(events)))
 
@@ -330,3 +364,21 @@ def test_approval_responses_that_cannot_apply_are_400(world: dict[str, Any]) -> 
     # Nothing was decided: the run still waits.
     run = _api(world["live"], world["user"].token, "GET", f"/runs/{paused.id.removeprefix('resp_')}").json()
     assert run["status"] == "requires_action" and run["approvals"] == []
+
+
+def test_the_shape_check_refuses_drift() -> None:
+    """The strict check behind every client above: an object the SDK's types accept passes;
+    a string ``mcp_call.error`` (the SDK types an object), an undeclared field or a missing
+    required one fails."""
+    from openai.types.responses import ResponseOutputItem
+
+    call = {"id": "mcp_1", "type": "mcp_call", "server_label": "agent", "name": "grep", "arguments": "{}"}
+    error = {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": "denied"}]}
+    check(ResponseOutputItem, json.dumps({**call, "status": "failed", "error": error}))
+    for wrong in (
+        {**call, "error": "denied"},
+        {**call, "store": True},
+        {k: v for k, v in call.items() if k != "name"},
+    ):
+        with pytest.raises(AssertionError):
+            check(ResponseOutputItem, json.dumps(wrong))

@@ -31,10 +31,17 @@ def response_id(run_id: str) -> str:
     return RESPONSE_PREFIX + run_id
 
 
+def tool_error(text: str) -> dict[str, Any]:
+    """An ``mcp_call``'s ``error``: a call that failed, was denied or asked the model to retry
+    is a tool execution error whose ``content`` is what the model was told, as MCP content
+    blocks (the ``content`` of an MCP ``CallToolResult`` with ``isError``)."""
+    return {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": text}]}
+
+
 def _usage(usage: RunUsage) -> dict[str, Any]:
     return {
         "input_tokens": usage.input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": usage.output_tokens,
         "output_tokens_details": {"reasoning_tokens": usage.thinking_tokens},
         "total_tokens": usage.input_tokens + usage.output_tokens,
@@ -151,7 +158,9 @@ class Assembler:
         if run is not None and status == "incomplete":
             code = run.error.code if run.error is not None else ""
             reason = "content_filter" if code == "content_filtered" else "max_output_tokens"
-            incomplete = {"reason": "requires_action" if run.status == "requires_action" else reason}
+            # OpenAI's reasons have no "waiting for approval": a paused response has no reason
+            # (its mcp_approval_request items say what it waits for).
+            incomplete = {"reason": None if run.status == "requires_action" else reason}
         if run is not None and status == "failed":
             error = {
                 "code": "server_error",
@@ -176,7 +185,6 @@ class Assembler:
             "conversation": {"id": session_id} if session_id is not None else None,
             "reasoning": {"effort": None, "summary": None},
             "service_tier": "default",
-            "store": session_id is not None,
             "temperature": None,
             "text": {"format": text_format},
             "tool_choice": "auto",
@@ -184,8 +192,8 @@ class Assembler:
             "top_p": None,
             "truncation": "disabled",
             "usage": _usage(run.usage) if run is not None else None,
-            "user": None,
             "metadata": {},
+            "access_programs": None,
         }
 
     # -- events -------------------------------------------------------------------------------
@@ -299,7 +307,10 @@ class Assembler:
         text = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
         failed = data.get("outcome", "success") != "success"
         item["status"] = "failed" if failed else "completed"
-        item["output" if not failed else "error"] = text
+        if failed:
+            item["error"] = tool_error(text)
+        else:
+            item["output"] = text
         kind = "response.mcp_call.failed" if failed else "response.mcp_call.completed"
         return [
             *events,
