@@ -208,7 +208,13 @@ async def execute_run(
         first = "run.resumed" if resumed else "run.started"
         started = {"run": record.public().model_dump(mode="json")}
         yield StreamItem(writer.add(first, started), first, started)
+        warming = True
         async for event in execution.events():
+            if warming:  # the agent is built and running: its result will be published
+                from shared.clients import warm_publisher
+
+                warm_publisher()
+                warming = False
             if event.type is None:
                 yield StreamItem(None, None, native=event.native)
             else:
