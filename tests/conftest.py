@@ -347,13 +347,40 @@ def _known_failures() -> dict[str, str]:
     return known
 
 
+# The files that take longest (from the durations in CI logs), longest first.
+_LONG_FILES = {
+    name: rank
+    for rank, name in enumerate(
+        [
+            "test_fuzz.py",
+            "test_cli.py",
+            "test_lost_instances.py",
+            "test_marketplace_scale.py",
+            "test_async_faults.py",
+            "test_cli_people.py",
+            "test_cli_evals.py",
+            "test_load.py",
+            "test_docs_walkthroughs.py",
+            "test_a2a.py",
+        ]
+    )
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     known = _known_failures()
     for item in items:
         if item.nodeid in known:
             item.add_marker(pytest.mark.xfail(reason=known[item.nodeid], strict=False))
-    # Stable sort: tests marked after_all keep their order, behind everything else.
-    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+    # Stable sort: the longest files first (xdist hands out whole files in this order, so a
+    # long one dealt last would keep one worker busy alone at the end), and tests marked
+    # after_all behind everything else.
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("after_all") is not None,
+            _LONG_FILES.get(item.path.name, len(_LONG_FILES)),
+        )
+    )
 
 
 @dataclass

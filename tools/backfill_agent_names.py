@@ -12,18 +12,14 @@ ask the owner to rename the other.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from tools._project import parse_args_with_project
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Reserve the names of pre-existing agents.")
-    parser.add_argument("--project", help="default: $GOOGLE_CLOUD_PROJECT")
-    args = parser.parse_args(argv)
-    if args.project:
-        os.environ["GOOGLE_CLOUD_PROJECT"] = args.project
-    if not os.environ.get("GOOGLE_CLOUD_PROJECT"):
-        sys.exit("set --project or GOOGLE_CLOUD_PROJECT")
+    parse_args_with_project(parser, argv)
     from shared.agents.names import backfill
 
     report = backfill()
