@@ -57,8 +57,12 @@ dev: install
 	$(PY) -m tools.localstack
 
 ## Run the test suite against the real emulators (started and stopped by the suite)
+# Two pytest-xdist workers, whole files each, every worker with its own emulators and
+# functions: most tests wait on the emulators, so two overlap well even on two cores.
+# PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 test: install chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## ruff, pyright (strict on shared/) and checkov over infra/ (skips only inline, with the reason)
 lint: .venv/.synced $(CHECKOV)

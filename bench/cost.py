@@ -10,7 +10,7 @@ Measured per run, for each mode, on the functions served in this process (offlin
 Turned into dollars at Google's list prices (constants below, us-central1, first pricing
 tier, free tiers ignored): instance time is the service time plus the model's answer time
 (MODEL_SECONDS, an assumption: a Gemini Flash answer of ~500 tokens), shared by the runs an
-instance serves at once at the concurrency infra/main.tf sets (runs 20, worker 4), and also
+instance serves at once at the concurrency infra/main.tf sets (read from it), and also
 shown unshared (one run per instance, the worst case). Model cost: the catalog's Gemini 2.5
 Flash prices (shared/agents/models.json) for ~2,000 input and 500 output tokens.
 Target: infrastructure ≤ 2% of the model cost.
@@ -42,8 +42,24 @@ CPU_SECOND = 0.000024  # Cloud Run (functions 2nd gen), request-based billing, p
 GIB_SECOND = 0.0000025  # per GiB-second
 REQUEST = 0.40 / 1_000_000  # per request
 
-# infra/main.tf local.functions (vCPU, GiB, concurrency).
-INSTANCES = {"runs": (1.0, 1.0, 20), "worker": (1.0, 1.0, 4)}
+
+def _instances() -> dict[str, tuple[float, float, int]]:
+    """(vCPU, GiB, concurrency) of runs and worker, as infra/main.tf's local.functions sets them."""
+    import hcl2
+
+    document = hcl2.loads((ROOT / "infra" / "main.tf").read_text())
+    functions: dict[str, Any] = next(b["functions"] for b in document["locals"] if "functions" in b)
+
+    def plain(value: Any) -> str:
+        return str(value).strip('"')
+
+    def gib(memory: str) -> float:
+        return float(memory[:-2]) / 1024 if memory.endswith("Mi") else float(memory.removesuffix("Gi"))
+
+    return {
+        name: (float(plain(f["cpu"])), gib(plain(f["memory"])), int(plain(f["concurrency"])))
+        for name, f in ((n, functions[n]) for n in ("runs", "worker"))
+    }
 
 
 class _CountingPublisher:
@@ -62,11 +78,12 @@ class _CountingPublisher:
 
 
 def _model_cost() -> float:
-    catalog = json.loads((ROOT / "shared" / "agents" / "models.json").read_text())
-    flash = next(m for m in catalog["models"] if m["name"] == "gemini-2.5-flash")
-    return (
-        INPUT_TOKENS * flash["input_price_per_mtok"] + OUTPUT_TOKENS * flash["output_price_per_mtok"]
-    ) / 1e6
+    from shared.agents.catalog import find_model
+
+    flash = find_model("vertex-gemini", "gemini-2.5-flash")
+    if flash is None:
+        raise RuntimeError("gemini-2.5-flash is not in the model catalog")
+    return flash.cost_usd(INPUT_TOKENS, OUTPUT_TOKENS)  # today's catalog prices
 
 
 def _settled_totals() -> tuple[int, int]:
@@ -131,13 +148,14 @@ def _dollars(m: dict[str, float], shared: bool) -> dict[str, float]:
     per_message = max(PUBSUB_MIN_BYTES, m["bytes"] / max(m["messages"], 1))
     pubsub = 2 * m["messages"] * per_message * PUBSUB_PER_BYTE
     instance = 0.0
+    instances = _instances()
     for function, seconds, requests in (
         ("runs", m["runs_seconds"], 1),
         ("worker", m["worker_seconds"], 1 if m["worker_seconds"] else 0),
     ):
         if not requests:
             continue
-        cpu, gib, concurrency = INSTANCES[function]
+        cpu, gib, concurrency = instances[function]
         # The model's answer time is spent in the runs request (sync/stream) or the worker (async).
         busy = seconds + (MODEL_SECONDS if (function == "worker") == bool(m["worker_seconds"]) else 0.0)
         share = busy / (concurrency if shared else 1)
@@ -173,6 +191,7 @@ def run(stack: Stack) -> Figure:
     finally:
         queue._publisher = original  # pyright: ignore[reportPrivateUsage]
     model = _model_cost()
+    instances = _instances()
     figure = Figure(
         "10. Infrastructure cost per 1,000 runs beside the model's",
         [
@@ -220,7 +239,8 @@ def run(stack: Stack) -> Figure:
         "Free tiers ignored.",
         f"- Instance time per run = the service's own time measured here + {MODEL_SECONDS:.0f} s of model "
         "answer time (an assumption; the offline model answers at once), divided by the runs an instance "
-        "serves at once (runs 20, worker 4, infra/main.tf) when instances are kept busy; the last column "
+        f"serves at once (runs {instances['runs'][2]}, worker {instances['worker'][2]}, infra/main.tf, which "
+        "also gives functions-framework as many threads) when instances are kept busy; the last column "
         "assumes one run per instance. Warm instances (`min_instances`: auth 1, runs 1 by default) are a "
         "fixed cost whatever the number of runs: two idle 1 vCPU / 1 GiB instances.",
         f"- {SAMPLES} samples per mode (medians), functions served in this process against the emulators; "

@@ -33,8 +33,12 @@ resource "google_cloudfunctions2_function" "function" {
     all_traffic_on_latest_revision   = true
     ingress_settings                 = each.value.http ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_INTERNAL_ONLY"
 
+    # functions-framework serves with gunicorn threads = 4 x the vCPUs unless THREADS is set;
+    # a request beyond them queues inside the instance, so the concurrency above would be a
+    # fiction (Google: "set THREADS equal to the concurrency value" for Python).
     environment_variables = merge(
       local.common_env,
+      { THREADS = tostring(each.value.concurrency) },
       each.value.workspace ? { WORKSPACE_ROOT = local.workspace_mount_path } : {},
     )
 

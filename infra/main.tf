@@ -129,11 +129,14 @@ locals {
     worker = {
       entry_point = "run_worker"
       http        = false
-      # One async run per delivery, each up to worker_timeout_seconds; 4 per instance keeps
-      # tool work (grep over a workspace) from starving the model calls of the others.
+      # One async run per delivery, each up to worker_timeout_seconds: the same execution
+      # core as runs' sync path, mostly waiting on Vertex AI, so as many share an instance
+      # (20; it was 4, which made async runs cost 5x the instance time of sync ones). Memory:
+      # 122 MiB after the first run (bench figure 2) + per run at most a workspace file
+      # (10 MiB), an MCP response (4 MiB) and its history: 20 x ~30 MiB fits in 1 GiB.
       memory        = "1Gi"
       cpu           = "1"
-      concurrency   = 4
+      concurrency   = 20
       timeout       = local.worker_timeout_seconds
       min_instances = 0
       max_instances = 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,8 +30,17 @@ def firestore_client() -> firestore.Client:
     return firestore.Client(project=settings.gcp_project, database=settings.firestore_database)
 
 
-@functools.cache
+_publisher_lock = threading.Lock()
+
+
 def publisher() -> PublisherClient:
+    # Locked: a warm-up thread (shared.runs.runner) and a request must not each create one.
+    with _publisher_lock:
+        return _new_publisher()
+
+
+@functools.cache
+def _new_publisher() -> PublisherClient:
     from google.cloud import pubsub_v1  # pyright: ignore[reportMissingTypeStubs]
 
     # Ordering keys keep async runs of one session in order. Callers wait for each publish
@@ -55,8 +65,12 @@ def topic_path(topic: str) -> str:
     return f"projects/{get_settings().gcp_project}/topics/{topic}"
 
 
+def has_publisher() -> bool:
+    return _new_publisher.cache_info().currsize > 0
+
+
 def reset_clients() -> None:
     """Drop cached clients (tests point them at fresh emulators)."""
     firestore_client.cache_clear()
-    publisher.cache_clear()
+    _new_publisher.cache_clear()
     subscriber.cache_clear()

@@ -28,6 +28,8 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 # the cloud), so a test can watch a round run out and the next one start.
 LIVE_WEBHOOK_MAX_ATTEMPTS = 5
 _ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Under xdist each worker has its own emulators and functions: their logs go apart too.
+_LOGS = _ARTIFACTS / os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 @dataclass
@@ -66,7 +68,7 @@ def reset_caches() -> None:
 @pytest.fixture(scope="session")
 def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
     """Start the emulators (or reuse ones named by TEST_*_EMULATOR_HOST)."""
-    log_dir = _ARTIFACTS / "emulator-logs"
+    log_dir = _LOGS / "emulator-logs"
     started: list[localstack.Process] = []
     try:
         firestore = os.environ.get("TEST_FIRESTORE_EMULATOR_HOST")
@@ -286,6 +288,49 @@ def pytest_configure(config: pytest.Config) -> None:
     query_shapes.install()
 
 
+def _xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return not _xdist_worker(config) and getattr(config.option, "numprocesses", None) not in (None, 0)
+
+
+_UNINDEXED = pytest.StashKey[list[Any]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    missing = config.stash.get(_UNINDEXED, [])
+    if missing:
+        terminalreporter.section("queries without a declared index", red=True)
+        for shape in missing:
+            terminalreporter.write_line(f"{shape} (add it to infra/firestore.indexes.json)", red=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """Under xdist (``make test``), each worker's query shapes reach the controller."""
+    from tests import query_shapes
+
+    query_shapes.OBSERVED |= query_shapes.decode(node.workeroutput.get("query_shapes", []))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import query_shapes
+
+    if _xdist_worker(session.config):
+        session.config.workeroutput["query_shapes"] = query_shapes.encode(query_shapes.OBSERVED)  # type: ignore[attr-defined]
+    elif _xdist_controller(session.config):
+        # The after-all index test cannot run after every worker; the controller checks instead.
+        from tests.test_indexes import unindexed_observed_queries
+
+        missing = unindexed_observed_queries()
+        if missing:
+            session.config.stash[_UNINDEXED] = missing
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 _KNOWN_FAILURES = Path(__file__).with_name("known_failures.txt")
 
 
@@ -302,13 +347,40 @@ def _known_failures() -> dict[str, str]:
     return known
 
 
+# The files that take longest (from the durations in CI logs), longest first.
+_LONG_FILES = {
+    name: rank
+    for rank, name in enumerate(
+        [
+            "test_fuzz.py",
+            "test_cli.py",
+            "test_lost_instances.py",
+            "test_marketplace_scale.py",
+            "test_async_faults.py",
+            "test_cli_people.py",
+            "test_cli_evals.py",
+            "test_load.py",
+            "test_docs_walkthroughs.py",
+            "test_a2a.py",
+        ]
+    )
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     known = _known_failures()
     for item in items:
         if item.nodeid in known:
             item.add_marker(pytest.mark.xfail(reason=known[item.nodeid], strict=False))
-    # Stable sort: tests marked after_all keep their order, behind everything else.
-    items.sort(key=lambda item: item.get_closest_marker("after_all") is not None)
+    # Stable sort: the longest files first (xdist hands out whole files in this order, so a
+    # long one dealt last would keep one worker busy alone at the end), and tests marked
+    # after_all behind everything else.
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("after_all") is not None,
+            _LONG_FILES.get(item.path.name, len(_LONG_FILES)),
+        )
+    )
 
 
 @dataclass
@@ -325,9 +397,7 @@ class LiveStack:
         function = spec(name)
         port = int(self.function_urls[name].rsplit(":", 1)[1])
         self.processes[name].stop()
-        self.processes[name] = localstack.start_function(
-            function, port, self.env, _ARTIFACTS / "function-logs"
-        )
+        self.processes[name] = localstack.start_function(function, port, self.env, _LOGS / "function-logs")
 
     @contextlib.contextmanager
     def override_env(self, name: str, **values: str) -> Iterator[None]:
@@ -375,7 +445,7 @@ def live_stack(emulators: Emulators, workspace_root: Path) -> Iterator[LiveStack
     try:
         for function in FUNCTIONS:
             processes[function.name] = localstack.start_function(
-                function, ports[function.name], env, _ARTIFACTS / "function-logs"
+                function, ports[function.name], env, _LOGS / "function-logs"
             )
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         gateway_port = localstack.free_port()

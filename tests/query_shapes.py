@@ -71,3 +71,15 @@ def _record(query: Any, summed_field: str | None) -> None:
 def install() -> None:
     if _record not in db.query_observers:
         db.query_observers.append(_record)
+
+
+def encode(shapes: set[QueryShape]) -> list[list[Any]]:
+    """Plain lists, so an xdist worker can hand its shapes to the controller."""
+    return [[s.collection, list(s.equalities), s.array_field, [list(o) for o in s.orders]] for s in shapes]
+
+
+def decode(rows: list[list[Any]]) -> set[QueryShape]:
+    return {
+        QueryShape(collection, tuple(equalities), array_field, tuple((name, way) for name, way in orders))
+        for collection, equalities, array_field, orders in rows
+    }

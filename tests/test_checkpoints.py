@@ -114,3 +114,45 @@ def test_a_run_without_tool_calls_stores_no_checkpoint_only_its_recording(
     stored = db.query(repository.run_ref(body["id"]).collection("conversation"))
     assert [s.id for s in stored] == ["000000-0000"]
     assert (stored[0].to_dict() or {})["messages"] == 2
+
+
+def test_a_segment_reads_back_as_the_conversation_adapter_writes_it() -> None:
+    """The stored segment (messages and usage written field by field) is what pydantic-ai's own
+    ``ConversationTypeAdapter`` reads: the same messages (a tool call, its return, binary
+    content) and usage (with a cost) as a segment written through the adapter."""
+    from decimal import Decimal
+
+    from pydantic_ai import DeferredToolRequests
+    from pydantic_ai.conversation import Conversation, ConversationTypeAdapter
+    from pydantic_ai.messages import (
+        BinaryContent,
+        ModelRequest,
+        ModelResponse,
+        TextPart,
+        ToolCallPart,
+        ToolReturnPart,
+        UserPromptPart,
+    )
+    from pydantic_ai.usage import RunUsage
+
+    from shared.runs.checkpoints import conversation_json
+
+    call = ToolCallPart("file_read", {"path": "a.txt"}, tool_call_id="c1")
+    messages = [
+        ModelRequest(parts=[UserPromptPart(["look", BinaryContent(b"\x00\x01", media_type="image/png")])]),
+        ModelResponse(parts=[call]),
+        ModelRequest(parts=[ToolReturnPart("file_read", {"text": "é"}, tool_call_id="c1")]),
+        ModelResponse(parts=[TextPart("done")]),
+    ]
+    usage = RunUsage(input_tokens=12, output_tokens=3, requests=2, tool_calls=1, details={"thoughts": 4})
+    usage.cost = Decimal("0.000123")  # pyright: ignore[reportAttributeAccessIssue]
+    ours = ConversationTypeAdapter.validate_json(conversation_json(messages, usage))
+    theirs = ConversationTypeAdapter.validate_json(
+        ConversationTypeAdapter.dump_json(Conversation(messages=messages, usage=usage))
+    )
+    assert ours.messages == theirs.messages and len(ours.messages) == 4
+    assert ours.usage == theirs.usage
+    assert ours.deferred_tool_requests is None
+    pending = DeferredToolRequests(approvals=[call])
+    paused = ConversationTypeAdapter.validate_json(conversation_json(messages[:2], usage, pending))
+    assert paused.deferred_tool_requests == pending and len(paused.messages) == 2

@@ -348,6 +348,11 @@ def test_terraform_functions_match_the_function_table(terraform: dict[str, Any])
         assert int(declared["concurrency"]) >= 1
     resource = _resource(terraform, "google_cloudfunctions2_function", "function")
     assert resource["for_each"] == "${local.functions}"
+    service = resource["service_config"][0]
+    assert service["max_instance_request_concurrency"] == "${each.value.concurrency}"
+    # functions-framework's gunicorn gets as many threads as the concurrency Cloud Run sends it
+    # (by default 4 per vCPU: the rest would queue inside the instance).
+    assert "THREADS = tostring(each.value.concurrency)" in service["environment_variables"]
     build = resource["build_config"][0]
     assert build["runtime"] == "python311"
     assert build["entry_point"] == "${each.value.entry_point}"

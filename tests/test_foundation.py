@@ -69,9 +69,12 @@ def _health_becomes(app: ApiClient, status: int, within: float = 90.0) -> int:
 
 
 def test_health_recovers_after_emulator_restart(
-    apps: dict[str, ApiClient], env: object, tmp_path: Path
+    apps: dict[str, ApiClient], env: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stop the Firestore emulator: 503. Start it again on the same port: 200, same app."""
+    from shared import db
+
+    monkeypatch.setattr(db, "RPC_TIMEOUT_SECONDS", 2.0)  # the 503 comes after the deadline
     port = localstack.free_port()
     emulator = localstack.start_firestore(port, tmp_path)
     try:

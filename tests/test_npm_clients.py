@@ -77,8 +77,16 @@ def test_openai_npm_and_ag_ui_client(live_stack: LiveStack, make_user: Callable[
         }
     ]
     approval = report["ag_ui_approval"]
-    assert approval["paused_events"][-1] == "RUN_FINISHED", approval
-    assert "TOOL_CALL_START" in approval["paused_events"]
+    # No empty TEXT_MESSAGE_START/END pair before the tool call: the client builds the
+    # assistant message carrying the call itself, with the parentMessageId we sent.
+    assert approval["paused_events"] == [
+        "RUN_STARTED",
+        "TOOL_CALL_START",
+        "TOOL_CALL_ARGS",
+        "TOOL_CALL_END",
+        "RUN_FINISHED",
+    ], approval
+    assert approval["call_message"] == {"role": "assistant", "is_parent": True, "tools": ["grep"]}
     assert approval["finished"] == {"outcome": "interrupt", "count": 1}
     [pending] = approval["pending"]
     runs = requests.get(live_stack.base_url + "/runs?limit=100", headers=headers, timeout=30).json()["items"]

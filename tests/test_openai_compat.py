@@ -70,6 +70,9 @@ def test_models_lists_runnable_agents(world: dict[str, Any]) -> None:
     models = world["client"].models.list()
     assert sorted(m.id for m in models.data) == ["careful", "grepper", "helper", "rater"]
     assert all(m.object == "model" and m.owned_by == world["user"].username for m in models.data)
+    # A login access token works as the API key too.
+    by_login = _client(world["live"], world["user"].token).models.list()
+    assert sorted(m.id for m in by_login.data) == ["careful", "grepper", "helper", "rater"]
 
 
 def test_chat_completion_not_streamed_is_a_normal_run(world: dict[str, Any]) -> None:
@@ -96,6 +99,7 @@ def test_chat_completion_not_streamed_is_a_normal_run(world: dict[str, Any]) -> 
     assert [r["id"] for r in runs] == [completion.id.removeprefix("chatcmpl-")]
     assert runs[0]["status"] == "succeeded" and runs[0]["output"] == choice.message.content
     assert runs[0]["usage"]["output_tokens"] == completion.usage.completion_tokens
+    assert runs[0]["cost_usd"] > 0  # billed like any run
 
 
 def test_chat_completion_streamed(world: dict[str, Any]) -> None:
@@ -232,11 +236,46 @@ def test_errors_in_openai_shape(world: dict[str, Any]) -> None:
             ],
         )
     assert bad.value.param == "messages[1]"
+    for kwargs, param in [
+        ({"tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}, "tools"),
+        ({"background": True}, "background"),
+        ({"max_output_tokens": 50}, "max_output_tokens"),
+    ]:
+        with pytest.raises(openai.BadRequestError) as bad:
+            client.responses.create(model="helper", input="x", **kwargs)
+        assert bad.value.code == "unsupported_parameter" and bad.value.param == param
     bad_key = _client(world["live"], "agpat_nope")
     with pytest.raises(openai.AuthenticationError) as unauthorized:
         bad_key.models.list()
     assert unauthorized.value.code == "invalid_api_key"
     assert _runs(world) == []  # nothing refused became a run
+
+
+def test_finish_reasons_and_failed_runs(world: dict[str, Any]) -> None:
+    """The model stopping at its token limit is ``length`` / ``incomplete`` (max_output_tokens),
+    a safety block ``content_filter``; a failed run is an error in OpenAI's shape (the SDKs
+    raise it), streamed Responses end with ``response.failed``."""
+    client: openai.OpenAI = world["client"]
+    cut = "finish length\nsay one two three four five six seven"
+    chat = client.chat.completions.create(model="helper", messages=[{"role": "user", "content": cut}])
+    assert (
+        chat.choices[0].finish_reason == "length"
+        and chat.choices[0].message.content == "one two three four five"
+    )
+    response = client.responses.create(model="helper", input=cut, store=False)
+    assert response.status == "incomplete" and response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    filtered = client.chat.completions.create(
+        model="helper", messages=[{"role": "user", "content": "finish content_filter"}]
+    )
+    assert filtered.choices[0].finish_reason == "content_filter"
+    with pytest.raises(openai.InternalServerError) as unavailable:
+        client.chat.completions.create(model="helper", messages=[{"role": "user", "content": "fail 503"}])
+    assert unavailable.value.status_code == 503 and unavailable.value.code == "model_unavailable"
+    events = list(client.responses.create(model="helper", input="fail 503", stream=True, store=False))
+    final: Any = events[-1]
+    assert final.type == "response.failed" and final.response.status == "failed"
+    assert final.response.error is not None and final.response.error.code == "server_error"
 
 
 def test_a_token_without_the_runs_scope_is_refused(world: dict[str, Any]) -> None:

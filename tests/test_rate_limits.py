@@ -38,6 +38,18 @@ def test_runs_beyond_the_limit_are_429_with_retry_after_and_record_nothing(
     assert 1 <= retry_after <= 60
     # Streams count too and are refused before any event is sent.
     assert_error(run(runs_api, user, agent_id, "stream", mode="stream"), 429)
+    # So are OpenAI-compatible calls (issue 18), in OpenAI's error shape.
+    chat = runs_api.post(
+        "/v1/chat/completions",
+        token=user.token,
+        json={"model": agent_id, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert chat.status_code == 429 and "Retry-After" in chat.headers
+    assert chat.get_json()["error"] == {
+        **chat.get_json()["error"],
+        "type": "rate_limit_error",
+        "code": "rate_limited",
+    }
     assert _runs_of(user.id) == 3
     # The limit is per user.
     other_agent = create_agent(agents_api, other_user)

@@ -46,10 +46,21 @@ def _outside_files(workspace_root: Path) -> set[Path]:
     return {p for p in parent.rglob("*") if p.is_file() and not p.is_relative_to(workspace_root)}
 
 
+@pytest.fixture
+def own_workspace_root(tmp_path: Path, env: Callable[..., None]) -> Path:
+    """Workspaces in a folder of their own, so "anywhere near" is small to search (the
+    session's root sits among every other test's files)."""
+    root = tmp_path / "near" / "workspaces"
+    root.mkdir(parents=True)
+    env(WORKSPACE_ROOT=str(root))
+    return root
+
+
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_traversal_through_the_api_is_refused(
-    agents_api: ApiClient, user: TestUser, workspace_root: Path, path: str
+    agents_api: ApiClient, user: TestUser, own_workspace_root: Path, path: str
 ) -> None:
+    workspace_root = own_workspace_root
     before = _outside_files(workspace_root)
     put = agents_api.put(f"/workspace/files/{path}", token=user.token, data=b"pwned")
     # Either refused outright, or (when the client normalised the URL itself) kept inside.

@@ -10,8 +10,8 @@ further role changes go through ``PATCH /auth/users/{user_id}``.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
+
+from tools._project import parse_args_with_project
 
 ROLES = ("user", "moderator", "admin")
 
@@ -31,12 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Give an existing user a role (e.g. the first admin).")
     parser.add_argument("username")
     parser.add_argument("role", choices=ROLES)
-    parser.add_argument("--project", help="default: $GOOGLE_CLOUD_PROJECT")
-    args = parser.parse_args(argv)
-    if args.project:
-        os.environ["GOOGLE_CLOUD_PROJECT"] = args.project
-    if not os.environ.get("GOOGLE_CLOUD_PROJECT"):
-        sys.exit("set --project or GOOGLE_CLOUD_PROJECT")
+    args = parse_args_with_project(parser, argv)
     user_id = grant_role(args.username, args.role)
     print(f"{args.username} ({user_id}) is now {args.role}")
 

@@ -82,5 +82,30 @@ async def frames(
 
     paused = interrupts.PausedRun(prepared.started.record.id)
     stream = AGUIEventStream(run_input, accept=accept)
-    async for frame in adapter_frames(stream, paused.watch(items), adjust=paused.adjust):
+    frames = adapter_frames(stream, paused.watch(items), adjust=paused.adjust, refine=without_empty_messages)
+    async for frame in frames:
         yield frame
+
+
+async def without_empty_messages(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """Drop text messages that carry no text (``TEXT_MESSAGE_START`` straight followed by its
+    ``TEXT_MESSAGE_END``). pydantic-ai's encoder opens and closes one as the parent of a tool
+    call no text preceded; AG-UI clients create that parent themselves from
+    ``TOOL_CALL_START.parentMessageId`` (``@ag-ui/client`` does, with that id), and an empty
+    assistant message is noise in a chat UI."""
+    from ag_ui.core import EventType
+
+    held: Any = None
+    async for event in events:
+        if held is not None:
+            if event.type == EventType.TEXT_MESSAGE_END and event.message_id == held.message_id:
+                held = None
+                continue
+            yield held
+            held = None
+        if event.type == EventType.TEXT_MESSAGE_START:
+            held = event
+            continue
+        yield event
+    if held is not None:
+        yield held

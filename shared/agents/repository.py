@@ -3,7 +3,7 @@ version in ``agents/{id}/versions/{n}``.
 
 An owner's agent names are unique: ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``
 is *created* in the same commit as the agent (create, rename) and deleted with it (delete,
-rename), so of two concurrent requests for one name exactly one commits (see ``_claiming``).
+rename), so of two concurrent requests for one name exactly one commits (``shared.agents.names``).
 
 Version writes happen in the same transaction as the agent document update, and a version
 document is *created* (never overwritten), so concurrent updates can never lose a version.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,6 +22,15 @@ from pydantic import BaseModel, Field
 
 from shared import db
 from shared.agents.definition import AgentDefinition
+from shared.agents.names import (
+    AGENTS,
+    check_name_free,
+    claiming,
+    name_doc,
+    name_ref,
+    name_taken,
+    release_name,
+)
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.pagination import decode_cursor, encode_cursor, newest_first
 
@@ -31,11 +39,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-AGENTS = "agents"
 VERSIONS = "versions"
 IDEMPOTENCY = "idempotency"
-# ``agent_names/{owner}_{sha256(name)}`` → ``{agent_id}``: an owner's names are unique.
-AGENT_NAMES = "agent_names"
 _IDEMPOTENCY_SCOPE = "agents.create"
 # Keys are remembered this long (Firestore TTL on ``expires_at`` removes them later).
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -67,96 +72,15 @@ class AgentRecord(BaseModel):
     source: AgentSource | None = None
 
 
+__all__ = ["AGENTS", "check_name_free", "name_taken"]  # re-exported for callers
+
+
 def _agent_ref(agent_id: str) -> Any:
     return db.collection(AGENTS).document(agent_id)
 
 
 def _version_ref(agent_id: str, version: int) -> Any:
     return _agent_ref(agent_id).collection(VERSIONS).document(str(version))
-
-
-def _name_ref(owner_id: str, name: str) -> Any:
-    digest = hashlib.sha256(name.encode()).hexdigest()[:40]
-    return db.collection(AGENT_NAMES).document(f"{owner_id}_{digest}")
-
-
-def name_taken(name: str, agent_id: str) -> Conflict:
-    return Conflict(
-        f"you already have an agent named '{name}': choose another name",
-        code="name_taken",
-        details={"name": name, "agent_id": agent_id},
-    )
-
-
-def _name_doc(owner_id: str, name: str, agent_id: str) -> dict[str, Any]:
-    return {"owner_id": owner_id, "name": name, "agent_id": agent_id}
-
-
-def _release_name(tx: db.Tx, owner_id: str, name: str, agent_id: str) -> Any:
-    """The reservation of ``name`` to delete if ``agent_id`` holds it (read in ``tx``), else None."""
-    ref = _name_ref(owner_id, name)
-    snap = tx.get(ref)
-    return ref if snap.exists and (snap.to_dict() or {}).get("agent_id") == agent_id else None
-
-
-def _live_holder(
-    data: dict[str, Any] | None, holder: dict[str, Any] | None, owner_id: str, name: str
-) -> bool:
-    return bool(
-        data
-        and holder
-        and not holder.get("deleted")
-        and (holder.get("name"), holder.get("owner_id")) == (name, owner_id)
-    )
-
-
-def _clear_stale_name(owner_id: str, name: str) -> None:
-    """After a create of the reservation failed: 409 ``name_taken`` if a live agent holds the
-    name; else the reservation is stale (its agent was deleted or renamed without releasing
-    it) and is removed, in a transaction that re-checks it, so the create can be retried."""
-    ref = _name_ref(owner_id, name)
-
-    def clear(tx: db.Tx) -> None:
-        snap = tx.get(ref)
-        data = snap.to_dict() if snap.exists else None
-        holder_id = str((data or {}).get("agent_id") or "")
-        holder = tx.get(_agent_ref(holder_id)) if holder_id else None
-        held = holder.to_dict() if holder is not None and holder.exists else None
-        if _live_holder(data, held, owner_id, name):
-            raise name_taken(name, holder_id)
-        if data is not None:
-            tx.delete(ref)
-
-    db.run_transaction(clear)
-
-
-def check_name_free(owner_id: str, name: str) -> None:
-    """409 ``name_taken`` if a live agent of ``owner_id`` holds ``name``: a pre-check for
-    callers that write something else before the agent (the create still decides races)."""
-    snap = db.get(_name_ref(owner_id, name))
-    data = snap.to_dict() if snap.exists else None
-    holder_id = str((data or {}).get("agent_id") or "")
-    if not holder_id:
-        return
-    holder = db.get(_agent_ref(holder_id))
-    if _live_holder(data, holder.to_dict() if holder.exists else None, owner_id, name):
-        raise name_taken(name, holder_id)
-
-
-def _claiming(owner_id: str, name: str, write: Callable[[], T]) -> T:
-    """Run ``write``, which *creates* the reservation of ``name`` with the agent's own writes,
-    without reading it first: the create is a precondition checked atomically at commit, so
-    of two racing writers exactly one wins and nothing of the loser is written (no read lock
-    is held, so racing requests never queue on the reservation). The loser is told
-    ``name_taken``; a stale reservation is cleared and the write tried again."""
-    from google.api_core.exceptions import AlreadyExists
-
-    for _ in range(3):
-        try:
-            return write()
-        except AlreadyExists:
-            _clear_stale_name(owner_id, name)
-    return write()
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -269,19 +193,19 @@ def create_agent(
         source=source,
     )
     name = definition.name
-    name_ref = _name_ref(owner_id, name)
+    reservation = name_ref(owner_id, name)
     if idempotency_key is None:
 
         def build(batch: db.CountingWrites) -> None:
             batch.create(_agent_ref(record.id), _doc(record))
             batch.create(_version_ref(record.id, 1), _version_doc(record))
-            batch.create(name_ref, _name_doc(owner_id, name, record.id))  # fails the batch if taken
+            batch.create(reservation, name_doc(owner_id, name, record.id))  # fails the batch if taken
 
         def create_new() -> AgentRecord:
             db.commit_batch(build)
             return record
 
-        return _claiming(owner_id, name, create_new)
+        return claiming(owner_id, name, create_new)
 
     key_hash = hashlib.sha256(idempotency_key.encode()).hexdigest()
     key_ref = db.collection(IDEMPOTENCY).document(f"{owner_id}:{_IDEMPOTENCY_SCOPE}:{key_hash}")
@@ -302,7 +226,7 @@ def create_agent(
                 raise Conflict("the agent created with this Idempotency-Key no longer exists")
             return _record(str(data["agent_id"]), first_data)
         tx.create(_agent_ref(record.id), _doc(record))
-        tx.create(name_ref, _name_doc(owner_id, name, record.id))  # fails the commit if taken
+        tx.create(reservation, name_doc(owner_id, name, record.id))  # fails the commit if taken
         tx.create(_version_ref(record.id, 1), _version_doc(record))
         tx.create(
             key_ref,
@@ -317,7 +241,7 @@ def create_agent(
         )
         return record
 
-    return _claiming(owner_id, name, lambda: db.run_transaction(create))
+    return claiming(owner_id, name, lambda: db.run_transaction(create))
 
 
 def _check_version(record: AgentRecord, expected_version: int | None) -> None:
@@ -362,7 +286,7 @@ def update_agent(
         renamed = current.definition.name != definition.name
         old_name_ref: Any = None
         if renamed:  # all reads before the first write
-            old_name_ref = _release_name(tx, current.owner_id, current.definition.name, agent_id)
+            old_name_ref = release_name(tx, current.owner_id, current.definition.name, agent_id)
         updated = current.model_copy(
             update={"version": current.version + 1, "definition": definition, "updated_at": datetime.now(UTC)}
         )
@@ -379,15 +303,15 @@ def update_agent(
         )
         if renamed:  # the new name's reservation is created: the commit fails if it is taken
             tx.create(
-                _name_ref(current.owner_id, definition.name),
-                _name_doc(current.owner_id, definition.name, agent_id),
+                name_ref(current.owner_id, definition.name),
+                name_doc(current.owner_id, definition.name, agent_id),
             )
         if old_name_ref is not None:
             tx.delete(old_name_ref)  # the old name is free again
         return updated
 
     owner_id = principal.user_id  # only the owner may rename (checked in the transaction)
-    return _claiming(owner_id, definition.name, lambda: db.run_transaction(update, max_attempts=10))
+    return claiming(owner_id, definition.name, lambda: db.run_transaction(update, max_attempts=10))
 
 
 def delete_agent(agent_id: str, principal: Principal, *, expected_version: int | None = None) -> None:
@@ -398,11 +322,11 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
 
     def delete(tx: db.Tx) -> None:
         current = _writable(tx, agent_id, principal, expected_version)
-        name_ref = _release_name(tx, current.owner_id, current.definition.name, agent_id)
+        released = release_name(tx, current.owner_id, current.definition.name, agent_id)
         now = datetime.now(UTC)
         tx.update(ref, {"deleted": True, "deleted_at": now, "updated_at": now})
-        if name_ref is not None:
-            tx.delete(name_ref)  # the name is free at once
+        if released is not None:
+            tx.delete(released)  # the name is free at once
 
     db.run_transaction(delete)
 

@@ -82,14 +82,42 @@ def segment(
     pending: DeferredToolRequests | None = None,
 ) -> Segment:
     """Serialize one step (``index`` = how many segments are stored already)."""
-    from pydantic_ai.conversation import Conversation, ConversationTypeAdapter
-
-    blob = ConversationTypeAdapter.dump_json(
-        Conversation(messages=messages, usage=usage, deferred_tool_requests=pending)
-    )
+    blob = conversation_json(messages, usage, pending)
     size = get_settings().session_chunk_bytes
     pieces = [blob[i : i + size] for i in range(0, len(blob), size)]
     return Segment(run_id, index, pieces, len(messages))
+
+
+def conversation_json(
+    messages: list[ModelMessage], usage: RunUsage, pending: DeferredToolRequests | None = None
+) -> bytes:
+    """pydantic-ai's ``Conversation`` JSON (what ``ConversationTypeAdapter`` reads back).
+
+    Without pending requests it is written field by field: the messages through
+    ``ModelMessagesTypeAdapter`` (as the conversation's own serializer does; the session history
+    uses that adapter anyway) and the usage as the plain dataclass it is. The first use of
+    ``ConversationTypeAdapter`` builds a second schema of every message type, which cost a
+    cold instance's first run ~0.1-0.2 s; a paused run's deferred requests still go through it.
+    ``conversation_id`` is left to its default on reading (a fresh id per segment either way).
+    """
+    if pending is not None:
+        from pydantic_ai.conversation import Conversation, ConversationTypeAdapter
+
+        return ConversationTypeAdapter.dump_json(
+            Conversation(messages=messages, usage=usage, deferred_tool_requests=pending)
+        )
+    import pydantic_core
+    from pydantic_ai.messages import ModelMessagesTypeAdapter
+
+    return b"".join(
+        (
+            b'{"messages":',
+            ModelMessagesTypeAdapter.dump_json(messages),
+            b',"usage":',
+            pydantic_core.to_json(usage),
+            b"}",
+        )
+    )
 
 
 def load(run_id: str) -> Checkpoint:

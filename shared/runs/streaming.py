@@ -58,11 +58,15 @@ class RunFailedError(Exception):
 
 
 async def adapter_frames(
-    stream: Any, items: AsyncIterator[StreamItem], *, adjust: Callable[[Any], Any] | None = None
+    stream: Any,
+    items: AsyncIterator[StreamItem],
+    *,
+    adjust: Callable[[Any], Any] | None = None,
+    refine: Callable[[AsyncIterator[Any]], AsyncIterator[Any]] | None = None,
 ) -> AsyncIterator[str]:
     """Encode a run's native pydantic-ai events with a UI adapter's event stream (Vercel AI,
     AG-UI); a failed run becomes the adapter's error event, and the run's stream is closed.
-    ``adjust`` may change each adapter event before it is encoded."""
+    ``adjust`` may change each adapter event before it is encoded, ``refine`` filter them."""
 
     async def natives() -> AsyncIterator[Any]:
         async for item in items:
@@ -74,8 +78,11 @@ async def adapter_frames(
             if item.native is not None:
                 yield item.native
 
+    events: AsyncIterator[Any] = stream.transform_stream(natives())
+    if refine is not None:
+        events = refine(events)
     try:
-        async for event in stream.transform_stream(natives()):
+        async for event in events:
             yield str(stream.encode_event(adjust(event) if adjust is not None else event))
     finally:
         aclose: Any = getattr(items, "aclose", None)

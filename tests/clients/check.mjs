@@ -57,8 +57,12 @@ const careful = new HttpAgent({
 });
 const pausedEvents = [];
 let finished;
+let toolCallParent;
 await careful.runAgent({}, {
-  onEvent: ({ event }) => { pausedEvents.push(event.type); },
+  onEvent: ({ event }) => {
+    pausedEvents.push(event.type);
+    if (event.type === "TOOL_CALL_START") toolCallParent = event.parentMessageId;
+  },
   onRunFinishedEvent: (params) => { finished = { outcome: params.outcome, interrupts: params.interrupts }; },
 });
 const pending = careful.pendingInterrupts.map((i) => ({
@@ -77,8 +81,14 @@ const resume = buildResumeArray(careful.pendingInterrupts, Object.fromEntries(
 ));
 const resumedEvents = [];
 const resumed = await careful.runAgent({ resume }, { onEvent: ({ event }) => { resumedEvents.push(event.type); } });
+// The assistant message the client built for the tool call (no text message carried it).
+const callMessage = careful.messages.find((m) => m.toolCalls?.length);
 report.ag_ui_approval = {
   paused_events: pausedEvents,
+  call_message: callMessage && {
+    role: callMessage.role, is_parent: callMessage.id === toolCallParent,
+    tools: callMessage.toolCalls.map((t) => t.function.name),
+  },
   finished: { outcome: finished?.outcome, count: finished?.interrupts?.length },
   pending,
   refused,
