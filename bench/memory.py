@@ -138,7 +138,9 @@ def _probes(stack: Stack) -> dict[str, Callable[[], Probe]]:
     owner = make_user()
 
     def agent_id() -> str:
-        response = agents.call("POST", "/agents", token=owner.token, json=agent_definition())
+        # Agent names are unique per owner, and the agents probe already took the default one.
+        name = f"bench-runs-{localstack.free_port()}"
+        response = agents.call("POST", "/agents", token=owner.token, json=agent_definition(name))
         return expect(response, 201).get_json()["id"]
 
     def register() -> Probe:
