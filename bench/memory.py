@@ -150,7 +150,9 @@ def _probes(stack: Stack) -> dict[str, Callable[[], Probe]]:
 
     probes: dict[str, Callable[[], Probe]] = {
         "auth": register,
-        "agents": lambda: Probe("POST", "/agents", agent_definition(), owner.token, 201),
+        "agents": lambda: Probe(
+            "POST", "/agents", agent_definition(f"bench-mem-{localstack.free_port()}"), owner.token, 201
+        ),
         "runs": lambda: Probe("POST", "/runs", {"agent_id": agent_id(), "input": "hello"}, owner.token, 200),
         "marketplace": lambda: Probe("GET", "/marketplace/listings?q=bench", None, None, 200),
     }
