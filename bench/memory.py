@@ -138,7 +138,9 @@ def _probes(stack: Stack) -> dict[str, Callable[[], Probe]]:
     owner = make_user()
 
     def agent_id() -> str:
-        response = agents.call("POST", "/agents", token=owner.token, json=agent_definition())
+        # Agent names are unique per owner, and the agents probe already took the default one.
+        name = f"bench-runs-{localstack.free_port()}"
+        response = agents.call("POST", "/agents", token=owner.token, json=agent_definition(name))
         return expect(response, 201).get_json()["id"]
 
     def register() -> Probe:
@@ -148,7 +150,9 @@ def _probes(stack: Stack) -> dict[str, Callable[[], Probe]]:
 
     probes: dict[str, Callable[[], Probe]] = {
         "auth": register,
-        "agents": lambda: Probe("POST", "/agents", agent_definition(), owner.token, 201),
+        "agents": lambda: Probe(
+            "POST", "/agents", agent_definition(f"bench-mem-{localstack.free_port()}"), owner.token, 201
+        ),
         "runs": lambda: Probe("POST", "/runs", {"agent_id": agent_id(), "input": "hello"}, owner.token, 200),
         "marketplace": lambda: Probe("GET", "/marketplace/listings?q=bench", None, None, 200),
     }
