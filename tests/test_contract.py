@@ -163,3 +163,23 @@ def test_arrays_that_refuse_repeats_say_unique_items(
     model.model_validate({**base, field: [item]})
     with pytest.raises(ValidationError):
         model.model_validate({**base, field: [item, item]})
+
+
+def test_a_single_valued_query_parameter_given_twice_is_422(marketplace_api: ApiClient) -> None:
+    """schemathesis: `q` (a string, not an array) sent several times was answered from the first."""
+    response = marketplace_api.get("/marketplace/listings?q=rust&q=go")
+    assert (
+        response.status_code == 422
+        and response.get_json()["error"]["details"]["fields"][0]["loc"] == "query.q"
+    )
+    assert marketplace_api.get("/marketplace/listings?q=rust&tags=a&tags=b").status_code == 200
+
+
+def test_a_free_form_float_keeps_its_form(runs_api: ApiClient, user: TestUser) -> None:
+    """Types are checked strictly (a whole float counts as an integer), but values are kept as
+    sent: 3.0 in a free-form field stays 3.0."""
+    body = {"name": "d", "cases": [{"name": "c", "input": "x", "expected_output": 3.0, "metadata": {"n": 1}}]}
+    created = runs_api.post("/eval-datasets", token=user.token, json=body)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    stored = runs_api.get(f"/eval-datasets/{created.get_json()['id']}", token=user.token).get_json()
+    assert isinstance(stored["cases"][0]["expected_output"], float)

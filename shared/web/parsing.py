@@ -128,6 +128,16 @@ def validation_details(exc: ValidationError, prefix: str = "") -> list[dict[str,
     return fields
 
 
+def _whole_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_floats_as_ints(v) for k, v in value.items()}  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(v) for v in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
+
+
 def validate_model(
     model: type[BaseModel], value: Any, *, prefix: str = "", strict_json: bool = False
 ) -> BaseModel:
@@ -136,7 +146,10 @@ def validate_model(
     integer, no ``"yes"`` for a boolean); query strings and forms are text and stay lax."""
     try:
         if strict_json:
-            return model.model_validate_json(json.dumps(value, ensure_ascii=False), strict=True)
+            # Types are checked strictly; a whole float (``3.0``) is a JSON Schema integer, so
+            # it counts as one. The value itself is then read as sent (``3.0`` stays a float
+            # in free-form fields).
+            model.model_validate_json(json.dumps(_whole_floats_as_ints(value)), strict=True)
         return model.model_validate(value)
     except ValidationError as exc:
         fields = validation_details(exc, prefix)
@@ -214,6 +227,8 @@ def parse_query(request: flask.Request, model: type[BaseModel]) -> BaseModel:
         if _is_list_field(field.annotation):
             values = [part.strip() for v in request.args.getlist(key) for part in v.split(",")]
             raw[key] = [v for v in values if v]
+        elif len(request.args.getlist(key)) > 1:
+            raise ValidationFailed.field(f"query.{key}", "given more than once", error_type="single_value")
         else:
             raw[key] = request.args.get(key)
     unknown = sorted(set(request.args) - {f.alias or n for n, f in model.model_fields.items()})
