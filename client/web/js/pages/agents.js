@@ -154,7 +154,11 @@ async function viewAgentEditor({ page, params }) {
   });
 
   const side = h("aside", { "aria-label": isNew ? "Help" : "Agent details", class: "agent-side" });
+  // A save re-renders the panels while the first render may still be loading: only the latest
+  // render appends, so the panels never appear twice.
+  let sideRender = 0;
   async function renderSide() {
+    const mine = ++sideRender;
     if (isNew) {
       side.replaceChildren(h("h2", {}, "Tips"),
         h("p", {}, "Start from a template, or fill in the form. Models and their prices: ", h("a", { href: "#/catalog" }, "the catalog"), "."),
@@ -169,6 +173,7 @@ async function viewAgentEditor({ page, params }) {
       }).catch((error) => h("p", { class: "error" }, error.message)),
       publishPanel(agent).catch((error) => h("p", { class: "error" }, error.message)),
     ]);
+    if (mine !== sideRender) return;
     side.append(versions, publish, h("button", {
       class: "danger", type: "button",
       onclick: async () => {
