@@ -113,6 +113,14 @@ SEMANTIC_REFUSALS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Schema-violating requests these operations accept, by design: a query string has no types,
+# so an array of strings given the boolean ``false`` is on the wire the one-string list
+# ``false`` (``?tags=false``), which is valid. Only negative_data_rejection is relaxed, only here.
+WIRE_INDISTINGUISHABLE: dict[str, tuple[str, ...]] = {
+    "GET /marketplace/listings": ("200",),
+}
+
+
 def schemathesis_config(document: dict[str, Any], path: Path, *, anonymous: bool = False) -> Path:
     operations = {f"{m.upper()} {p}" for p, item in document["paths"].items() for m in item}
     relaxed: dict[str, set[str]] = {name: {"400"} for name in cursor_operations(document)}
@@ -130,14 +138,20 @@ def schemathesis_config(document: dict[str, Any], path: Path, *, anonymous: bool
         f"expected-statuses = {REJECTED}",
         "",
     ]
-    for name, statuses in sorted(relaxed.items()):
-        lines += [
-            "[[operations]]",
-            f'include-name = "{name}"',
-            "[operations.checks.positive_data_acceptance]",
-            f"expected-statuses = {sorted(set(ACCEPTED) | statuses)}",
-            "",
-        ]
+    wire = {name: set(statuses) for name, statuses in WIRE_INDISTINGUISHABLE.items() if name in operations}
+    for name in sorted(set(relaxed) | set(wire)):
+        lines += ["[[operations]]", f'include-name = "{name}"']
+        if name in relaxed:
+            lines += [
+                "[operations.checks.positive_data_acceptance]",
+                f"expected-statuses = {sorted(set(ACCEPTED) | relaxed[name])}",
+            ]
+        if name in wire:
+            lines += [
+                "[operations.checks.negative_data_rejection]",
+                f"expected-statuses = {sorted(set(REJECTED) | wire[name])}",
+            ]
+        lines.append("")
     path.write_text("\n".join(lines).replace("'", '"'))
     return path
 

@@ -227,3 +227,25 @@ def test_directories_and_bad_queries(agents_api: ApiClient, user: TestUser) -> N
     # Deleting the last file of a folder removes the folder.
     assert agents_api.delete("/workspace/files/dir/file.txt", token=user.token).status_code == 204
     assert agents_api.get("/workspace/files", token=user.token).get_json()["items"] == []
+
+
+def test_dot_files_are_files_like_any_other_and_the_schema_says_so(
+    agents_api: ApiClient, user: TestUser
+) -> None:
+    """The path pattern in /openapi.json admits exactly what the server stores (a dot-file was
+    stored while the schema forbade it: schemathesis, issue 21)."""
+    import re
+
+    from tools.functions import openapi_document
+
+    document: Any = openapi_document()
+    put = document["paths"]["/workspace/files/{path}"]["put"]
+    [param] = [p for p in put["parameters"] if p["in"] == "path"]
+    pattern = re.compile(param["schema"]["pattern"])
+    for path in (".env", "docs/.gitignore", "..notes", "a/~draft.txt"):
+        assert pattern.fullmatch(path), path
+        stored = agents_api.put(f"/workspace/files/{path}", token=user.token, data=b"x")
+        assert stored.status_code == 201, path
+        assert agents_api.get(f"/workspace/files/{path}", token=user.token).get_data() == b"x"
+    for path in (".", "..", "a/..", "~/x", "a\\b"):
+        assert not pattern.fullmatch(path), path

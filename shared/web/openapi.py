@@ -75,12 +75,19 @@ _ID_PARAM: dict[str, Any] = {"type": "string", "pattern": ID_PATTERN}
 _TYPED_PARAMS: dict[str, dict[str, Any]] = {
     "version": {"type": "integer", "minimum": 1, "maximum": 999999999}
 }
-_COMPONENT = "[^\\x00-\\x1f\\x7f\\\\/.~][^\\x00-\\x1f\\x7f\\\\/]{0,62}"
+# A workspace path component: not `.` or `..`, no control characters, `\\` or `/`; dot-files
+# (`.env`, `..notes`) allowed; only the first component may not start with `~` (the server's
+# rules, shared.workspace.sandbox.normalize_path). At most 63 characters after the first, so
+# 255 bytes of UTF-8 always fit: the byte limit itself cannot be said in JSON Schema.
+_NAME_CHAR = "[^\\x00-\\x1f\\x7f\\\\/]"
+_DOTTED = f"\\.[^\\x00-\\x1f\\x7f\\\\/.]|\\.\\.{_NAME_CHAR}"
+_FIRST_COMPONENT = f"(?:[^\\x00-\\x1f\\x7f\\\\/.~]|{_DOTTED}){_NAME_CHAR}{{0,62}}"
+_COMPONENT = f"(?:[^\\x00-\\x1f\\x7f\\\\/.]|{_DOTTED}){_NAME_CHAR}{{0,62}}"
 _FILE_PATH_PARAM: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
     "maxLength": 1024,
-    "pattern": f"^{_COMPONENT}(/{_COMPONENT})*$",
+    "pattern": f"^{_FIRST_COMPONENT}(/{_COMPONENT})*$",
 }
 
 
