@@ -9,6 +9,7 @@ import json
 import mimetypes
 import sys
 import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,14 @@ class GatewayHandler(BaseHTTPRequestHandler):
     routes: list[tuple[str, str]] = []
     openapi: bytes = b"{}"
     quiet = False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP layer's own refusals (a request line over 64 KiB, a malformed request,
+        header lines too large) in our JSON error shape, like every other answer."""
+        codes = {400: "malformed_request", 414: "uri_too_long", 431: "headers_too_large"}
+        self.close_connection = True
+        body = _error(codes.get(code, "bad_request"), message or HTTPStatus(code).phrase)
+        self._send(code, body, headers={"Connection": "close"})
 
     def log_message(self, format: str, *args: object) -> None:
         if not self.quiet:

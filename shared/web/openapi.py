@@ -25,6 +25,7 @@ _STATUS_TEXT = {
     406: "Not acceptable (the Accept header)",
     409: "Conflict",
     413: "Body too large",
+    414: "URI too long (over 64 KiB: answered by the gateway, in the cloud by the load balancer)",
     415: "Unsupported content type",
     422: "Validation error",
     429: "Rate limited",
@@ -141,7 +142,7 @@ def _error_statuses(route: Route) -> list[int]:
     if route.query is not None:
         # 422 for a parameter out of range; 400 for one that is malformed (e.g. a cursor we never issued).
         statuses |= {400, 422}
-    statuses |= {503}
+    statuses |= {414, 503}  # 414: any request line over 64 KiB, before routing
     return sorted(statuses)
 
 
