@@ -119,3 +119,27 @@ def test_a_transaction_that_loses_to_contention_is_503_and_writes_nothing(
     monkeypatch.undo()
     stored = agents_api.get(f"/agents/{agent['id']}", token=user.token).get_json()
     assert stored["version"] == 1 and stored["description"] == agent["description"]
+
+
+def test_a_registration_that_keeps_losing_to_contention_tries_again_then_is_503(
+    auth_api: ApiClient, monkeypatch: Any
+) -> None:
+    """Racing registrations abort each other: with no winner yet, the request tries a few
+    rounds (a 503 at once made concurrent sign-ups flaky) and only then answers a retryable 503."""
+    from shared import db
+    from shared.errors import Contended
+
+    rounds: list[int] = []
+
+    def contended(_fn: Any, **_kwargs: Any) -> Any:
+        rounds.append(1)
+        raise Contended("too many concurrent changes to the same data; retry", retry_after=1)
+
+    monkeypatch.setattr(db, "run_transaction", contended)
+    response = auth_api.post(
+        "/auth/register",
+        json={"username": "contended", "email": "contended@example.com", "password": "correct horse battery"},
+    )
+    assert_error(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "1"
+    assert len(rounds) == 3

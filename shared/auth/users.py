@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import random
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -128,6 +131,33 @@ def set_password_hash(user_id: str, password_hash: str) -> None:
     )
 
 
+_REGISTRATION_ROUNDS = 3
+
+
+def _register_despite_contention(register: Callable[[db.Tx], None], name_ref: Any, email_ref: Any) -> None:
+    """Racing registrations abort each other's transactions. When a round of attempts runs
+    out, whichever request won holds the name or the email, and that is this request's answer
+    (409); when none has committed yet, wait a little (jittered) and try again, and answer 503
+    (retryable) only after a few rounds."""
+    for round_ in range(_REGISTRATION_ROUNDS):
+        try:
+            db.run_transaction(register)
+            return
+        except Contended:
+            name_snap, email_snap = db.get_all([name_ref, email_ref])
+            if name_snap.exists:
+                raise Conflict(
+                    "username is already taken", code="username_taken", details={"field": "username"}
+                ) from None
+            if email_snap.exists:
+                raise Conflict(
+                    "email is already registered", code="email_taken", details={"field": "email"}
+                ) from None
+            if round_ == _REGISTRATION_ROUNDS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.3))
+
+
 def create_user(
     *,
     username: str,
@@ -171,21 +201,8 @@ def create_user(
         tx.create(users.document(user_id), record.model_dump(exclude={"id"}))
 
     try:
-        db.run_transaction(register)
+        _register_despite_contention(register, name_ref, email_ref)
     except Conflict:
-        raise
-    except Contended:
-        # Racing registrations kept aborting each other: whichever won holds the name or
-        # the email now, and that is this request's answer (409); if none did, retry (503).
-        name_snap, email_snap = db.get_all([name_ref, email_ref])
-        if name_snap.exists:
-            raise Conflict(
-                "username is already taken", code="username_taken", details={"field": "username"}
-            ) from None
-        if email_snap.exists:
-            raise Conflict(
-                "email is already registered", code="email_taken", details={"field": "email"}
-            ) from None
         raise
     except Exception as exc:
         from google.api_core import exceptions as gexc
