@@ -75,8 +75,9 @@ fmt: .venv/.synced
 bench: install
 	$(PY) -m bench
 
+# A full run takes longer than a test's default 300 s limit (pyproject's pytest-timeout).
 fuzz: install
-	$(PY) -m pytest tests/test_fuzz.py -m fuzz --fuzz-examples=100 $(PYTEST_ARGS)
+	$(PY) -m pytest tests/test_fuzz.py -m fuzz --fuzz-examples=100 --timeout=0 $(PYTEST_ARGS)
 
 package: .venv/.synced
 	$(PY) -m tools.package
