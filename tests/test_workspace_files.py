@@ -249,3 +249,17 @@ def test_dot_files_are_files_like_any_other_and_the_schema_says_so(
         assert agents_api.get(f"/workspace/files/{path}", token=user.token).get_data() == b"x"
     for path in (".", "..", "a/..", "~/x", "a\\b"):
         assert not pattern.fullmatch(path), path
+
+
+def test_a_listing_prefix_with_control_characters_is_refused_as_the_schema_says(
+    agents_api: ApiClient, user: TestUser
+) -> None:
+    """schemathesis (issue 21): the schema offered a NUL byte in ``prefix`` that the server refuses."""
+    import re
+
+    from tools.functions import openapi_document
+
+    document: Any = openapi_document()
+    [param] = [p for p in document["paths"]["/workspace/files"]["get"]["parameters"] if p["name"] == "prefix"]
+    assert not re.fullmatch(param["schema"]["pattern"], "a\x00b")
+    assert agents_api.get("/workspace/files?prefix=a%00b", token=user.token).status_code == 422

@@ -26,6 +26,12 @@ class WorkspaceFilePage(BaseModel):
 class WorkspaceFileListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prefix: str = Field(default="", max_length=1024, description="Only paths starting with this string.")
+    # No control characters: the server refuses them in paths (the schema says so too).
+    prefix: str = Field(
+        default="",
+        max_length=1024,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="Only paths starting with this string.",
+    )
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: Cursor | None = None
