@@ -134,6 +134,14 @@ def set_password_hash(user_id: str, password_hash: str) -> None:
 _REGISTRATION_ROUNDS = 3
 
 
+def _username_taken() -> Conflict:
+    return Conflict("username is already taken", code="username_taken", details={"field": "username"})
+
+
+def _email_taken() -> Conflict:
+    return Conflict("email is already registered", code="email_taken", details={"field": "email"})
+
+
 def _register_despite_contention(register: Callable[[db.Tx], None], name_ref: Any, email_ref: Any) -> None:
     """Racing registrations abort each other's transactions. When a round of attempts runs
     out, whichever request won holds the name or the email, and that is this request's answer
@@ -146,13 +154,9 @@ def _register_despite_contention(register: Callable[[db.Tx], None], name_ref: An
         except Contended:
             name_snap, email_snap = db.get_all([name_ref, email_ref])
             if name_snap.exists:
-                raise Conflict(
-                    "username is already taken", code="username_taken", details={"field": "username"}
-                ) from None
+                raise _username_taken() from None
             if email_snap.exists:
-                raise Conflict(
-                    "email is already registered", code="email_taken", details={"field": "email"}
-                ) from None
+                raise _email_taken() from None
             if round_ == _REGISTRATION_ROUNDS - 1:
                 raise
             time.sleep(random.uniform(0.05, 0.3))
@@ -188,9 +192,9 @@ def create_user(
         refs = [name_ref, email_ref] + ([uid_ref] if uid_ref else [])
         taken = [s for s in tx.get_all(refs) if s.exists]
         if any(s.reference.path == name_ref.path for s in taken):
-            raise Conflict("username is already taken", code="username_taken", details={"field": "username"})
+            raise _username_taken()
         if any(s.reference.path == email_ref.path for s in taken):
-            raise Conflict("email is already registered", code="email_taken", details={"field": "email"})
+            raise _email_taken()
         if taken:
             raise Conflict("identity is already linked", code="identity_taken")
         # create() (not set) makes the commit fail if a concurrent registration won the race.
