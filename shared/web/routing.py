@@ -108,6 +108,14 @@ class Router:
         self.prefixes = prefixes
         self.routes: list[Route] = []
 
+    def include(self, *groups: Router) -> None:
+        """Append the routes of groups declared in other modules (one module per concept), in
+        order, after this router's own; a group must belong to the same function."""
+        for group in groups:
+            if group.function != self.function:
+                raise ValueError(f"a {group.function!r} route group in the {self.function!r} router")
+            self.routes.extend(group.routes)
+
     def route(
         self,
         method: str,
