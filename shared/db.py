@@ -184,18 +184,23 @@ def get(ref: DocumentReference, *, transaction: Transaction | None = None) -> Sn
     return _Read(snap)
 
 
-def is_valid_doc_id(doc_id: str) -> bool:
-    """Whether ``doc_id`` can be one of our document ids (ours are uuid hex).
-
-    Refusing anything else early keeps it out of Firestore, which rejects '/', '.', '..',
-    ``__x__`` and empty ids with an error (a 500), and makes an unknown id a plain 404.
-    """
+def is_firestore_doc_id(doc_id: str) -> bool:
+    """Whether Firestore accepts ``doc_id`` as a document id: not empty, no '/', not '.' or
+    '..', not ``__x__``, at most 1,500 bytes of UTF-8 (it answers an error, a 500, otherwise)."""
     return (
-        0 < len(doc_id) <= 128
+        bool(doc_id)
         and "/" not in doc_id
         and doc_id not in (".", "..")
         and not (len(doc_id) >= 4 and doc_id.startswith("__") and doc_id.endswith("__"))
+        and len(doc_id.encode("utf-8", "replace")) <= 1500
     )
+
+
+def is_valid_doc_id(doc_id: str) -> bool:
+    """Whether ``doc_id`` can be one of our document ids (ours are uuid hex, 128 characters at
+    most). Refusing anything else early keeps it out of Firestore and makes an unknown id a
+    plain 404."""
+    return len(doc_id) <= 128 and is_firestore_doc_id(doc_id)
 
 
 def load(collection_name: str, doc_id: str, model: type[ModelT]) -> ModelT | None:

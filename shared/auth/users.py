@@ -68,23 +68,11 @@ def get_user(user_id: str) -> UserRecord | None:
     return UserRecord.from_doc(user_id, data) if data else None
 
 
-def _addressable(key: str) -> bool:
-    """Whether ``key`` can be a document id (Firestore refuses '/', '.', '..', '__x__' and
-    more than 1500 bytes)."""
-    return (
-        bool(key)
-        and "/" not in key
-        and key not in (".", "..")
-        and not (key.startswith("__") and key.endswith("__"))
-        and len(key.encode("utf-8", "replace")) <= 1500
-    )
-
-
 def reservation_id(key: str) -> str:
     """The id of the document reserving ``key``: the key itself where Firestore takes it as an
     id (every username, nearly every address), else a digest of it (an address with '/' in
     its local part, a valid one). A digest has no '@', so it never meets an address."""
-    if _addressable(key):
+    if db.is_firestore_doc_id(key):
         return key
     return "sha256~" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from shared.auth.scopes import ROUTE_SCOPES
+from shared.db import is_firestore_doc_id
 from shared.errors import MethodNotAllowed, NotFound
 
 if TYPE_CHECKING:
@@ -79,7 +80,6 @@ def _compile(path: str) -> re.Pattern[str]:
 
 
 _FILE_PATH_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*):path\}")
-_RESERVED_ID = re.compile(r"^(\.|\.\.|__.*__)$")
 # Every id we issue matches this (uuid hex, and the ``<batch>-0003``-style ids derived from
 # them); the OpenAPI document declares it for id path parameters.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -94,7 +94,7 @@ def _addressable(route: Route, params: dict[str, str]) -> bool:
     file_paths = set(_FILE_PATH_PARAM.findall(route.path))
     return all(
         name in file_paths
-        or (name in TYPED_PARAMS and not _RESERVED_ID.match(value) and len(value) <= 100)
+        or (name in TYPED_PARAMS and len(value) <= 100 and is_firestore_doc_id(value))
         or _ID.fullmatch(value) is not None
         for name, value in params.items()
     )
