@@ -13,6 +13,10 @@ with the Gemini model and provider modules, runs one `TestModel` agent and does 
 Firestore get and set (what any Python agent service on this stack must do), timed from
 spawn to its "done" line. Target: subject ≤ 0.8x the floor.
 
+Two references (not floors) show where a subject's time can go: the floor without the Gemini
+modules, and that same work served as the first request of a functions-framework process
+with no service code (``bench/_served_floor.py``).
+
 `python -X importtime` of the runs process's first sync run shows where the time goes
 (``import_profile``); its largest packages are listed under the table.
 """
@@ -92,6 +96,31 @@ def _first_response(port: int, send: Any) -> Any:
             return send()
         except (httpx.ConnectError, httpx.RemoteProtocolError):
             time.sleep(0.002)
+
+
+def _served_reference(env: dict[str, str]) -> float:
+    port = localstack.free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--target=served_floor",
+        f"--source={ROOT / 'bench' / '_served_floor.py'}",
+        "--signature-type=http",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+    started = time.perf_counter()
+    proc = _spawn(command, env)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            response = _first_response(port, lambda: client.get("/"))
+            elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"served reference: {response.status_code} {response.text[:200]}")
+        return elapsed
+    finally:
+        _stop(proc)
 
 
 def _runs_subject(env: dict[str, str], token: str, agent_id: str, stream: bool) -> float:
@@ -202,10 +231,16 @@ def run(stack: Stack) -> Figure:
         ),
     }
     _floor(env)  # compile caches, first Firestore document
-    samples: dict[str, list[float]] = {"floor": [], "reference": [], **{name: [] for name in subjects}}
+    samples: dict[str, list[float]] = {
+        "floor": [],
+        "reference": [],
+        "served": [],
+        **{name: [] for name in subjects},
+    }
     for _ in range(ROUNDS):
         samples["floor"].append(_floor(env))
         samples["reference"].append(_floor(env, REFERENCE))
+        samples["served"].append(_served_reference(env))
         for name, measure in subjects.items():
             samples[name].append(measure())
     floor = median(samples["floor"])
@@ -233,6 +268,17 @@ def run(stack: Stack) -> Figure:
             "—",
         ]
     )
+    served = median(samples["served"])
+    figure.rows.append(
+        [
+            "reference served by functions-framework (not a floor): the reference's work as the first "
+            "request of a fresh `functions_framework` process, no service code",
+            ms(min(samples["served"])),
+            ms(served),
+            f"{served / floor:.2f}x",
+            "—",
+        ]
+    )
     for name in subjects:
         mid = median(samples[name])
         figure.rows.append(
@@ -256,6 +302,14 @@ def run(stack: Stack) -> Figure:
         "gunicorn start, routing, token check, run and event records, the stored conversation, the result "
         f"publish) must fit in the remaining {max(TARGET * floor - reference, 0) * 1000:.0f} ms for the "
         f"{TARGET:.1f}x target; the subjects' distance from the reference is that serving cost."
+    )
+    figure.notes.append(
+        f"- The served reference ({served / floor:.2f}x) is the same work as the first request of a "
+        "functions-framework process with no service code (`bench/_served_floor.py`): what the framework "
+        "the functions must run on (Flask, gunicorn, its own imports) costs before any of ours. The "
+        f"subjects' distance from it ({(median(samples[next(iter(subjects))]) - served) * 1000:.0f} ms for "
+        "the first sync run) is the service's own work: the token check and user lookup, the run record, "
+        "events and stored conversation, the result publish (Pub/Sub client), and our modules' imports."
     )
     figure.notes.append(
         "- Where the first sync run's time goes (`python -X importtime`, cumulative per top-level package, "

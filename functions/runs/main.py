@@ -71,10 +71,15 @@ def create_run(ctx: RequestContext) -> Reply | flask.Response:
     if body.mode == "sync" and ctx.wants_event_stream():
         body = body.model_copy(update={"mode": "stream"})
     started = service.start_run(ctx.principal, body, header_key=ctx.idempotency_key)
+    return _answer(ctx, started)
+
+
+def _answer(ctx: RequestContext, started: service.StartedRun) -> Reply | flask.Response:
+    """Answer a started run in its mode: 202 queued (async), the finished run (sync), or SSE."""
     headers = {"Location": f"/runs/{started.record.id}", "X-Run-Id": started.record.id}
     if started.record.mode == "async":
         return Reply(started.record.public(), status=202, headers=headers)
-    if body.mode != "stream":
+    if started.record.mode == "sync" and not ctx.wants_event_stream():
         return Reply(service.run_sync(started), status=200, headers=headers)
     return _stream(ctx, started, headers)
 
@@ -159,7 +164,7 @@ def replay_run(ctx: RequestContext) -> Reply | flask.Response:
     from shared.runs import forks
 
     started = forks.start_replay(ctx.principal, ctx.params["run_id"], ctx.body, ctx.idempotency_key)
-    return _derived(ctx, started)
+    return _answer(ctx, started)
 
 
 @router.route(
@@ -180,17 +185,7 @@ def fork_run(ctx: RequestContext) -> Reply | flask.Response:
     from shared.runs import forks
 
     started = forks.start_fork(ctx.principal, ctx.params["run_id"], ctx.body, ctx.idempotency_key)
-    return _derived(ctx, started)
-
-
-def _derived(ctx: RequestContext, started: service.StartedRun) -> Reply | flask.Response:
-    """Answer a replay/fork in its mode, as POST /runs does."""
-    headers = {"Location": f"/runs/{started.record.id}", "X-Run-Id": started.record.id}
-    if started.record.mode == "async":
-        return Reply(started.record.public(), status=202, headers=headers)
-    if started.record.mode == "sync" and not ctx.wants_event_stream():
-        return Reply(service.run_sync(started), status=200, headers=headers)
-    return _stream(ctx, started, headers)
+    return _answer(ctx, started)
 
 
 @router.route("GET", "/runs/{run_id}/messages", response=RunMessagePage, errors=(404,), scope="runs")
