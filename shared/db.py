@@ -247,6 +247,15 @@ def count(q: Query | CollectionReference) -> int:
     return int(result[0][0].value)
 
 
+def count_owned(collection_name: str, owner_id: str) -> int:
+    """How many documents of ``collection_name`` ``owner_id`` owns (field ``owner_id``): the
+    per-user quotas' one count query."""
+    from google.cloud.firestore import FieldFilter
+
+    query: Any = collection(collection_name)
+    return count(query.where(filter=FieldFilter("owner_id", "==", owner_id)))
+
+
 @guard
 def sum_of(q: Query | CollectionReference, field: str) -> float:
     """Server-side sum of a numeric field over a query (non-numeric values are skipped)."""

@@ -77,10 +77,7 @@ def list_servers(
 
 
 def count_servers(owner_id: str) -> int:
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db.collection(SERVERS)
-    return db.count(query.where(filter=FieldFilter("owner_id", "==", owner_id)))
+    return db.count_owned(SERVERS, owner_id)
 
 
 def find_by_url(owner_id: str, url: str) -> McpServerRecord | None:

@@ -57,10 +57,7 @@ def list_mine(
 
 
 def count_mine(owner_id: str) -> int:
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db.collection(SCHEDULES)
-    return db.count(query.where(filter=FieldFilter("owner_id", "==", owner_id)))
+    return db.count_owned(SCHEDULES, owner_id)
 
 
 def due(now: datetime, limit: int) -> list[ScheduleRecord]:

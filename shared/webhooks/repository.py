@@ -72,10 +72,7 @@ def list_webhooks(owner_id: str, *, limit: int, cursor: str | None) -> tuple[lis
 
 
 def count_webhooks(owner_id: str) -> int:
-    from google.cloud.firestore import FieldFilter
-
-    query: Any = db.collection(WEBHOOKS)
-    return db.count(query.where(filter=FieldFilter("owner_id", "==", owner_id)))
+    return db.count_owned(WEBHOOKS, owner_id)
 
 
 def subscribers(owner_id: str, event_type: str) -> list[WebhookRecord]:
