@@ -198,9 +198,7 @@ def st_run(
     return subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False)
 
 
-# Still open (docs/api-decisions/contract.md, "Open findings"): a few findings of the last run
-# were not re-verified before landing. Not strict: it passes once they are closed.
-@pytest.mark.xfail(reason="open schemathesis findings listed in docs/api-decisions/contract.md", strict=False)
+# Strict: both callers passed a full `make fuzz` (docs/api-decisions/contract.md, "Last runs").
 @pytest.mark.parametrize("caller", ["anonymous", "user"])
 def test_schemathesis_all_checks(
     live_stack: LiveStack,
