@@ -16,7 +16,7 @@ from shared.agents.schemas import (
     AgentUpdate,
 )
 from shared.health import HealthReport, health_report
-from shared.mcp_servers.routes import register as register_mcp_server_routes
+from shared.mcp_servers.routes import routes as mcp_server_routes
 from shared.pagination import PageQuery
 from shared.templates.catalog import TemplatePublic
 from shared.tools.schemas import ToolPublic, list_tool_metadata
@@ -24,7 +24,7 @@ from shared.web import Reply, RequestContext, Router, serve
 from shared.workspace.schemas import WorkspaceFileListQuery, WorkspaceFilePage, WorkspaceFilePublic
 
 router = Router("agents", ("/agents", "/models", "/tools", "/templates", "/workspace", "/mcp-servers"))
-register_mcp_server_routes(router)
+router.include(mcp_server_routes)
 
 
 @router.route("GET", "/agents/health", auth="public", response=HealthReport)
