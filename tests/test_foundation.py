@@ -293,3 +293,57 @@ def test_ids_firestore_refuses_are_unknown_not_errors(doc_id: str) -> None:
     from shared.agents.repository import AgentRecord
 
     assert db.load("agents", doc_id, AgentRecord) is None
+
+
+def test_route_groups_load_on_first_use_and_stay_in_declaration_order() -> None:
+    # A fresh interpreter: other tests have imported every group already.
+    script = """
+import sys
+from tools.functions import load_router, spec
+router = load_router(spec("runs"))
+lazy = ["shared.evals.routes", "shared.openai_compat.routes", "shared.ag_ui.routes",
+        "shared.mcp_server.routes", "shared.a2a_server.routes"]
+print([m for m in lazy if m in sys.modules])
+router.match("GET", "/runs/abc")
+print([m for m in lazy if m in sys.modules])
+route, params = router.match("GET", "/evals/abc")
+print(route.name, params, [m for m in lazy if m in sys.modules])
+print(*[r.path for r in router.routes][-3:])
+"""
+    import subprocess
+    import sys
+
+    from tools.functions import ROOT
+
+    lines = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()
+    assert lines[0] == "[]" and lines[1] == "[]", lines
+    assert lines[2] == "get_eval {'eval_id': 'abc'} ['shared.evals.routes']", lines
+    # Listing every route (the OpenAPI document) imports the rest, in declaration order.
+    assert lines[3].split() == [
+        "/.well-known/agent-card.json",
+        "/a2a/{agent_id}/.well-known/agent-card.json",
+        "/a2a/{agent_id}",
+    ]
+
+
+def test_a_route_group_cannot_declare_routes_outside_its_prefixes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.web import Router
+
+    (tmp_path / "stray_group.py").write_text(
+        "from shared.web import Router\n"
+        "routes = Router('runs', ())\n"
+        "@routes.route('GET', '/elsewhere/{x}')\n"
+        "def elsewhere(ctx):\n    return {}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    router = Router("runs", ("/runs",))
+    router.include_lazily("stray_group", ("/stray",))
+    with pytest.raises(ValueError, match="outside"):
+        router.match("GET", "/stray/1")
+    other = Router("agents", ())
+    with pytest.raises(ValueError, match="route group"):
+        router.include(other)

@@ -5,12 +5,7 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from shared.a2a_server.routes import routes as a2a_routes
-from shared.ag_ui.routes import routes as ag_ui_routes
-from shared.evals.routes import routes as evals_routes
 from shared.health import HealthReport, health_report
-from shared.mcp_server.routes import routes as mcp_routes
-from shared.openai_compat.routes import routes as openai_routes
 from shared.runs import batches, cancel, events_api, runner, service
 from shared.runs.approvals import ApprovalsCreate
 from shared.runs.batches import BatchCreate, BatchPublic, BatchRunsQuery
@@ -313,7 +308,12 @@ def delete_session(ctx: RequestContext) -> None:
     sessions.delete(ctx.principal, ctx.params["session_id"])
 
 
-router.include(evals_routes, openai_routes, ag_ui_routes, mcp_routes, a2a_routes)
+# Imported on first use: the runs routes above are what a cold instance's first request needs.
+router.include_lazily("shared.evals.routes", ("/eval-datasets", "/evals"))
+router.include_lazily("shared.openai_compat.routes", ("/v1",))
+router.include_lazily("shared.ag_ui.routes", ("/ag-ui",))
+router.include_lazily("shared.mcp_server.routes", ("/mcp",))
+router.include_lazily("shared.a2a_server.routes", ("/.well-known", "/a2a"))
 
 
 @functions_framework.http

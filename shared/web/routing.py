@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,21 +102,61 @@ def _addressable(route: Route, params: dict[str, str]) -> bool:
     )
 
 
+@dataclass
+class _LazyGroup:
+    """A route group (a module's ``routes`` router) imported when first needed."""
+
+    module: str
+    prefixes: tuple[str, ...]
+    routes: list[Route] | None = None
+
+    def covers(self, path: str) -> bool:
+        return any(path == prefix or path.startswith(prefix + "/") for prefix in self.prefixes)
+
+
 class Router:
     """The routes of one Cloud Function, matched in declaration order."""
 
     def __init__(self, function: str, prefixes: tuple[str, ...]) -> None:
         self.function = function
         self.prefixes = prefixes
-        self.routes: list[Route] = []
+        self._entries: list[Route | _LazyGroup] = []
+        self._loading = threading.Lock()
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route in declaration order (imports the lazy groups)."""
+        out: list[Route] = []
+        for entry in self._entries:
+            out.extend(self._load(entry) if isinstance(entry, _LazyGroup) else [entry])
+        return out
 
     def include(self, *groups: Router) -> None:
         """Append the routes of groups declared in other modules (one module per concept), in
         order, after this router's own; a group must belong to the same function."""
         for group in groups:
-            if group.function != self.function:
-                raise ValueError(f"a {group.function!r} route group in the {self.function!r} router")
-            self.routes.extend(group.routes)
+            self._entries.extend(self._checked(group).routes)
+
+    def include_lazily(self, module: str, prefixes: tuple[str, ...]) -> None:
+        """Include the route group ``module.routes`` on the first request under one of
+        ``prefixes`` (or when every route is listed): a cold instance's first request does not
+        pay for importing the schemas of routes it does not call."""
+        self._entries.append(_LazyGroup(module, prefixes))
+
+    def _checked(self, group: Router) -> Router:
+        if group.function != self.function:
+            raise ValueError(f"a {group.function!r} route group in the {self.function!r} router")
+        return group
+
+    def _load(self, lazy: _LazyGroup) -> list[Route]:
+        with self._loading:
+            if lazy.routes is None:
+                group: Router = self._checked(importlib.import_module(lazy.module).routes)
+                stray = [route.path for route in group.routes if not lazy.covers(route.path)]
+                if stray:
+                    raise ValueError(f"{lazy.module} declares routes outside {lazy.prefixes}: {stray}")
+                lazy.routes = group.routes
+            return lazy.routes
 
     def route(
         self,
@@ -151,7 +193,7 @@ class Router:
             raise ValueError(f"unknown scope {scope!r} on {method} {path}")
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(
+            self._entries.append(
                 Route(
                     method=method.upper(),
                     path=path,
@@ -188,7 +230,13 @@ class Router:
     def _candidates(self, path: str) -> list[Route]:
         """The routes that may serve ``path``: a literal route (``/agents/health``) shadows the
         parameterised ones (``/agents/{agent_id}``), as the OpenAPI document lists them."""
-        matching = [route for route in self.routes if route.pattern.match(path)]
+        matching: list[Route] = []
+        for entry in self._entries:
+            if isinstance(entry, _LazyGroup):
+                if entry.covers(path):
+                    matching.extend(route for route in self._load(entry) if route.pattern.match(path))
+            elif entry.pattern.match(path):
+                matching.append(entry)
         literal = [route for route in matching if not route.path_params]
         return literal or matching
 
