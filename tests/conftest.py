@@ -170,6 +170,10 @@ class ApiClient:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
+        # Read the whole body now unless a test streams it (buffered=False): an unread SSE
+        # response left for the garbage collector pops its Flask request context later, in the
+        # middle of another test's request (a flaky "Working outside of request context").
+        kwargs.setdefault("buffered", True)
         return self.client.open(path, method=method, json=json, headers=all_headers, **kwargs)
 
     def get(self, path: str, **kw: Any) -> Any:
