@@ -257,28 +257,16 @@ def run(stack: Stack) -> Figure:
             "—",
         ]
     )
-    reference = median(samples["reference"])
-    figure.rows.append(
-        [
-            "reference (not a floor): the floor without the Gemini model modules (the offline model never "
-            "imports them)",
-            ms(min(samples["reference"])),
-            ms(reference),
-            f"{reference / floor:.2f}x",
-            "—",
-        ]
-    )
-    served = median(samples["served"])
-    figure.rows.append(
-        [
-            "reference served by functions-framework (not a floor): the reference's work as the first "
-            "request of a fresh `functions_framework` process, no service code",
-            ms(min(samples["served"])),
-            ms(served),
-            f"{served / floor:.2f}x",
-            "—",
-        ]
-    )
+    labels = {
+        "reference": "reference (not a floor): the floor without the Gemini model modules (the offline "
+        "model never imports them)",
+        "served": "reference served by functions-framework (not a floor): the reference's work as the "
+        "first request of a fresh `functions_framework` process, no service code",
+    }
+    for key, label in labels.items():
+        mid = median(samples[key])
+        figure.rows.append([label, ms(min(samples[key])), ms(mid), f"{mid / floor:.2f}x", "—"])
+    reference, served = median(samples["reference"]), median(samples["served"])
     for name in subjects:
         mid = median(samples[name])
         figure.rows.append(
