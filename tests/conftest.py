@@ -144,6 +144,22 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     reset_caches()
 
 
+# Responses of the current test, closed when it ends: a streamed (SSE) response a test left
+# unread would otherwise be closed by the garbage collector, which pops its Flask request
+# context in the middle of another test's request ("Working outside of request context").
+_RESPONSES: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_responses() -> Iterator[None]:
+    yield
+    while _RESPONSES:
+        try:
+            _RESPONSES.pop().close()
+        except ValueError:  # still being read by a thread the test started: that thread's to end
+            pass
+
+
 class ApiClient:
     """A functions-framework app's test client with JSON helpers."""
 
@@ -170,11 +186,9 @@ class ApiClient:
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        # Read the whole body now unless a test streams it (buffered=False): an unread SSE
-        # response left for the garbage collector pops its Flask request context later, in the
-        # middle of another test's request (a flaky "Working outside of request context").
-        kwargs.setdefault("buffered", True)
-        return self.client.open(path, method=method, json=json, headers=all_headers, **kwargs)
+        response = self.client.open(path, method=method, json=json, headers=all_headers, **kwargs)
+        _RESPONSES.append(response)
+        return response
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)
