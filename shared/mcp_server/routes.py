@@ -30,6 +30,7 @@ def _mcp_endpoint(path: str) -> Callable[[Handler], Handler]:
         tags=("mcp",),
         errors=_MCP_ERRORS,
         extra_responses=_MCP_ACCEPTED,
+        empty_responses=(202,),
         scope="runs",
     )
 

@@ -234,14 +234,9 @@ def _operation(route: Route, components: dict[str, Any], refs: _Refs) -> dict[st
         responses[str(route.status)] = body
     for status, text in route.extra_responses.items():
         extra: dict[str, Any] = {"description": text}
-        if (
-            200 <= status < 300
-            and status != 204
-            and route.response is not None
-            and not text.endswith("no body")
-        ):
-            # Another success status of the same resource (202 queued, 200 replaced): same body
-            # (unless its description ends with "no body", like MCP's 202 for a notification).
+        bodiless = status == 204 or status in route.empty_responses
+        if 200 <= status < 300 and not bodiless and route.response is not None:
+            # Another success status of the same resource (202 queued, 200 replaced): same body.
             extra["content"] = {"application/json": {"schema": _schema_for(route.response, components, refs)}}
         responses.setdefault(str(status), extra)
     for status in _error_statuses(route):

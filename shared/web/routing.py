@@ -56,6 +56,8 @@ class Route:
     streams: bool = False
     response_media_type: str = "application/json"
     extra_responses: Mapping[int, str] = field(default_factory=dict[int, str])
+    # Success statuses of ``extra_responses`` answered without a body (MCP's 202 to a notification).
+    empty_responses: tuple[int, ...] = ()
     headers: tuple[str, ...] = ()
     body_errors: BodyErrors | None = None
     pattern: re.Pattern[str] = field(default=re.compile(""), compare=False, repr=False)
@@ -181,6 +183,7 @@ class Router:
         streams: bool = False,
         response_media_type: str = "application/json",
         extra_responses: Mapping[int, str] | None = None,
+        empty_responses: tuple[int, ...] = (),
         headers: tuple[str, ...] = (),
         body_errors: BodyErrors | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -218,6 +221,7 @@ class Router:
                     streams=streams,
                     response_media_type=response_media_type,
                     extra_responses=dict(extra_responses or {}),
+                    empty_responses=empty_responses,
                     headers=headers,
                     body_errors=body_errors,
                     pattern=_compile(path),
