@@ -23,7 +23,7 @@ AGENTS = "agents"
 AGENT_NAMES = "agent_names"
 
 
-def _agent_ref(agent_id: str) -> Any:
+def agent_ref(agent_id: str) -> Any:
     return db.collection(AGENTS).document(agent_id)
 
 
@@ -72,7 +72,7 @@ def _clear_stale_name(owner_id: str, name: str) -> None:
         snap = tx.get(ref)
         data = snap.to_dict() if snap.exists else None
         holder_id = str((data or {}).get("agent_id") or "")
-        holder = tx.get(_agent_ref(holder_id)) if holder_id else None
+        holder = tx.get(agent_ref(holder_id)) if holder_id else None
         held = holder.to_dict() if holder is not None and holder.exists else None
         if _live_holder(data, held, owner_id, name):
             raise name_taken(name, holder_id)
@@ -90,7 +90,7 @@ def check_name_free(owner_id: str, name: str) -> None:
     holder_id = str((data or {}).get("agent_id") or "")
     if not holder_id:
         return
-    holder = db.get(_agent_ref(holder_id))
+    holder = db.get(agent_ref(holder_id))
     if _live_holder(data, holder.to_dict() if holder.exists else None, owner_id, name):
         raise name_taken(name, holder_id)
 

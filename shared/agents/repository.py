@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,7 @@ from shared import db
 from shared.agents.definition import AgentDefinition
 from shared.agents.names import (
     AGENTS,
+    agent_ref,
     check_name_free,
     claiming,
     name_doc,
@@ -36,8 +37,6 @@ from shared.pagination import decode_cursor, encode_cursor, newest_first
 
 if TYPE_CHECKING:
     from shared.auth.principal import Principal
-
-T = TypeVar("T")
 
 VERSIONS = "versions"
 IDEMPOTENCY = "idempotency"
@@ -75,12 +74,8 @@ class AgentRecord(BaseModel):
 __all__ = ["AGENTS", "check_name_free", "name_taken"]  # re-exported for callers
 
 
-def _agent_ref(agent_id: str) -> Any:
-    return db.collection(AGENTS).document(agent_id)
-
-
 def _version_ref(agent_id: str, version: int) -> Any:
-    return _agent_ref(agent_id).collection(VERSIONS).document(str(version))
+    return agent_ref(agent_id).collection(VERSIONS).document(str(version))
 
 
 def _not_found(agent_id: str) -> NotFound:
@@ -158,7 +153,7 @@ def load_current(agent_ids: list[str]) -> dict[str, AgentRecord]:
     """Current (non-deleted) records by id, in one batched read; missing ids are left out."""
     ids = [i for i in dict.fromkeys(agent_ids) if db.is_valid_doc_id(i)]
     found: dict[str, AgentRecord] = {}
-    for snap in db.get_all([_agent_ref(i) for i in ids]):
+    for snap in db.get_all([agent_ref(i) for i in ids]):
         data = snap.to_dict() if snap.exists else None
         if data and not data.get("deleted"):
             found[snap.id] = _record(snap.id, data)
@@ -197,7 +192,7 @@ def create_agent(
     if idempotency_key is None:
 
         def build(batch: db.CountingWrites) -> None:
-            batch.create(_agent_ref(record.id), _doc(record))
+            batch.create(agent_ref(record.id), _doc(record))
             batch.create(_version_ref(record.id, 1), _version_doc(record))
             batch.create(reservation, name_doc(owner_id, name, record.id))  # fails the batch if taken
 
@@ -225,7 +220,7 @@ def create_agent(
             if not first_data:
                 raise Conflict("the agent created with this Idempotency-Key no longer exists")
             return _record(str(data["agent_id"]), first_data)
-        tx.create(_agent_ref(record.id), _doc(record))
+        tx.create(agent_ref(record.id), _doc(record))
         tx.create(reservation, name_doc(owner_id, name, record.id))  # fails the commit if taken
         tx.create(_version_ref(record.id, 1), _version_doc(record))
         tx.create(
@@ -258,7 +253,7 @@ def _writable(tx: db.Tx, agent_id: str, principal: Principal, expected_version: 
     may read it (admin), 409 if it is not at ``expected_version``; 403 ``agent_not_allowed``
     for a token restricted to other agents."""
     principal.require_agent(agent_id)
-    snap = tx.get(_agent_ref(agent_id))
+    snap = tx.get(agent_ref(agent_id))
     data = snap.to_dict() if snap.exists else None
     record = _record(agent_id, data) if data else None
     if record is None or record.deleted or not _can_read(record, principal):
@@ -279,7 +274,7 @@ def update_agent(
     """Store ``definition`` as version n+1 (atomically with the agent document)."""
     if not db.is_valid_doc_id(agent_id):
         raise _not_found(agent_id)
-    ref = _agent_ref(agent_id)
+    ref = agent_ref(agent_id)
 
     def update(tx: db.Tx) -> AgentRecord:
         current = _writable(tx, agent_id, principal, expected_version)
@@ -318,7 +313,7 @@ def delete_agent(agent_id: str, principal: Principal, *, expected_version: int |
     """Soft delete: the agent disappears from the API; its versions stay for runs/snapshots."""
     if not db.is_valid_doc_id(agent_id):
         raise _not_found(agent_id)
-    ref = _agent_ref(agent_id)
+    ref = agent_ref(agent_id)
 
     def delete(tx: db.Tx) -> None:
         current = _writable(tx, agent_id, principal, expected_version)
@@ -350,7 +345,7 @@ def list_versions(
     from google.cloud.firestore import Query
 
     get_agent(agent_id, principal)
-    query: Any = _agent_ref(agent_id).collection(VERSIONS).order_by("version", direction=Query.DESCENDING)
+    query: Any = agent_ref(agent_id).collection(VERSIONS).order_by("version", direction=Query.DESCENDING)
     after = decode_cursor(cursor)
     if after is not None:
         below = after.get("v")
