@@ -19,6 +19,7 @@ Target: infrastructure ≤ 2% of the model cost.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ GIB_SECOND = 0.0000025  # per GiB-second
 REQUEST = 0.40 / 1_000_000  # per request
 
 
+@functools.cache  # read once: every mode's dollars use it
 def _instances() -> dict[str, tuple[float, float, int]]:
     """(vCPU, GiB, concurrency) of runs and worker, as infra/main.tf's local.functions sets them."""
     import hcl2
